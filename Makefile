@@ -1,0 +1,35 @@
+# The two commands of the README:  `make quickstart`  and  `make test`.
+# Both install what they need into .venv first. A CPU torch is pinned unless the venv
+# already has a torch (a GPU user installs their own torch into .venv first).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: install quickstart test browser bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+quickstart: install
+	$(BIN)/optbasin run examples/quickstart.yaml
+
+# Headless Chromium for the report's browser test (Debian packages); installed when root.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	    || echo "note: chromium/chromedriver missing and not root: browser tests will be skipped"; }
+
+test: install browser
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/optbasin bench
+
+clean:
+	rm -rf $(VENV) *.egg-info

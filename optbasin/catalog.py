@@ -1,0 +1,101 @@
+"""The catalog: every optimizer and task optbasin knows, each described by a YAML file.
+
+Built-ins live in optbasin/optimizers/catalog and optbasin/tasks/catalog. A user adds entries with
+a directory of YAML files (``--catalog DIR`` or ``catalog:`` in the sweep file); each file holds one
+document with ``kind: optimizer`` or ``kind: task``. A user entry with a built-in's name replaces it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from optbasin.config import OptimizerDef, TaskDef, parse, read_yaml
+from optbasin.errors import ConfigError, Problem
+
+PACKAGE_DIR = Path(__file__).parent
+BUILTIN_DIRS = (PACKAGE_DIR / "optimizers" / "catalog", PACKAGE_DIR / "tasks" / "catalog")
+
+
+@dataclass
+class Catalog:
+    optimizers: dict[str, OptimizerDef] = field(default_factory=dict)
+    tasks: dict[str, TaskDef] = field(default_factory=dict)
+    dirs: list[str] = field(default_factory=list)  # user directories, put on sys.path for imports
+
+    @classmethod
+    def load(cls, extra_dirs: list[str | Path] = ()) -> "Catalog":
+        cat = cls(dirs=[str(Path(d).resolve()) for d in extra_dirs])
+        problems: list[Problem] = []
+        for d in [*BUILTIN_DIRS, *map(Path, extra_dirs)]:
+            if not d.is_dir():
+                problems.append(Problem(str(d), "(catalog)", "not a directory"))
+                continue
+            for path in sorted(d.glob("*.y*ml")):
+                try:
+                    cat.add(read_yaml(path), str(path))
+                except ConfigError as e:
+                    problems.extend(e.problems)
+        if problems:
+            raise ConfigError(problems)
+        return cat
+
+    def add(self, doc: Any, file: str) -> None:
+        kind = doc.get("kind") if isinstance(doc, dict) else None
+        if kind == "optimizer":
+            d = parse(OptimizerDef, doc, file)
+            self.optimizers[d.name] = d
+        elif kind == "task":
+            d = parse(TaskDef, doc, file)
+            self.tasks[d.name] = d
+        elif kind != "sweep":
+            raise ConfigError([Problem(file, "kind", f"got {kind!r}, expected 'optimizer' or 'task'")])
+
+    def optimizer(self, name: str) -> OptimizerDef:
+        if name not in self.optimizers:
+            raise KeyError(f"unknown optimizer {name!r}; known: {', '.join(sorted(self.optimizers))}")
+        return self.optimizers[name]
+
+    def task(self, name: str) -> TaskDef:
+        if name not in self.tasks:
+            raise KeyError(f"unknown task {name!r}; known: {', '.join(sorted(self.tasks))}")
+        return self.tasks[name]
+
+
+def import_object(target: str, import_paths: list[str] = ()) -> Any:
+    """Import ``module:attr``. ``import_paths`` (user catalog directories) are tried too."""
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise ImportError(f"{target!r} is not of the form 'module:Name'")
+    for p in import_paths:
+        if p not in sys.path:
+            sys.path.append(p)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as e:  # any failure while importing user code is the user's to fix
+        raise ImportError(f"cannot import module {module_name!r}: {e.__class__.__name__}: {e}") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ImportError(f"module {module_name!r} has no attribute {attr!r}") from None
+
+
+def optimizer_class(target: str, import_paths: list[str] = ()) -> type:
+    """The torch optimizer class ``module:Class``; ImportError/TypeError say what is wrong."""
+    import torch
+
+    obj = import_object(target, import_paths)
+    if not (isinstance(obj, type) and issubclass(obj, torch.optim.Optimizer)):
+        raise TypeError(f"{target!r} is not a torch.optim.Optimizer subclass")
+    return obj
+
+
+def task_factory(target: str, import_paths: list[str] = ()) -> Callable[..., Any]:
+    """The task factory ``module:function``; ImportError/TypeError say what is wrong."""
+    obj = import_object(target, import_paths)
+    if not callable(obj):
+        raise TypeError(f"{target!r} is not callable")
+    return obj

@@ -1,0 +1,234 @@
+"""The ``optbasin`` command line: parses, calls the packages, prints. Exit codes: 0 ok, 1 a run
+finished with failed trials, 2 bad input (a message naming file, field and reason; no traceback)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from optbasin.errors import ConfigError, OptbasinError
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _print_problems(e: OptbasinError) -> None:
+    if isinstance(e, ConfigError):
+        n = len(e.problems)
+        print(f"error: {n} problem{'s' if n != 1 else ''} found", file=sys.stderr)
+        for p in e.problems:
+            print(f"  {p}", file=sys.stderr)
+    else:
+        print(f"error: {e}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from optbasin.sweeps import sweep
+
+    p = sweep.plan(args.sweep, args.catalog, args.output)
+    return _execute(p, args)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from optbasin.sweeps import sweep
+
+    return _execute(sweep.resume_plan(args.run_dir), args)
+
+
+def _execute(p, args: argparse.Namespace) -> int:
+    from optbasin.sweeps import sweep
+
+    print(f"sweep {p.spec.name!r}: {len(p.trials)} trials "
+          f"({len(p.spec.tasks)} tasks x {len(p.spec.optimizers)} optimizers x grids x "
+          f"{len(p.spec.seeds)} seeds) -> {p.store.root}")
+    if args.dry_run:
+        for t in p.trials:
+            hp = ", ".join(f"{k}={t.hparams[k]}" for k in t.swept)
+            print(f"  {t.trial_id}  {t.task:<14} {t.optimizer:<14} seed={t.seed}  {hp}")
+        return EXIT_OK
+    on_commit = _live_report(p.store.root) if args.report else None
+    try:
+        outcome = sweep.execute(p, address=args.address, progress=not args.quiet, show_ray_logs=args.ray_logs,
+                                on_commit=on_commit)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished trials are saved in {p.store.root}; "
+              f"continue with: optbasin resume {p.store.root}", file=sys.stderr)
+        return 130
+    if outcome.skipped:
+        print(f"{outcome.skipped} trials already complete in {p.store.root} were skipped")
+    _print_summary(p.store.root)
+    if args.report:
+        _write_report([p.store.root], p.store.root / "report.html", live=False)
+    failed = outcome.counts.get("failed", 0)
+    if failed:
+        print(f"{failed} trial(s) failed; first errors:", file=sys.stderr)
+        for tid, msg in list(outcome.errors.items())[:5]:
+            print(f"  {tid}: {msg}", file=sys.stderr)
+    print(f"results: {p.store.root}/trials.parquet, {p.store.root}/steps.parquet")
+    print(f"next: optbasin analyze {p.store.root}   |   optbasin report {p.store.root}")
+    return EXIT_RUN_FAILED if failed else EXIT_OK
+
+
+def _live_report(run_dir: Path):
+    """A callback that rewrites the self-refreshing report at most every 10 s."""
+    import time
+
+    last = [0.0]
+
+    def refresh() -> None:
+        if time.monotonic() - last[0] >= 10.0:
+            last[0] = time.monotonic()
+            _write_report([run_dir], run_dir / "report.html", live=True)
+
+    return refresh
+
+
+def _write_report(run_dirs: list[Path], out: Path, live: bool, png: bool = False) -> Path:
+    from optbasin.dashboards import write_report
+
+    return write_report(run_dirs, out, live=live, png_dir=out.parent / "figures" if png else None)
+
+
+def _print_summary(run_dir: Path) -> None:
+    from optbasin.sweeps.summary import quick_summary
+
+    print(quick_summary(run_dir))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from optbasin.sweeps.store import ResultsStore
+
+    store = ResultsStore(args.run_dir)
+    meta = store.read_meta()
+    if meta is None:
+        raise OptbasinError(f"{args.run_dir}: not an optbasin run directory (no meta.json)")
+    trials = store.trials()
+    counts = trials["status"].value_counts().to_dict() if not trials.empty else {}
+    planned = meta.get("trials_planned", "?")
+    print(f"sweep {meta['sweep']!r} in {args.run_dir}: {len(trials)}/{planned} trials recorded "
+          + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    print(f"started {meta.get('started_at')}, finished {meta.get('finished_at') or '(not finished)'}, "
+          f"{meta.get('elapsed_s', 0):.0f} s of running")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from optbasin.validate import validate_files
+
+    problems = validate_files(args.files, args.catalog)
+    if problems:
+        raise ConfigError(problems)
+    print(f"ok: {len(args.files)} file(s) valid")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from optbasin import listing
+
+    print(listing.render(args.what, args.name, args.catalog))
+    return EXIT_OK
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from optbasin.analysis import analyze_runs
+
+    result = analyze_runs(args.run_dirs, claims_file=args.claims)
+    print(result.to_text())
+    out = Path(args.out) if args.out else Path(args.run_dirs[0]) / "analysis"
+    result.write(out)
+    print(f"tables: {out}/")
+    if args.json:
+        result.to_json(Path(args.json))
+        print(f"json: {args.json}")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    out = Path(args.output) if args.output else Path(args.run_dirs[0]) / "report.html"
+    path = _write_report([Path(d) for d in args.run_dirs], out, live=False, png=args.png)
+    print(f"report: {path}")
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from optbasin.bench import main as bench_main
+
+    return bench_main(args)
+
+
+# --------------------------------------------------------------------------------------------
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="optbasin", description="Sweep optimizers' hyperparameters; measure robustness.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    def catalog_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--catalog", action="append", default=[], metavar="DIR",
+                       help="directory of optimizer/task YAML files to add (repeatable)")
+
+    def run_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--address", help="join this Ray cluster (e.g. 10.0.0.1:6379 or 'auto') instead of a local Ray")
+        p.add_argument("--report", action="store_true", help="keep RUN_DIR/report.html up to date while running")
+        p.add_argument("--dry-run", action="store_true", help="list the trials and exit")
+        p.add_argument("--quiet", action="store_true", help="no progress line")
+        p.add_argument("--ray-logs", action="store_true", help="show Ray's own console output")
+
+    p = sub.add_parser("run", help="run a sweep file (skips trials already complete in its output directory)")
+    p.add_argument("sweep")
+    p.add_argument("--output", "-o", help="run directory (default: the sweep's 'output', else runs/<name>)")
+    catalog_arg(p)
+    run_args(p)
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("resume", help="finish an interrupted sweep from its run directory")
+    p.add_argument("run_dir")
+    run_args(p)
+    p.set_defaults(fn=cmd_resume)
+
+    p = sub.add_parser("status", help="how far a sweep got")
+    p.add_argument("run_dir")
+    p.set_defaults(fn=cmd_status)
+
+    p = sub.add_parser("validate", help="check sweep / optimizer / task / claims YAML files; report every problem")
+    p.add_argument("files", nargs="+")
+    catalog_arg(p)
+    p.set_defaults(fn=cmd_validate)
+
+    p = sub.add_parser("list", help="list optimizers, tasks, or the parameter split of a task")
+    p.add_argument("what", choices=["optimizers", "tasks", "params"])
+    p.add_argument("name", nargs="?", help="with 'params': the task (and optionally --optimizer)")
+    catalog_arg(p)
+    p.set_defaults(fn=cmd_list)
+
+    p = sub.add_parser("analyze", help="robustness leaderboard and claim verdicts of run directories")
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--claims", help="claims YAML (default: the sweep file's claims)")
+    p.add_argument("--out", help="directory for the CSV tables (default RUN_DIR/analysis)")
+    p.add_argument("--json", help="also write everything as one JSON file")
+    p.set_defaults(fn=cmd_analyze)
+
+    p = sub.add_parser("report", help="write the self-contained HTML report")
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--output", "-o", help="HTML file (default RUN_DIR/report.html)")
+    p.add_argument("--png", action="store_true", help="also export figures as PNG (needs kaleido)")
+    p.set_defaults(fn=cmd_report)
+
+    p = sub.add_parser("bench", help="performance benchmarks (optimizer step cost, sweep efficiency, memory)")
+    p.add_argument("--quick", action="store_true", help="fewer repeats")
+    p.add_argument("--json", default="bench.json", help="where to write the results")
+    p.set_defaults(fn=cmd_bench)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except OptbasinError as e:
+        _print_problems(e)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,319 @@
+"""Pydantic models of every YAML document optbasin reads, and safe loading with located errors.
+
+Three documents:
+- an optimizer definition (``kind: optimizer``): a torch optimizer class plus its hyperparameters;
+- a task definition (``kind: task``): a factory returning a Task plus its parameters;
+- a sweep: tasks x optimizers x hyperparameter grids x seeds, with budget, schedule, resources.
+
+Every error is reported as ``file: field: reason`` (see errors.Problem), all at once.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator,
+                      model_validator)
+
+from optbasin.errors import ConfigError, Problem
+
+Scalar = Union[bool, int, float, str]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Definitions (catalog entries)
+# --------------------------------------------------------------------------------------------
+class HParamDef(Strict):
+    """One declared hyperparameter: its type, default and allowed values (gt/ge/lt/le, choices)."""
+
+    type: Literal["float", "int", "bool", "str"] = "float"
+    default: Any = None
+    choices: list[Scalar] | None = None
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    log: bool = False
+    help: str = ""
+
+    def allowed(self) -> str:
+        """Human description of the allowed values, used in error messages."""
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        lo = f"> {self.gt:g}" if self.gt is not None else (f">= {self.ge:g}" if self.ge is not None else "")
+        hi = f"< {self.lt:g}" if self.lt is not None else (f"<= {self.le:g}" if self.le is not None else "")
+        bounds = " and ".join(b for b in (lo, hi) if b)
+        return f"a {self.type}" + (f" {bounds}" if bounds else "") + (f" ({self.help})" if self.help else "")
+
+    def check(self, value: Any) -> str | None:
+        """Return why ``value`` is not allowed, or None when it is."""
+        kinds = {"float": (int, float), "int": (int,), "bool": (bool,), "str": (str,)}
+        if isinstance(value, bool) and self.type != "bool":
+            return f"got {value!r}, expected {self.allowed()}"
+        if not isinstance(value, kinds[self.type]):
+            return f"got {value!r} ({type(value).__name__}), expected {self.allowed()}"
+        if self.choices is not None:
+            return None if value in self.choices else f"got {value!r}, expected {self.allowed()}"
+        if self.type in ("float", "int"):
+            if isinstance(value, float) and not math.isfinite(value):
+                return f"got {value!r}, expected a finite number"
+            bad = (
+                (self.gt is not None and not value > self.gt)
+                or (self.ge is not None and not value >= self.ge)
+                or (self.lt is not None and not value < self.lt)
+                or (self.le is not None and not value <= self.le)
+            )
+            if bad:
+                return f"got {value!r}, expected {self.allowed()}"
+        return None
+
+    def coerce(self, value: Any) -> Any:
+        return float(value) if self.type == "float" and isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class OptimizerDef(Strict):
+    """A catalog entry: ``class`` is ``module:Class`` (a torch.optim.Optimizer subclass)."""
+
+    kind: Literal["optimizer"] = "optimizer"
+    name: str
+    cls: str = Field(alias="class")
+    description: str = ""
+    paper: str = ""
+    hyperparameters: dict[str, HParamDef]
+    source: str = ""  # the file it was read from (filled by the catalog)
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _needs_lr(cls, v: dict[str, HParamDef]) -> dict[str, HParamDef]:
+        if "lr" not in v:
+            raise ValueError("every optimizer declares an 'lr' hyperparameter")
+        return v
+
+    def defaults(self) -> dict[str, Any]:
+        return {k: h.default for k, h in self.hyperparameters.items() if h.default is not None}
+
+
+class TaskDef(Strict):
+    """A catalog entry: ``factory`` is ``module:function`` returning a Task."""
+
+    kind: Literal["task"] = "task"
+    name: str
+    factory: str
+    description: str = ""
+    steps: int = Field(default=200, gt=0)  # default step budget of a trial
+    params: dict[str, HParamDef] = {}
+    source: str = ""
+
+    def defaults(self) -> dict[str, Any]:
+        return {k: h.default for k, h in self.params.items() if h.default is not None}
+
+
+# --------------------------------------------------------------------------------------------
+# The sweep document
+# --------------------------------------------------------------------------------------------
+class LogRange(Strict):
+    """``{log_range: [lo, hi], points: n}``: n points evenly spaced in log10 between lo and hi."""
+
+    log_range: tuple[float, float]
+    points: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "LogRange":
+        lo, hi = self.log_range
+        if not (lo > 0 and hi > 0):
+            raise ValueError(f"log_range bounds must be > 0, got [{lo:g}, {hi:g}]")
+        if hi < lo:
+            raise ValueError(f"log_range must be [low, high] with low <= high, got [{lo:g}, {hi:g}]")
+        return self
+
+    def values(self) -> list[float]:
+        lo, hi = (math.log10(v) for v in self.log_range)
+        if self.points == 1:
+            return [float(10**lo)]
+        return [float(f"{10 ** (lo + i * (hi - lo) / (self.points - 1)):.6g}") for i in range(self.points)]
+
+
+def _axis_kind(v: Any) -> str:
+    return "log_range_axis" if isinstance(v, (dict, LogRange)) else "values_axis"
+
+
+# A grid axis: an explicit list of values, or {log_range: [lo, hi], points: n}.
+GridAxis = Annotated[
+    Union[Annotated[LogRange, Tag("log_range_axis")], Annotated[list[Scalar], Tag("values_axis")]],
+    Discriminator(_axis_kind),
+]
+UNION_BRANCHES = {"log_range_axis", "values_axis", "bool", "int", "float", "str"}
+
+
+class ParamSplit(Strict):
+    """Overrides of the matrix/other parameter split: regexes matched against parameter names."""
+
+    matrix: list[str] = []
+    other: list[str] = []
+
+
+class OptimizerEntry(Strict):
+    name: str
+    label: str | None = None  # distinguishes two entries of one optimizer; defaults to name
+    grid: dict[str, GridAxis] = {}
+    hparams: dict[str, Scalar] = {}
+    split: ParamSplit | None = None
+
+    @property
+    def key(self) -> str:
+        return self.label or self.name
+
+
+class TaskEntry(Strict):
+    name: str
+    label: str | None = None
+    params: dict[str, Any] = {}
+    steps: int | None = Field(default=None, gt=0)
+    split: ParamSplit | None = None
+
+    @property
+    def key(self) -> str:
+        return self.label or self.name
+
+
+class Schedule(Strict):
+    """Learning-rate multiplier over the run.
+
+    constant; warmup_cosine (linear warmup then cosine to final_ratio); warmup_linear (warmup then
+    linear decay to final_ratio); wsd (warmup, stable, then linear decay over the last decay_frac).
+    warmup is a fraction of the steps.
+    """
+
+    kind: Literal["constant", "warmup_cosine", "warmup_linear", "wsd"] = "constant"
+    warmup: float = Field(default=0.0, ge=0.0, lt=1.0)
+    decay_frac: float = Field(default=0.4, gt=0.0, le=1.0)
+    final_ratio: float = Field(default=0.1, ge=0.0, le=1.0)
+
+
+class Budget(Strict):
+    steps: int | None = Field(default=None, gt=0)  # None: each task's default
+    eval_every: int = Field(default=50, gt=0)
+    log_every: int = Field(default=10, gt=0)
+
+
+class Divergence(Strict):
+    """A trial diverges when its loss is NaN/inf or exceeds threshold x its initial loss."""
+
+    threshold: float = Field(default=5.0, gt=1.0)
+
+
+class Resources(Strict):
+    cpus: float = Field(default=1, gt=0)
+    gpus: float = Field(default=0, ge=0)
+
+
+class SearchSpec(Strict):
+    """``grid`` (default) runs every grid point; ``optuna`` samples ``trials`` points with TPE."""
+
+    method: Literal["grid", "optuna"] = "grid"
+    trials: int = Field(default=20, gt=0)
+    metric: Literal["val_loss", "train_loss"] = "val_loss"
+
+
+class SweepSpec(Strict):
+    kind: Literal["sweep"] = "sweep"
+    name: str = Field(min_length=1)
+    description: str = ""
+    output: str | None = None  # default runs/<name>, relative to the working directory
+    catalog: list[str] = []  # extra catalog directories, relative to the sweep file
+    seeds: Union[list[int], int] = [0]
+    tasks: list[TaskEntry] = Field(min_length=1)  # an entry may be just a name
+    optimizers: list[OptimizerEntry] = Field(min_length=1)
+    shared: dict[str, Scalar] = {}
+    budget: Budget = Budget()
+    schedule: Schedule = Schedule()
+    divergence: Divergence = Divergence()
+    resources: Resources = Resources()
+    search: SearchSpec = SearchSpec()
+    retries: int = Field(default=0, ge=0)
+    claims: list[dict[str, Any]] = []
+    source: str = ""  # the file it was read from
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: Union[list[int], int]) -> list[int]:
+        seeds = list(range(v)) if isinstance(v, int) else v
+        if not seeds:
+            raise ValueError("at least one seed is needed (a list of ints, or a count >= 1)")
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be distinct, got {seeds}")
+        return seeds
+
+    @field_validator("tasks", "optimizers", mode="before")
+    @classmethod
+    def _names_to_entries(cls, v: Any) -> Any:
+        return [{"name": e} if isinstance(e, str) else e for e in v] if isinstance(v, list) else v
+
+    def output_dir(self) -> Path:
+        return Path(self.output) if self.output else Path("runs") / self.name
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+def read_yaml(path: str | Path) -> Any:
+    """Read a YAML file with the safe loader (no object-constructing tags)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError([Problem(str(path), "(file)", "no such file")]) from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
+        raise ConfigError([Problem(str(path), "(file)", f"cannot read: {e.__class__.__name__}")]) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as e:
+        where = f"line {e.problem_mark.line + 1}" if e.problem_mark else "(document)"
+        raise ConfigError([Problem(str(path), where, f"refused: {e.problem} (only plain YAML is read; "
+                                   "tags that construct objects are not allowed)")]) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(document)"
+        reason = getattr(e, "problem", None) or str(e)
+        raise ConfigError([Problem(str(path), where, f"malformed YAML: {reason}")]) from None
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part not in UNION_BRANCHES:  # pydantic names the union branch it tried: not a field
+            out += ("." if out else "") + str(part)
+    return out or "(document)"
+
+
+def problems_from(err: ValidationError, file: str, prefix: str = "") -> list[Problem]:
+    out: dict[str, Problem] = {}  # one problem per field (union branches repeat a field)
+    for e in err.errors():
+        field = _loc(tuple(e["loc"]))
+        field = f"{prefix}.{field}" if prefix and field != "(document)" else (prefix or field)
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif any(p in UNION_BRANCHES - {"log_range_axis", "values_axis"} for p in e["loc"]):
+            msg = f"got {e['input']!r}, expected a number, a bool or a string"
+        out.setdefault(field, Problem(file, field, msg))
+    return list(out.values())
+
+
+def parse(model: type[BaseModel], data: Any, file: str) -> Any:
+    """Validate ``data`` against ``model``; raise ConfigError with located problems."""
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(file, "(document)", f"expected a mapping of fields, got {type(data).__name__}")])
+    try:
+        return model.model_validate({**data, "source": file} if "source" in model.model_fields else data)
+    except ValidationError as e:
+        raise ConfigError(problems_from(e, file)) from None

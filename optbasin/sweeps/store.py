@@ -1,0 +1,156 @@
+"""The results store: two Parquet datasets under the run directory, written by the driver.
+
+    RUN_DIR/trials.parquet/part-*.parquet   one row per finished trial (summary, hp.<name> columns)
+    RUN_DIR/steps.parquet/part-*.parquet    rows every log_every steps (losses, lr, diag.<name>)
+    RUN_DIR/meta.json                       the sweep's identity and metadata
+
+Each dataset is a directory of part files, which pandas, pyarrow, polars and duckdb read as one
+table. A finished trial is committed by writing its steps part, then its trials part, each to a
+temporary name and renamed into place (atomic on POSIX): a kill leaves no torn file and a trial
+counts as done only once its summary row is in. ``compact()`` merges parts; readers deduplicate
+(last attempt of each trial wins), so a kill during compaction loses nothing either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from optbasin.errors import StoreError
+
+TRIALS, STEPS, META = "trials.parquet", "steps.parquet", "meta.json"
+DONE_STATUSES = ("completed", "diverged")
+
+
+def _atomic_write_table(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    pq.write_table(table, tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _read_parts(folder: Path) -> pd.DataFrame:
+    frames = []
+    for part in sorted(folder.glob("part-*.parquet")):
+        try:
+            frames.append(pq.read_table(part).to_pandas())
+        except (pa.ArrowInvalid, OSError) as e:
+            raise StoreError(f"{part}: corrupt results file ({e}); move it aside to continue "
+                             "(its trials will run again)") from None
+    return _concat(frames)
+
+
+class ResultsStore:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    # ---- writing -------------------------------------------------------------------------
+    def prepare(self) -> None:
+        try:
+            for sub in (TRIALS, STEPS):
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".write-probe-{uuid.uuid4().hex}"
+            probe.write_text("")
+            probe.unlink()
+            for stale in self.root.glob("*/.*.tmp"):  # left by a write that was killed
+                stale.unlink()
+        except OSError as e:
+            raise StoreError(f"{self.root}: output directory is not writable ({e.strerror or e})") from None
+
+    def record(self, trial: dict[str, Any], steps: list[dict[str, Any]]) -> None:
+        """Commit one finished trial (summary row + its step rows)."""
+        attempt = uuid.uuid4().hex[:12]
+        now = time.time()
+        name = f"part-{trial['trial_id']}-{attempt}.parquet"
+        step_df = pd.DataFrame(steps) if steps else pd.DataFrame({"step": pd.Series([], dtype="int64")})
+        step_df.insert(0, "attempt", attempt)
+        step_df.insert(0, "trial_id", trial["trial_id"])
+        _atomic_write_table(pa.Table.from_pandas(step_df, preserve_index=False), self.root / STEPS / name)
+        row = pd.DataFrame([{**trial, "attempt": attempt, "written_at": now}])
+        _atomic_write_table(pa.Table.from_pandas(row, preserve_index=False), self.root / TRIALS / name)
+
+    def compact(self) -> None:
+        """Merge each dataset's parts into one file (old parts removed after the merge is in place)."""
+        for sub in (TRIALS, STEPS):
+            folder = self.root / sub
+            parts = sorted(folder.glob("part-*.parquet"))
+            if len(parts) <= 1:
+                continue
+            df = self.trials() if sub == TRIALS else self.steps()
+            merged = folder / f"part-0-merged-{int(time.time() * 1e6)}.parquet"
+            _atomic_write_table(pa.Table.from_pandas(df, preserve_index=False), merged)
+            for p in parts:
+                p.unlink()
+
+    # ---- reading -------------------------------------------------------------------------
+    def raw(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return _read_parts(self.root / TRIALS), _read_parts(self.root / STEPS)
+
+    def trials(self) -> pd.DataFrame:
+        """One row per trial: its last committed attempt."""
+        return latest_attempts(_read_parts(self.root / TRIALS), pd.DataFrame())[0]
+
+    def steps(self) -> pd.DataFrame:
+        """Step rows of each trial's last committed attempt (orphans of killed writes dropped)."""
+        return latest_attempts(*self.raw())[1]
+
+    def done_ids(self) -> set[str]:
+        df = self.trials()
+        return set(df.loc[df["status"].isin(DONE_STATUSES), "trial_id"]) if not df.empty else set()
+
+    # ---- metadata ------------------------------------------------------------------------
+    def read_meta(self) -> dict[str, Any] | None:
+        path = self.root / META
+        if not path.exists():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise StoreError(f"{path}: corrupt metadata ({e})") from None
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        atomic_write_text(self.root / META, json.dumps(meta, indent=2, default=str))
+
+
+def latest_attempts(trials: pd.DataFrame, steps: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep each trial's last committed attempt, and only the step rows of those attempts."""
+    if trials.empty:
+        return trials, steps.iloc[0:0]
+    trials = trials.sort_values("written_at", kind="stable").drop_duplicates("trial_id", keep="last")
+    trials = trials.reset_index(drop=True)
+    if not steps.empty:
+        keep = steps.set_index(["trial_id", "attempt"]).index.isin(trials.set_index(["trial_id", "attempt"]).index)
+        steps = steps[keep].drop_duplicates(["trial_id", "attempt", "step"]).reset_index(drop=True)
+    return trials, steps
+
+
+def load_runs(dirs: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Trials and steps of one or several run directories, merged by trial_id (last attempt wins)."""
+    trials, steps = [], []
+    for d in dirs:
+        if not (Path(d) / TRIALS).is_dir():
+            raise StoreError(f"{d}: not a run directory (no {TRIALS}/ inside)")
+        t, s = ResultsStore(d).raw()
+        trials.append(t)
+        steps.append(s)
+    return latest_attempts(_concat(trials), _concat(steps))
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -1,0 +1,124 @@
+"""A whole sweep: validate, expand, claim the run directory, run through Ray Tune, record metadata.
+
+The run directory keeps a copy of the sweep file (sweep.yaml) and meta.json, so that
+``resume(run_dir)`` needs nothing else; rerunning the same sweep file does the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import shutil
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+from optbasin.config import SweepSpec
+from optbasin.errors import StoreError
+from optbasin.sweeps.runner import Outcome, run_trials
+from optbasin.sweeps.spec import TrialSpec, expand, load_sweep
+from optbasin.sweeps.store import ResultsStore
+
+SWEEP_COPY = "sweep.yaml"
+PACKAGES = ("optbasin", "torch", "ray", "optuna", "pandas", "pyarrow", "plotly", "numpy", "pydantic")
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def machine() -> dict[str, object]:
+    import os
+
+    import torch
+
+    info: dict[str, object] = {"node": platform.node(), "platform": platform.platform(), "cpus": os.cpu_count()}
+    if torch.cuda.is_available():
+        info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return info
+
+
+@dataclass
+class Plan:
+    spec: SweepSpec
+    trials: list[TrialSpec]
+    store: ResultsStore
+    sweep_file: Path
+    catalog_dirs: list[str]
+
+
+def plan(sweep_file: str | Path, catalog_dirs: list[str] = (), output: str | None = None,
+         base_dir: str | Path | None = None) -> Plan:
+    """Validate and expand a sweep file; nothing is written."""
+    spec, catalog = load_sweep(sweep_file, catalog_dirs, base_dir)
+    out = Path(output) if output else spec.output_dir()
+    return Plan(spec, expand(spec, catalog), ResultsStore(out), Path(sweep_file), [str(Path(d).resolve()) for d in catalog_dirs])
+
+
+def claim_directory(p: Plan) -> dict:
+    """Make the run directory ours: refuse one holding another sweep's results."""
+    meta = p.store.read_meta()
+    if meta is not None and meta.get("sweep") != p.spec.name:
+        raise StoreError(f"{p.store.root}: holds results of sweep {meta.get('sweep')!r}, not {p.spec.name!r}; "
+                         "choose another output directory (--output)")
+    if meta is None and p.store.root.exists() and any(p.store.root.iterdir()):
+        raise StoreError(f"{p.store.root}: exists, is not empty and is not an optbasin run directory; "
+                         "choose another output directory (--output)")
+    p.store.prepare()
+    p.store.compact()  # tidy parts left by an earlier, possibly killed, run
+    copy = p.store.root / SWEEP_COPY
+    resuming = p.sweep_file.resolve() == copy.resolve()
+    if not resuming:
+        shutil.copyfile(p.sweep_file, copy)
+    meta = {
+        "sweep": p.spec.name,
+        "command": sys.argv,
+        "sweep_file": meta["sweep_file"] if resuming and meta else str(p.sweep_file.resolve()),
+        "sweep_yaml": p.sweep_file.read_text(),
+        "catalog_dirs": p.catalog_dirs,
+        "versions": versions(),
+        "machine": machine(),
+        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": None,
+        "elapsed_s": (meta or {}).get("elapsed_s", 0.0),
+        "trials_planned": len(p.trials),
+        "counts": (meta or {}).get("counts", {}),
+    }
+    p.store.write_meta(meta)
+    return meta
+
+
+def execute(p: Plan, *, address: str | None = None, progress: bool = True, show_ray_logs: bool = False,
+            on_commit: Callable[[], None] | None = None) -> Outcome:
+    """Run the plan's pending trials and record the sweep's metadata."""
+    meta = claim_directory(p)
+    try:
+        outcome = run_trials(p.trials, p.store, retries=p.spec.retries, address=address, progress=progress,
+                             show_ray_logs=show_ray_logs, on_commit=on_commit)
+    finally:
+        trials = p.store.trials()
+        meta["counts"] = trials["status"].value_counts().to_dict() if not trials.empty else {}
+        p.store.write_meta(meta)
+    meta["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    meta["elapsed_s"] = round(meta["elapsed_s"] + outcome.elapsed, 2)
+    p.store.write_meta(meta)
+    p.store.compact()
+    return outcome
+
+
+def resume_plan(run_dir: str | Path) -> Plan:
+    """The plan of an existing run directory, from its copy of the sweep file."""
+    store = ResultsStore(run_dir)
+    meta = store.read_meta()
+    copy = Path(run_dir) / SWEEP_COPY
+    if meta is None or not copy.exists():
+        raise StoreError(f"{run_dir}: not an optbasin run directory (no meta.json / {SWEEP_COPY})")
+    return plan(copy, meta.get("catalog_dirs", []), output=str(run_dir), base_dir=Path(meta["sweep_file"]).parent)

@@ -1,0 +1,42 @@
+"""``optbasin validate``: check any optbasin YAML file (sweep, optimizer, task, claims)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from optbasin.catalog import Catalog, optimizer_class, task_factory
+from optbasin.config import read_yaml
+from optbasin.errors import ConfigError, Problem
+
+
+def validate_file(path: Path, catalog_dirs: list[str]) -> list[Problem]:
+    """Every problem of one file (empty when valid). The kind comes from its ``kind`` field
+    (a file without one is a sweep, or a claims file when ``claims`` is its only content)."""
+    from optbasin.sweeps.spec import load_sweep
+
+    try:
+        doc = read_yaml(path)
+        kind = doc.get("kind", "sweep") if isinstance(doc, dict) else "sweep"
+        if kind in ("optimizer", "task"):
+            cat = Catalog(dirs=[str(path.parent.resolve())])
+            cat.add(doc, str(path))
+            for d in cat.optimizers.values():
+                optimizer_class(d.cls, cat.dirs)
+            for d in cat.tasks.values():
+                task_factory(d.factory, cat.dirs)
+        elif isinstance(doc, dict) and set(doc) == {"claims"}:
+            from optbasin.analysis import load_claims
+
+            load_claims(path)
+        else:
+            load_sweep(path, catalog_dirs)
+    except ConfigError as e:
+        return e.problems
+    except (ImportError, TypeError) as e:
+        field = "class" if kind == "optimizer" else "factory"
+        return [Problem(str(path), field, str(e))]
+    return []
+
+
+def validate_files(files: list[str], catalog_dirs: list[str]) -> list[Problem]:
+    return [p for f in files for p in validate_file(Path(f), catalog_dirs)]

@@ -1,0 +1,40 @@
+"""Shared fixtures: small sweep files that run in seconds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+
+
+def base_sweep(output: Path) -> dict:
+    """A valid sweep: sgd and adamw on a small quadratic, 3 lrs, 2 seeds (12 trials)."""
+    return {
+        "name": "tiny",
+        "output": str(output),
+        "seeds": 2,
+        "tasks": [{"name": "quadratic", "steps": 40, "params": {"d_in": 16, "d_out": 8}}],
+        "optimizers": [
+            {"name": "sgd", "grid": {"lr": [0.01, 0.1, 100.0]}},
+            {"name": "adamw", "grid": {"lr": {"log_range": [1e-3, 1e-1], "points": 3}}},
+        ],
+        "budget": {"eval_every": 20, "log_every": 10},
+    }
+
+
+@pytest.fixture
+def write_sweep(tmp_path):
+    """write_sweep(doc=None, name='sweep.yaml', **top_level_overrides) -> path of a sweep file."""
+
+    def write(doc: dict | None = None, name: str = "sweep.yaml", **overrides) -> Path:
+        doc = dict(doc if doc is not None else base_sweep(tmp_path / "run"))
+        doc.update(overrides)
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        return path
+
+    return write
