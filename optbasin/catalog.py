@@ -51,7 +51,9 @@ class Catalog:
         elif kind == "task":
             d = parse(TaskDef, doc, file)
             self.tasks[d.name] = d
-        elif kind != "sweep":
+        elif kind is None and isinstance(doc, dict) and ("class" in doc or "factory" in doc):
+            raise ConfigError([Problem(file, "kind", "missing: add 'kind: optimizer' or 'kind: task'")])
+        elif kind not in (None, "sweep"):  # sweep and claims files may sit in a catalog directory
             raise ConfigError([Problem(file, "kind", f"got {kind!r}, expected 'optimizer' or 'task'")])
 
     def optimizer(self, name: str) -> OptimizerDef:

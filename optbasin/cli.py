@@ -97,6 +97,21 @@ def _print_summary(run_dir: Path) -> None:
     print(quick_summary(run_dir))
 
 
+def cmd_refine(args: argparse.Namespace) -> int:
+    from optbasin.sweeps import search, sweep
+
+    p = sweep.resume_plan(args.run_dir)
+    path = search.write_refine(p.spec, p.store, args.decades, args.per_decade)
+    print(f"refined grid: {path}")
+    if args.dry_run:
+        print(path.read_text())
+        return EXIT_OK
+    meta = p.store.read_meta() or {}
+    refined = sweep.plan(path, meta.get("catalog_dirs", []), output=str(p.store.root),
+                         base_dir=Path(meta.get("sweep_file", path)).parent)
+    return _execute(refined, args)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from optbasin.sweeps.store import ResultsStore
 
@@ -185,6 +200,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     run_args(p)
     p.set_defaults(fn=cmd_resume)
+
+    p = sub.add_parser("refine", help="after a search: run a robustness grid around each optimizer's best point")
+    p.add_argument("run_dir")
+    p.add_argument("--decades", type=float, default=1.0, help="lr span on each side of the best (default 1)")
+    p.add_argument("--per-decade", type=int, default=3, help="grid points per decade of lr (default 3)")
+    run_args(p)
+    p.set_defaults(fn=cmd_refine)
 
     p = sub.add_parser("status", help="how far a sweep got")
     p.add_argument("run_dir")

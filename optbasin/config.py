@@ -33,7 +33,7 @@ class Strict(BaseModel):
 class HParamDef(Strict):
     """One declared hyperparameter: its type, default and allowed values (gt/ge/lt/le, choices)."""
 
-    type: Literal["float", "int", "bool", "str"] = "float"
+    type: Literal["float", "int", "bool", "str", "path"] = "float"  # path: relative to the sweep file
     default: Any = None
     choices: list[Scalar] | None = None
     gt: float | None = None
@@ -54,7 +54,7 @@ class HParamDef(Strict):
 
     def check(self, value: Any) -> str | None:
         """Return why ``value`` is not allowed, or None when it is."""
-        kinds = {"float": (int, float), "int": (int,), "bool": (bool,), "str": (str,)}
+        kinds = {"float": (int, float), "int": (int,), "bool": (bool,), "str": (str,), "path": (str,)}
         if isinstance(value, bool) and self.type != "bool":
             return f"got {value!r}, expected {self.allowed()}"
         if not isinstance(value, kinds[self.type]):

@@ -9,6 +9,7 @@ Tune schedules them. Trials already complete in the store are skipped; failed on
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 import time
@@ -35,17 +36,55 @@ def tune_trainable(config: dict[str, Any]) -> None:
     """
     from ray import tune
 
-    spec = TrialSpec.model_validate(config["spec"])
+    spec = spec_from_config(config)
     retries = int(config.get("retries", 0))
+
+    def emit(rows: list[dict]) -> None:
+        tune.report({"rows": rows, "loss": _last_loss(rows)})
+
+    started = time.time()
     for attempt in range(retries + 1):
         try:
-            summary = run_trial(spec, emit=lambda rows: tune.report({"rows": rows}))
+            summary = run_trial(spec, emit=emit)
             break
         except Exception as e:  # the trial's own failure, recorded as a result
             _free_accelerator_memory()
             summary = {"status": FAILED, "error": f"{type(e).__name__}: {e}".strip()[:2000], "attempts": attempt + 1}
-            tune.report({"rows": [], "restart": True})
-    tune.report({"rows": [], "summary": summary})
+            tune.report({"rows": [], "restart": True, "loss": math.inf})
+    summary.update(placement(), started_at=started, finished_at=time.time())
+    tune.report({"rows": [], "summary": summary, "loss": objective(summary)})
+
+
+def placement() -> dict[str, str]:
+    """Where the trial ran: Ray node id and the GPU ids Ray granted (JSON list)."""
+    import json
+
+    import ray
+
+    ctx = ray.get_runtime_context()
+    return {"ray_node": ctx.get_node_id(), "gpu_ids": json.dumps([str(g) for g in ray.get_gpu_ids()])}
+
+
+def spec_from_config(config: dict[str, Any]) -> TrialSpec:
+    """The trial of a Ray Tune config: a full spec, plus hyperparameters a searcher sampled."""
+    spec = TrialSpec.model_validate(config["spec"])
+    if config.get("hp"):
+        spec = spec.model_copy(update={"hparams": {**spec.hparams, **config["hp"]}})
+    return spec
+
+
+def objective(summary: dict[str, Any]) -> float:
+    """What a searcher minimises: the final validation loss; a diverged or failed trial counts as
+    its initial loss (as in every robustness metric), or +inf when even that is unknown."""
+    if summary["status"] == "completed" and math.isfinite(summary.get("final_val_loss", math.nan)):
+        return float(summary["final_val_loss"])
+    init = summary.get("init_loss", math.nan)
+    return float(init) if math.isfinite(init) else math.inf
+
+
+def _last_loss(rows: list[dict]) -> float:
+    vals = [r["val_loss"] for r in rows if math.isfinite(r.get("val_loss", math.nan))]
+    return vals[-1] if vals else math.inf
 
 
 def _free_accelerator_memory() -> None:
@@ -66,7 +105,7 @@ def trial_row(spec: TrialSpec, summary: dict[str, Any]) -> dict[str, Any]:
     row = {
         "trial_id": spec.trial_id, "sweep": spec.sweep, "task": spec.task, "task_name": spec.task_name,
         "optimizer": spec.optimizer, "optimizer_name": spec.optimizer_name, "seed": spec.seed,
-        "steps": spec.steps, "swept": json.dumps(spec.swept), "task_params": json.dumps(spec.task_params, sort_keys=True),
+        "steps": spec.steps, "swept": json.dumps(spec.swept), "origin": spec.origin, "task_params": json.dumps(spec.task_params, sort_keys=True),
         "node": platform.node(), "error": "",
     }
     row.update({f"hp.{k}": v for k, v in spec.hparams.items()})
@@ -92,7 +131,7 @@ class _StoreCallback:
 
     @staticmethod
     def _spec(trial: Any) -> TrialSpec:
-        return TrialSpec.model_validate(trial.config["spec"])
+        return spec_from_config(trial.config)
 
     def _commit(self, spec: TrialSpec, summary: dict[str, Any]) -> None:
         tid = spec.trial_id
@@ -184,25 +223,49 @@ def run_trials(
     on_commit: Callable[[], None] | None = None,
 ) -> Outcome:
     """Run every trial not yet complete in ``store`` through Ray Tune; commit each as it ends."""
+    from ray import tune
+
+    done = store.done_ids()
+    pending = [t for t in trials if t.trial_id not in done]
+    outcome = Outcome(skipped=len(trials) - len(pending))
+    if not pending:
+        return outcome
+    view = Progress(len(pending), skipped=outcome.skipped, enabled=progress)
+    space = {"spec": tune.grid_search([t.model_dump() for t in pending])}
+    return tune_run(space, pending[0], store, view, outcome, retries=retries, address=address,
+                    show_ray_logs=show_ray_logs, on_commit=on_commit)
+
+
+def tune_run(
+    space: dict[str, Any],
+    example: TrialSpec,
+    store: ResultsStore,
+    view: Progress,
+    outcome: Outcome,
+    *,
+    retries: int,
+    address: str | None,
+    show_ray_logs: bool,
+    on_commit: Callable[[], None] | None,
+    search_alg: Any = None,
+    num_samples: int = 1,
+) -> Outcome:
+    """One Ray Tune run over ``space`` (trials shaped like ``example``), results into ``store``."""
     import ray
     from ray import tune
 
     t0 = time.monotonic()
-    done = store.done_ids()
-    pending = [t for t in trials if t.trial_id not in done]
-    outcome = Outcome(skipped=len(trials) - len(pending))
-    view = Progress(len(pending), skipped=outcome.skipped, enabled=progress)
-    if not pending:
-        return outcome
     started = init_ray(address, show_ray_logs)
     try:
-        resources = {"cpu": pending[0].cpus, "gpu": pending[0].gpus}
+        resources = {"cpu": example.cpus, "gpu": example.gpus}
         callback = _StoreCallback(store, view, outcome, on_commit)
         with tempfile.TemporaryDirectory(prefix="optbasin-tune-") as tmp:
             tuner = tune.Tuner(
                 tune.with_resources(tune_trainable, resources),
-                param_space={"spec": tune.grid_search([t.model_dump() for t in pending]), "retries": retries},
-                tune_config=tune.TuneConfig(reuse_actors=True),
+                param_space={**space, "retries": retries},
+                tune_config=tune.TuneConfig(reuse_actors=True, search_alg=search_alg, num_samples=num_samples,
+                                            metric="loss" if search_alg else None,
+                                            mode="min" if search_alg else None),
                 run_config=tune.RunConfig(
                     name="optbasin", storage_path=tmp, verbose=1 if show_ray_logs else 0,
                     callbacks=[_make_tune_callback(callback)],
@@ -214,5 +277,5 @@ def run_trials(
         view.close()
         if started:
             ray.shutdown()
-    outcome.elapsed = time.monotonic() - t0
+    outcome.elapsed += time.monotonic() - t0
     return outcome

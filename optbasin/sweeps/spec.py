@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from optbasin.catalog import Catalog, optimizer_class, task_factory
 from optbasin.config import HParamDef, LogRange, OptimizerEntry, Schedule, SweepSpec, parse, read_yaml
-from optbasin.errors import ConfigError, Problem
+from optbasin.errors import ConfigError, DataError, Problem
 
 
 class TrialSpec(BaseModel):
@@ -43,12 +43,13 @@ class TrialSpec(BaseModel):
     divergence_threshold: float
     split_matrix: list[str] = []
     split_other: list[str] = []
-    # Not part of the identity: where and how it runs.
+    # Not part of the identity: where and how it runs, and what produced it.
+    origin: str = "grid"  # grid | optuna
     cpus: float = 1
     gpus: float = 0
     import_paths: list[str] = []
 
-    IDENTITY_EXCLUDE: ClassVar[set[str]] = {"sweep", "cpus", "gpus", "import_paths", "swept"}
+    IDENTITY_EXCLUDE: ClassVar[set[str]] = {"sweep", "cpus", "gpus", "import_paths", "swept", "origin"}
 
     @property
     def trial_id(self) -> str:
@@ -71,7 +72,33 @@ def load_sweep(path: str | Path, catalog_dirs: list[str | Path] = (), base_dir: 
     problems = check_against_catalog(spec, catalog, str(path))
     if problems:
         raise ConfigError(problems)
+    resolve_paths(spec, catalog, base)
+    problems = check_task_data(spec, catalog, str(path))
+    if problems:
+        raise ConfigError(problems)
     return spec, catalog
+
+
+def resolve_paths(spec: SweepSpec, catalog: Catalog, base: Path) -> None:
+    """Make every ``type: path`` task parameter absolute, relative to the sweep file's folder."""
+    for t in spec.tasks:
+        for k, v in t.params.items():
+            if catalog.tasks[t.name].params[k].type == "path" and v and not Path(v).is_absolute():
+                t.params[k] = str((base / v).resolve())
+
+
+def check_task_data(spec: SweepSpec, catalog: Catalog, file: str) -> list[Problem]:
+    """Build each task once and let it check its data files (DataError -> a problem)."""
+    problems = []
+    for i, t in enumerate(spec.tasks):
+        d = catalog.tasks[t.name]
+        try:
+            task_factory(d.factory, catalog.dirs)(**{**d.defaults(), **t.params}).check_data()
+        except DataError as e:
+            problems.append(Problem(file, f"tasks[{i}].params", str(e)))
+        except (ValueError, TypeError) as e:
+            problems.append(Problem(file, f"tasks[{i}].params", f"task {t.name} refuses these parameters: {e}"))
+    return problems
 
 
 def _check_value(h: HParamDef, value: Any, file: str, field: str) -> list[Problem]:

@@ -15,9 +15,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
+from optbasin.catalog import Catalog
 from optbasin.config import SweepSpec
 from optbasin.errors import StoreError
 from optbasin.sweeps.runner import Outcome, run_trials
+from optbasin.sweeps.search import run_search
 from optbasin.sweeps.spec import TrialSpec, expand, load_sweep
 from optbasin.sweeps.store import ResultsStore
 
@@ -49,7 +51,8 @@ def machine() -> dict[str, object]:
 @dataclass
 class Plan:
     spec: SweepSpec
-    trials: list[TrialSpec]
+    catalog: Catalog
+    trials: list[TrialSpec]  # the grid's trials (a search samples its own)
     store: ResultsStore
     sweep_file: Path
     catalog_dirs: list[str]
@@ -60,7 +63,7 @@ def plan(sweep_file: str | Path, catalog_dirs: list[str] = (), output: str | Non
     """Validate and expand a sweep file; nothing is written."""
     spec, catalog = load_sweep(sweep_file, catalog_dirs, base_dir)
     out = Path(output) if output else spec.output_dir()
-    return Plan(spec, expand(spec, catalog), ResultsStore(out), Path(sweep_file), [str(Path(d).resolve()) for d in catalog_dirs])
+    return Plan(spec, catalog, expand(spec, catalog), ResultsStore(out), Path(sweep_file), [str(Path(d).resolve()) for d in catalog_dirs])
 
 
 def claim_directory(p: Plan) -> dict:
@@ -91,6 +94,8 @@ def claim_directory(p: Plan) -> dict:
         "elapsed_s": (meta or {}).get("elapsed_s", 0.0),
         "trials_planned": len(p.trials),
         "counts": (meta or {}).get("counts", {}),
+        "runs": [*(meta or {}).get("runs", []), {"sweep_file": str(p.sweep_file.resolve()), "command": sys.argv,
+                                                 "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}],
     }
     p.store.write_meta(meta)
     return meta
@@ -101,8 +106,12 @@ def execute(p: Plan, *, address: str | None = None, progress: bool = True, show_
     """Run the plan's pending trials and record the sweep's metadata."""
     meta = claim_directory(p)
     try:
-        outcome = run_trials(p.trials, p.store, retries=p.spec.retries, address=address, progress=progress,
-                             show_ray_logs=show_ray_logs, on_commit=on_commit)
+        if p.spec.search.method == "optuna":
+            outcome = run_search(p.spec, p.catalog, p.store, address=address, progress=progress,
+                                 show_ray_logs=show_ray_logs, on_commit=on_commit)
+        else:
+            outcome = run_trials(p.trials, p.store, retries=p.spec.retries, address=address, progress=progress,
+                                 show_ray_logs=show_ray_logs, on_commit=on_commit)
     finally:
         trials = p.store.trials()
         meta["counts"] = trials["status"].value_counts().to_dict() if not trials.empty else {}

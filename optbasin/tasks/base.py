@@ -7,7 +7,9 @@ A task is built by its catalog factory (``module:function``) from its YAML param
 - ``loss(model, batch)``: the scalar training loss of a batch;
 - ``evaluate(model, device)``: the held-out loss (validation split), a float;
 - ``default_steps`` / ``batch_size``: its default budget and batch size;
-- ``head``: module name(s) of the output head for the parameter split ("auto": last nn.Linear).
+- ``head``: module name(s) of the output head for the parameter split ("auto": last nn.Linear);
+- ``check_data()``: raise DataError if a data file is missing or malformed (validation calls it
+  before a sweep runs, so bad data is refused up front rather than failing every trial).
 Loss at initialization is ``evaluate`` of the freshly built model (the trial records it).
 """
 
@@ -37,3 +39,6 @@ class Task(ABC):
 
     @abstractmethod
     def evaluate(self, model: nn.Module, device: torch.device) -> float: ...
+
+    def check_data(self) -> None:
+        """Raise optbasin.errors.DataError naming the file if the task's data cannot be used."""

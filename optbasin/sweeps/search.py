@@ -1,0 +1,117 @@
+"""Adaptive search (``search: {method: optuna}``) and the ``refine`` step that follows it.
+
+Search: for each task x optimizer, Ray Tune's OptunaSearch (TPE, seeded) samples ``trials``
+points on the first seed. The space comes from the optimizer's grid: ``{log_range: [lo, hi]}``
+becomes a log-uniform range, a list of values a categorical choice. Results go to the same
+store as grid trials (origin "optuna"); a resumed search feeds earlier results back to TPE.
+
+Refine: lay a robustness grid around each optimizer's best point: lr log-spaced over
++-``decades`` around the best lr, the other searched hyperparameters fixed at their best
+values, every seed of the sweep. It writes ``refine.yaml`` into the run directory (a plain sweep
+file, same name) and runs it into the same store.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from optbasin.config import LogRange, SweepSpec
+from optbasin.sweeps.progress import Progress
+from optbasin.sweeps.runner import Outcome, objective, tune_run
+from optbasin.sweeps.spec import TrialSpec, trial_spec
+from optbasin.sweeps.store import ResultsStore
+
+
+def search_space(entry_grid: dict[str, Any]) -> dict[str, Any]:
+    from ray import tune
+
+    space = {}
+    for name, axis in entry_grid.items():
+        if isinstance(axis, LogRange):
+            lo, hi = axis.log_range
+            space[name] = tune.loguniform(lo, hi) if hi > lo else tune.choice([lo])
+        else:
+            space[name] = tune.choice(list(axis))
+    return space
+
+
+def run_search(spec: SweepSpec, catalog: Any, store: ResultsStore, *, address: str | None = None,
+               progress: bool = True, show_ray_logs: bool = False,
+               on_commit: Callable[[], None] | None = None) -> Outcome:
+    """TPE search per task x optimizer, ``spec.search.trials`` trials each (fewer if resumed)."""
+    from ray.tune.search.optuna import OptunaSearch
+
+    outcome = Outcome()
+    seed = spec.seeds[0]
+    done = store.trials()
+    for t in spec.tasks:
+        for o in spec.optimizers:
+            base = trial_spec(spec, catalog, t, o, {}, seed).model_copy(update={"origin": "optuna"})
+            prior = _prior(done, base, list(o.grid))
+            remaining = spec.search.trials - len(prior)
+            outcome.skipped += len(prior)
+            if remaining <= 0 or not o.grid:
+                continue
+            searcher = OptunaSearch(
+                metric="loss", mode="min", seed=0,
+                points_to_evaluate=[p for p, _ in prior] or None,
+                evaluated_rewards=[r for _, r in prior] or None,
+            )
+            view = Progress(remaining, enabled=progress)
+            tune_run({"spec": base.model_dump(), "hp": search_space(o.grid)}, base, store, view, outcome,
+                     retries=spec.retries, address=address, show_ray_logs=show_ray_logs, on_commit=on_commit,
+                     search_alg=searcher, num_samples=remaining)
+    return outcome
+
+
+def _prior(done: Any, base: TrialSpec, names: list[str]) -> list[tuple[dict[str, Any], float]]:
+    """Earlier search results of this task x optimizer: (sampled point, objective)."""
+    if done.empty or "origin" not in done:
+        return []
+    rows = done[(done.task == base.task) & (done.optimizer == base.optimizer) & (done.origin == "optuna")
+                & done.status.isin(["completed", "diverged"])]
+    return [({n: r[f"hp.{n}"] for n in names}, objective(r.to_dict())) for _, r in rows.iterrows()]
+
+
+def refine_sweep(spec: SweepSpec, store: ResultsStore, decades: float = 1.0, per_decade: int = 3) -> dict[str, Any]:
+    """A sweep document: a grid around each optimizer's best point (see the module doc).
+
+    With several tasks the lr grid spans every task's best lr +- ``decades`` (``per_decade``
+    points a decade), so each task's optimum gets its own neighbourhood; the other searched
+    hyperparameters are fixed at their values in the optimizer's best trial on the first task.
+    """
+    trials = store.trials()
+    if trials.empty:
+        raise ValueError(f"{store.root}: no results to refine around")
+    trials = trials.assign(objective=[objective(r) for r in trials.to_dict("records")])
+    doc = spec.model_dump(mode="json", exclude={"source", "kind", "search"}, exclude_defaults=True)
+    doc["name"] = spec.name
+    entries = []
+    for o in spec.optimizers:
+        rows = trials[trials.optimizer == o.key]
+        if rows.empty:
+            continue
+        bests = rows.loc[rows.groupby("task", sort=False)["objective"].idxmin()]
+        lo, hi = bests["hp.lr"].min() / 10**decades, bests["hp.lr"].max() * 10**decades
+        fixed = {n: _plain(bests.iloc[0][f"hp.{n}"]) for n in o.grid if n != "lr"}
+        entries.append({**o.model_dump(mode="json", exclude_defaults=True), "hparams": {**o.hparams, **fixed},
+                        "grid": {"lr": {"log_range": [float(f"{lo:.4g}"), float(f"{hi:.4g}")],
+                                        "points": int(round(math.log10(hi / lo) * per_decade)) + 1}}})
+    doc["optimizers"] = entries
+    return doc
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if hasattr(v, "item") else v
+
+
+def write_refine(spec: SweepSpec, store: ResultsStore, decades: float, per_decade: int) -> Path:
+    """Write RUN_DIR/refine.yaml and return its path."""
+    path = store.root / "refine.yaml"
+    path.write_text("# written by `optbasin refine`: a grid around each optimizer's best point\n"
+                    + yaml.safe_dump(refine_sweep(spec, store, decades, per_decade), sort_keys=False))
+    return path

@@ -1,0 +1,40 @@
+"""Optuna search through Ray Tune, then `refine`: both feed the same results store."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import yaml
+
+from optbasin.cli import main
+from tests.conftest import base_sweep
+
+
+def test_optuna_search_then_refine(tmp_path, capsys):
+    doc = base_sweep(tmp_path / "run")
+    doc["optimizers"] = [{"name": "adamw", "grid": {"lr": {"log_range": [1e-4, 1.0], "points": 2}}}]
+    doc["search"] = {"method": "optuna", "trials": 6}
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump(doc))
+
+    assert main(["run", str(path), "--quiet"]) == 0
+    trials = pd.read_parquet(tmp_path / "run" / "trials.parquet")
+    assert len(trials) == 6 and set(trials.origin) == {"optuna"}
+    assert set(trials.seed) == {0}  # the search uses the first seed
+    lrs = trials["hp.lr"]
+    assert lrs.between(1e-4, 1.0).all() and lrs.nunique() == 6  # sampled, not the 2 grid points
+
+    # Searching again finds the budget spent: nothing new runs.
+    assert main(["run", str(path), "--quiet"]) == 0
+    assert len(pd.read_parquet(tmp_path / "run" / "trials.parquet")) == 6
+
+    best = trials.loc[trials.final_val_loss.fillna(math.inf).idxmin(), "hp.lr"]
+    assert main(["refine", str(tmp_path / "run"), "--decades", "0.5", "--per-decade", "2", "--quiet"]) == 0
+    refined = yaml.safe_load((tmp_path / "run" / "refine.yaml").read_text())
+    lo, hi = refined["optimizers"][0]["grid"]["lr"]["log_range"]
+    assert math.isclose(lo, best / 10**0.5, rel_tol=1e-3) and math.isclose(hi, best * 10**0.5, rel_tol=1e-3)
+    after = pd.read_parquet(tmp_path / "run" / "trials.parquet")
+    grid = after[after.origin == "grid"]
+    assert len(grid) == 3 * 2  # 3 lrs (1 decade, 2 per decade) x 2 seeds
+    assert len(after) == 6 + len(grid)  # the search's results are kept
