@@ -19,7 +19,10 @@ def quick_summary(run_dir: Path, tolerance: float = 0.1) -> str:
     df = trials.assign(loss=trials["final_val_loss"].where(trials["status"] == "completed", trials["init_loss"]))
     lines = [f"{'task':<14} {'optimizer':<14} {'best lr':>9} {'best loss':>10} {'basin':>7} {'diverged':>9} {'failed':>7}"]
     for (task, opt), g in df.groupby(["task", "optimizer"], sort=True):
-        by_lr = g.groupby("hp.lr")["loss"].median().sort_index()
+        by_lr = g.groupby("hp.lr")["loss"].median().sort_index().dropna()
+        if by_lr.empty:
+            lines.append(f"{task:<14} {opt:<14} {'(no result: every trial failed)':>28} {len(g):>17}")
+            continue
         best_lr, best = by_lr.idxmin(), by_lr.min()
         good = by_lr[by_lr <= best * (1 + tolerance)].index
         basin = math.log10(good.max() / good.min()) if len(good) else float("nan")

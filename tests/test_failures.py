@@ -1,0 +1,139 @@
+"""Surviving: kill -9 of the driver then resume; failing trials retried then recorded; bad
+input refused with exit 2 and nothing in the output directory damaged."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from optbasin.cli import main
+from optbasin.sweeps.store import ResultsStore
+from tests.conftest import base_sweep
+
+FLAKY = '''
+import os, torch
+
+class Flaky(torch.optim.SGD):
+    """Raises on its first construction in a process that has not seen the marker file."""
+    def __init__(self, params, lr=0.1, marker="", always=False):
+        if always or not os.path.exists(marker):
+            open(marker, "w").close()
+            raise RuntimeError("boom: simulated failure")
+        super().__init__(params, lr=lr)
+'''
+
+
+def flaky_catalog(tmp_path: Path, always: bool) -> Path:
+    cat = tmp_path / "cat"
+    cat.mkdir(exist_ok=True)
+    (cat / "flaky_mod.py").write_text(FLAKY)
+    (cat / "flaky.yaml").write_text(yaml.safe_dump({
+        "kind": "optimizer", "name": "flaky", "class": "flaky_mod:Flaky",
+        "hyperparameters": {"lr": {"default": 0.01, "gt": 0},
+                            "marker": {"type": "str", "default": str(tmp_path / "marker")},
+                            "always": {"type": "bool", "default": always}}}))
+    return cat
+
+
+def sweep_with(tmp_path, optimizers, **extra) -> Path:
+    doc = base_sweep(tmp_path / "run")
+    doc["seeds"] = 1
+    doc["optimizers"] = optimizers
+    doc.update(extra)
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_failing_trial_is_recorded_and_the_sweep_continues(tmp_path, capsys):
+    cat = flaky_catalog(tmp_path, always=True)
+    path = sweep_with(tmp_path, [{"name": "flaky"}, {"name": "adamw", "grid": {"lr": [0.01]}}], retries=1)
+    assert main(["run", str(path), "--catalog", str(cat), "--quiet"]) == 1  # finished, with failures
+    err = capsys.readouterr().err
+    assert "1 trial(s) failed" in err and "RuntimeError: boom: simulated failure" in err
+    trials = pd.read_parquet(tmp_path / "run" / "trials.parquet").set_index("optimizer")
+    assert trials.loc["flaky", "status"] == "failed" and trials.loc["flaky", "attempts"] == 2
+    assert trials.loc["flaky", "error"] == "RuntimeError: boom: simulated failure"
+    assert trials.loc["adamw", "status"] == "completed"
+
+
+def test_failure_then_success_on_retry(tmp_path):
+    cat = flaky_catalog(tmp_path, always=False)
+    path = sweep_with(tmp_path, [{"name": "flaky"}], retries=1)
+    assert main(["run", str(path), "--catalog", str(cat), "--quiet"]) == 0
+    trials = pd.read_parquet(tmp_path / "run" / "trials.parquet")
+    assert list(trials.status) == ["completed"] and trials.error.iloc[0] == ""
+
+
+def test_kill_driver_then_resume(tmp_path):
+    """kill -9 the driver mid-sweep; resume finishes it. Trials finished before the kill keep
+    their original attempt (not run twice); every planned trial ends up recorded once."""
+    doc = base_sweep(tmp_path / "run")
+    doc["tasks"][0]["steps"] = 1500
+    doc["optimizers"] = [{"name": "adamw", "grid": {"lr": {"log_range": [1e-4, 1e-1], "points": 8}}}]
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    driver = subprocess.Popen([sys.executable, "-m", "optbasin.cli", "run", str(path), "--quiet"],
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parts = tmp_path / "run" / "trials.parquet"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(parts.glob("part-*"))) < 3:
+        time.sleep(0.2)
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and everything it started
+    driver.wait()
+    before = ResultsStore(tmp_path / "run").trials()
+    assert 3 <= len(before) < 16
+
+    assert main(["resume", str(tmp_path / "run"), "--quiet"]) == 0
+    after = ResultsStore(tmp_path / "run").trials()
+    assert len(after) == 16 and after.trial_id.is_unique
+    kept = after.set_index("trial_id").loc[before.trial_id, "attempt"]
+    assert list(kept) == list(before.attempt)  # finished trials were not run again
+
+
+def test_missing_data_file_refused(tmp_path, capsys):
+    doc = base_sweep(tmp_path / "run")
+    doc["tasks"] = [{"name": "gpt-tiny", "params": {"text_file": "no/such/corpus.txt"}}]
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "tasks[0].params" in err and str(tmp_path / "no/such/corpus.txt") in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_unwritable_output_refused(tmp_path, capsys):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a directory should be")
+    path = sweep_with(tmp_path, [{"name": "sgd", "grid": {"lr": [0.1]}}], output=str(blocker / "run"))
+    assert main(["run", str(path), "--quiet"]) == 2
+    assert "output directory is not writable" in capsys.readouterr().err
+
+
+def test_foreign_directory_untouched(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    path = sweep_with(tmp_path, [{"name": "sgd", "grid": {"lr": [0.1]}}])
+    assert main(["run", str(path), "--quiet"]) == 2
+    assert "not an optbasin run directory" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.tex"]
+
+
+def test_bad_input_leaves_existing_results_intact(tmp_path, capsys):
+    path = sweep_with(tmp_path, [{"name": "sgd", "grid": {"lr": [0.1]}}])
+    assert main(["run", str(path), "--quiet"]) == 0
+    snapshot = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    doc = yaml.safe_load(path.read_text())
+    doc["optimizers"][0]["grid"]["lr"] = [-0.1]
+    path.write_text(yaml.safe_dump(doc))
+    assert main(["run", str(path), "--quiet"]) == 2
+    assert {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()} == snapshot
