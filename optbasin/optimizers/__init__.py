@@ -7,8 +7,9 @@ Contract for an optimizer class named in a catalog YAML (``class: module:Class``
 - hyperparameters are validated in ``__init__`` (ValueError with a clear message);
 - ``needs_loss = True`` when ``step`` needs the batch loss: the trial then calls
   ``step(loss=loss_tensor)``; otherwise ``step()``;
-- optional ``diagnostics() -> dict[str, float]``: per-step internals logged to steps.parquet
-  (as columns ``diag.<key>``), read after each step.
+- optional ``diagnostics() -> dict[str, float | Tensor]``: the last step's internals, read after
+  each step, averaged over the log window and logged to steps.parquet as ``diag.<key>``; 0-d
+  tensors are fine (and preferred on GPU: they are converted only when a row is logged).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def needs_loss(optimizer: torch.optim.Optimizer) -> bool:
     return bool(getattr(optimizer, "needs_loss", False))
 
 
-def diagnostics(optimizer: torch.optim.Optimizer) -> dict[str, float]:
+def diagnostics(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
     fn = getattr(optimizer, "diagnostics", None)
     return dict(fn()) if fn is not None else {}
 

@@ -28,31 +28,46 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
 
 def tune_trainable(config: dict[str, Any]) -> None:
-    """The function Ray Tune runs in a worker: one trial, rows reported at every eval.
+    """The function Ray Tune runs in a worker: a batch of trials, one report per trial as it ends.
 
+    A Ray Tune trial costs about 0.1-0.2 s of scheduling on top of its work, as much as a whole
+    small trial; so short trials travel in batches (see ``batch_size``). Each of our trials is
+    still reported, and committed by the driver, the moment it ends.
     A Python exception (out-of-memory included) is retried here, in the same process, up to
     ``retries`` times, then reported as a failed trial: the worker stays alive for the next
     trial. A worker that dies outright is restarted by Ray (FailureConfig, same budget).
     """
     from ray import tune
 
-    spec = spec_from_config(config)
     retries = int(config.get("retries", 0))
+    for index, spec in enumerate(specs_of(config)):
+        started = time.time()
+        for attempt in range(retries + 1):
+            rows: list[dict] = []
+            try:
+                summary = run_trial(spec, emit=rows.extend)
+                break
+            except Exception as e:  # the trial's own failure, recorded as a result
+                _free_accelerator_memory()
+                summary = {"status": FAILED, "error": f"{type(e).__name__}: {e}".strip()[:2000],
+                           "attempts": attempt + 1}
+                rows = []
+        summary.update(placement(), started_at=started, finished_at=time.time())
+        tune.report({"trial": index, "rows": rows, "summary": summary, "loss": objective(summary)})
 
-    def emit(rows: list[dict]) -> None:
-        tune.report({"rows": rows, "loss": _last_loss(rows)})
 
-    started = time.time()
-    for attempt in range(retries + 1):
-        try:
-            summary = run_trial(spec, emit=emit)
-            break
-        except Exception as e:  # the trial's own failure, recorded as a result
-            _free_accelerator_memory()
-            summary = {"status": FAILED, "error": f"{type(e).__name__}: {e}".strip()[:2000], "attempts": attempt + 1}
-            tune.report({"rows": [], "restart": True, "loss": math.inf})
-    summary.update(placement(), started_at=started, finished_at=time.time())
-    tune.report({"rows": [], "summary": summary, "loss": objective(summary)})
+def specs_of(config: dict[str, Any]) -> list[TrialSpec]:
+    """The trials of a Ray Tune config: full specs, plus hyperparameters a searcher sampled."""
+    specs = [TrialSpec.model_validate(d) for d in config["specs"]]
+    if config.get("hp"):
+        specs = [s.model_copy(update={"hparams": {**s.hparams, **config["hp"]}}) for s in specs]
+    return specs
+
+
+def batch_size(n_trials: int, slots: int, most: int = 16) -> int:
+    """Trials per Ray Tune trial: at least 4 batches per concurrent slot (load balance), at most
+    ``most`` trials a batch (a killed worker reruns at most one batch)."""
+    return max(1, min(most, math.ceil(n_trials / (4 * max(1, slots)))))
 
 
 def placement() -> dict[str, str]:
@@ -65,14 +80,6 @@ def placement() -> dict[str, str]:
     return {"ray_node": ctx.get_node_id(), "gpu_ids": json.dumps([str(g) for g in ray.get_gpu_ids()])}
 
 
-def spec_from_config(config: dict[str, Any]) -> TrialSpec:
-    """The trial of a Ray Tune config: a full spec, plus hyperparameters a searcher sampled."""
-    spec = TrialSpec.model_validate(config["spec"])
-    if config.get("hp"):
-        spec = spec.model_copy(update={"hparams": {**spec.hparams, **config["hp"]}})
-    return spec
-
-
 def objective(summary: dict[str, Any]) -> float:
     """What a searcher minimises: the final validation loss; a diverged or failed trial counts as
     its initial loss (as in every robustness metric), or +inf when even that is unknown."""
@@ -80,11 +87,6 @@ def objective(summary: dict[str, Any]) -> float:
         return float(summary["final_val_loss"])
     init = summary.get("init_loss", math.nan)
     return float(init) if math.isfinite(init) else math.inf
-
-
-def _last_loss(rows: list[dict]) -> float:
-    vals = [r["val_loss"] for r in rows if math.isfinite(r.get("val_loss", math.nan))]
-    return vals[-1] if vals else math.inf
 
 
 def _free_accelerator_memory() -> None:
@@ -122,20 +124,19 @@ class Outcome:
 
 
 class _StoreCallback:
-    """Ray Tune callback (driver side): buffers each trial's rows, commits it when it ends."""
+    """Ray Tune callback (driver side): commits each trial to the store as its report arrives."""
 
     def __init__(self, store: ResultsStore, progress: Progress, outcome: Outcome,
                  on_commit: Callable[[], None] | None):
         self.store, self.progress, self.outcome, self.on_commit = store, progress, outcome, on_commit
-        self.rows: dict[str, list[dict]] = defaultdict(list)
+        self.committed: set[str] = set()
 
-    @staticmethod
-    def _spec(trial: Any) -> TrialSpec:
-        return spec_from_config(trial.config)
-
-    def _commit(self, spec: TrialSpec, summary: dict[str, Any]) -> None:
+    def _commit(self, spec: TrialSpec, rows: list[dict], summary: dict[str, Any]) -> None:
         tid = spec.trial_id
-        self.store.record(trial_row(spec, summary), self.rows.pop(tid, []))
+        if tid in self.committed:  # a batch rerun after its worker died: recorded once already
+            return
+        self.committed.add(tid)
+        self.store.record(trial_row(spec, summary), rows)
         self.outcome.counts[summary["status"]] += 1
         if summary["status"] == FAILED:
             self.outcome.errors[tid] = summary["error"]
@@ -147,22 +148,18 @@ class _StoreCallback:
         self.progress.running += 1
         self.progress.show()
 
-    def on_trial_recover(self, trial: Any) -> None:
-        self.rows.pop(self._spec(trial).trial_id, None)  # the retry starts from scratch
-
     def on_trial_result(self, trial: Any, result: dict[str, Any]) -> None:
-        spec = self._spec(trial)
-        if result.get("restart"):
-            self.rows.pop(spec.trial_id, None)
-        self.rows[spec.trial_id].extend(result.get("rows") or [])
-        if "summary" in result:
-            self.progress.running -= 1
-            self._commit(spec, {"error": "", **result["summary"]})
+        spec = specs_of(trial.config)[result["trial"]]
+        self._commit(spec, result["rows"], {"error": "", **result["summary"]})
+
+    def on_trial_complete(self, trial: Any) -> None:
+        self.progress.running -= 1
 
     def on_trial_error(self, trial: Any) -> None:
-        """The worker process died (retries by Ray exhausted): a failed trial."""
+        """The worker process died (retries by Ray exhausted): its unfinished trials failed."""
         self.progress.running -= 1
-        self._commit(self._spec(trial), {"status": FAILED, "error": _ray_error(trial)})
+        for spec in specs_of(trial.config):
+            self._commit(spec, [], {"status": FAILED, "error": _ray_error(trial)})
 
 
 def _ray_error(trial: Any) -> str:
@@ -186,8 +183,8 @@ def _make_tune_callback(cb: _StoreCallback) -> Any:
         def on_trial_result(self, iteration, trials, trial, result, **info):
             cb.on_trial_result(trial, result)
 
-        def on_trial_recover(self, iteration, trials, trial, **info):
-            cb.on_trial_recover(trial)
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            cb.on_trial_complete(trial)
 
         def on_trial_error(self, iteration, trials, trial, **info):
             cb.on_trial_error(trial)
@@ -196,6 +193,22 @@ def _make_tune_callback(cb: _StoreCallback) -> Any:
             cb.progress.show()
 
     return StoreCallback()
+
+
+def concurrent_slots(example: TrialSpec, address: str | None) -> int:
+    """How many trials of this shape the cluster (or this machine) runs at once."""
+    import ray
+
+    if ray.is_initialized():
+        total = ray.cluster_resources()
+    elif address:
+        return 64  # unknown until connected; a large cluster gets small batches
+    else:
+        total = {"CPU": os.cpu_count() or 1}
+    slots = total.get("CPU", 1) / example.cpus
+    if example.gpus > 0:
+        slots = min(slots, total.get("GPU", 0) / example.gpus)
+    return max(1, int(slots))
 
 
 def init_ray(address: str | None = None, show_ray_logs: bool = False) -> bool:
@@ -231,7 +244,9 @@ def run_trials(
     if not pending:
         return outcome
     view = Progress(len(pending), skipped=outcome.skipped, enabled=progress)
-    space = {"spec": tune.grid_search([t.model_dump() for t in pending])}
+    k = batch_size(len(pending), concurrent_slots(pending[0], address))
+    batches = [pending[i::math.ceil(len(pending) / k)] for i in range(math.ceil(len(pending) / k))]
+    space = {"specs": tune.grid_search([[t.model_dump() for t in b] for b in batches])}
     return tune_run(space, pending[0], store, view, outcome, retries=retries, address=address,
                     show_ray_logs=show_ray_logs, on_commit=on_commit)
 

@@ -62,7 +62,7 @@ def run_search(spec: SweepSpec, catalog: Any, store: ResultsStore, *, address: s
                 evaluated_rewards=[r for _, r in prior] or None,
             )
             view = Progress(remaining, enabled=progress)
-            tune_run({"spec": base.model_dump(), "hp": search_space(o.grid)}, base, store, view, outcome,
+            tune_run({"specs": [base.model_dump()], "hp": search_space(o.grid)}, base, store, view, outcome,
                      retries=spec.retries, address=address, show_ray_logs=show_ray_logs, on_commit=on_commit,
                      search_alg=searcher, num_samples=remaining)
     return outcome
