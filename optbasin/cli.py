@@ -238,6 +238,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="performance benchmarks (optimizer step cost, sweep efficiency, memory)")
     p.add_argument("--quick", action="store_true", help="fewer repeats")
+    p.add_argument("--sweep", default="examples/quickstart.yaml", help="sweep file for the efficiency figure")
     p.add_argument("--json", default="bench.json", help="where to write the results")
     p.set_defaults(fn=cmd_bench)
     return ap

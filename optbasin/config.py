@@ -201,6 +201,8 @@ class Budget(Strict):
     steps: int | None = Field(default=None, gt=0)  # None: each task's default
     eval_every: int = Field(default=50, gt=0)
     log_every: int = Field(default=10, gt=0)
+    accumulate: int = Field(default=1, gt=0)  # micro-batches per optimizer step (gradient accumulation)
+    grad_clip: float | None = Field(default=None, gt=0)  # clip the global gradient norm to this
 
 
 class Divergence(Strict):

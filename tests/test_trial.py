@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from optbasin.sweeps.spec import expand, load_sweep
 from optbasin.sweeps.trial import run_trial
 from tests.conftest import base_sweep
@@ -60,3 +62,18 @@ def test_rows_logged_every_log_every_with_evals(write_sweep, tmp_path):
     assert summary["status"] == "completed" and summary["final_val_loss"] == rows[-1]["val_loss"]
     assert summary["final_val_loss"] < summary["init_loss"]
     assert all(r["lr"] == t.hparams["lr"] for r in rows)  # constant schedule
+
+
+def test_grad_clip_and_accumulation(write_sweep, tmp_path):
+    """A tiny clip norm bounds every step, so the loss barely moves; accumulation changes the
+    numbers (two micro-batches a step) and still learns."""
+    doc_budget = {"eval_every": 20, "log_every": 10}
+    base = next(t for t in trials_of(write_sweep, tmp_path, budget=doc_budget) if t.optimizer == "sgd"
+                and t.hparams["lr"] == 0.1)
+    plain, _ = collect(base)
+    clipped, _ = collect(base.model_copy(update={"grad_clip": 1e-6}))
+    accumulated, _ = collect(base.model_copy(update={"accumulate": 2}))
+    assert plain["final_val_loss"] < 0.7 * plain["init_loss"]
+    assert clipped["final_val_loss"] == pytest.approx(clipped["init_loss"], rel=1e-3)
+    assert accumulated["final_val_loss"] != plain["final_val_loss"]
+    assert accumulated["final_val_loss"] < 0.7 * accumulated["init_loss"]

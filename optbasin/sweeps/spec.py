@@ -39,6 +39,8 @@ class TrialSpec(BaseModel):
     steps: int
     eval_every: int
     log_every: int
+    accumulate: int = 1
+    grad_clip: float | None = None
     schedule: Schedule
     divergence_threshold: float
     split_matrix: list[str] = []
@@ -53,7 +55,8 @@ class TrialSpec(BaseModel):
 
     @property
     def trial_id(self) -> str:
-        ident = self.model_dump(exclude=self.IDENTITY_EXCLUDE)
+        # Fields at their defaults are left out, so adding a field never changes existing ids.
+        ident = self.model_dump(exclude=self.IDENTITY_EXCLUDE, exclude_defaults=True)
         blob = json.dumps(ident, sort_keys=True, default=str, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -209,7 +212,8 @@ def trial_spec(spec: SweepSpec, catalog: Catalog, t: Any, o: OptimizerEntry, poi
         sweep=spec.name, task=t.key, task_name=t.name, task_factory=td.factory, task_params=params,
         optimizer=o.key, optimizer_name=o.name, optimizer_class=od.cls, hparams=hp, swept=list(o.grid),
         seed=seed, steps=t.steps or spec.budget.steps or td.steps,
-        eval_every=spec.budget.eval_every, log_every=spec.budget.log_every, schedule=spec.schedule,
+        eval_every=spec.budget.eval_every, log_every=spec.budget.log_every, accumulate=spec.budget.accumulate,
+        grad_clip=spec.budget.grad_clip, schedule=spec.schedule,
         divergence_threshold=spec.divergence.threshold, split_matrix=split_matrix, split_other=split_other,
         cpus=spec.resources.cpus, gpus=spec.resources.gpus, import_paths=catalog.dirs,
     )

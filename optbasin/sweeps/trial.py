@@ -74,13 +74,18 @@ def run_trial(spec: TrialSpec, emit: Callable[[list[dict]], None] | None = None)
         for g, lr in zip(optimizer.param_groups, base_lrs):
             g["lr"] = lr * mult
         optimizer.zero_grad(set_to_none=True)
-        loss = task.loss(model, next(batches))
-        loss.backward()
+        loss = 0.0
+        for _ in range(spec.accumulate):  # the step's loss: mean over its micro-batches
+            micro = task.loss(model, next(batches)) / spec.accumulate
+            micro.backward()
+            loss = loss + micro.detach()
+        if spec.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), spec.grad_clip)
         if pass_loss:
-            optimizer.step(loss=loss.detach())
+            optimizer.step(loss=loss)
         else:
             optimizer.step()
-        window_loss = window_loss + loss.detach()
+        window_loss = window_loss + loss
         window_n += 1
         for k, v in diagnostics(optimizer).items():
             window_diag[k] = window_diag.get(k, 0.0) + v

@@ -1,0 +1,38 @@
+"""``optbasin bench``: performance figures, printed as tables and written as JSON.
+
+1. per-step time of every optimizer relative to AdamW on gpt-tiny and a width-512 gpt (optimizers.py);
+2. sweep efficiency: the quickstart through Ray Tune against the same trials back to back (sweep.py);
+3. peak memory per trial (memory.py).
+Medians over repeated runs; nothing here is asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def main(args: argparse.Namespace) -> int:
+    import torch
+
+    from optbasin.bench import memory, optimizers, sweep
+
+    torch.set_num_threads(1)
+    repeats = 3 if args.quick else 7
+    results: dict = {"optimizer_steps": [], "sweep": None, "memory": None}
+    for model in optimizers.MODELS:
+        rows = optimizers.bench(model, steps=3 if args.quick else 5, repeats=repeats)
+        results["optimizer_steps"] += rows
+        print(optimizers.table(rows), end="\n\n", flush=True)
+    results["memory"] = memory.bench_memory(optimizers.OPTIMIZERS)
+    print(memory.table(results["memory"]), end="\n\n", flush=True)
+    results["sweep"] = sweep.bench_sweep(args.sweep)
+    s = results["sweep"]
+    print(f"sweep efficiency ({s['sweep']}, {s['trials']} trials, {s['cores']} cores): Ray wall {s['ray_wall_s']} s "
+          f"vs ideal {s['ideal_wall_s']} s (sum of trial compute {s['sum_trial_compute_s']} s / cores) -> "
+          f"{s['efficiency']}x ({s['efficiency_excluding_ray_start']}x without Ray start/stop); "
+          f"CPU utilisation {s['cpu_utilisation']}")
+    Path(args.json).write_text(json.dumps(results, indent=2))
+    print(f"json: {args.json}")
+    return 0
