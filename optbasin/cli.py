@@ -251,6 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OptbasinError as e:
         _print_problems(e)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

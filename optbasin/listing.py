@@ -43,9 +43,9 @@ def param_table(cat: Catalog, task_name: str | None) -> str:
     task = task_factory(d.factory, cat.dirs)(**d.defaults())
     model = task.build_model(0)
     roles = param_roles(model, task.head)
-    width = max(len(r.name) for r in roles)
-    lines = [f"{'parameter':<{width}}  {'shape':<18} {'rule':<7} why"]
-    lines += [f"{r.name:<{width}}  {str(list(r.shape)):<18} {r.role:<7} {r.why}" for r in roles]
+    width = max(len("parameter"), *(len(r.name) for r in roles))
+    lines = [f"{'parameter':<{width}}  {'shape':<14} {'rule':<7} why"]
+    lines += [f"{r.name:<{width}}  {'x'.join(map(str, r.shape)) or 'scalar':<14} {r.role:<7} {r.why}" for r in roles]
     n_matrix = sum(1 for r in roles if r.role == "matrix")
     lines.append(f"{n_matrix} matrix tensors (orthogonalized), {len(roles) - n_matrix} other (the method's other rule)")
     return "\n".join(lines)

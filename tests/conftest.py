@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
@@ -38,3 +39,17 @@ def write_sweep(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Like a trial: one torch thread (the machine is small and shared; more threads only contend)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def adamw(lr):
+    """An optimizer factory for the tasks' quick_train."""
+    return lambda params: torch.optim.AdamW(params, lr=lr)

@@ -8,21 +8,9 @@ from optbasin.errors import DataError
 from optbasin.optimizers.split import MATRIX, OTHER, param_roles
 from optbasin.tasks import digits
 from optbasin.tasks.common import quick_train
+from tests.conftest import adamw
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Like a trial: one torch thread (the machine is shared; more threads only contend)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def adamw(lr):
-    return lambda params: torch.optim.AdamW(params, lr=lr)
 
 
 @pytest.mark.parametrize("make,steps", [(digits.make_mlp_task, 100), (digits.make_cnn_task, 100)])

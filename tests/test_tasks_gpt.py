@@ -11,26 +11,15 @@ from optbasin.tasks import text_data
 from optbasin.tasks.common import quick_train
 from optbasin.tasks.gpt import make_gpt2_small, make_task
 from optbasin.tasks.gpt_model import GPT, GPTConfig
+from tests.conftest import adamw
 
 CPU = torch.device("cpu")
 SMALL = dict(n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=8, eval_batches=2)
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(autouse=True)
 def private_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("OPTBASIN_CACHE", str(tmp_path_factory.getbasetemp() / "optbasin-cache"))
-
-
-def adamw(lr):
-    return lambda params: torch.optim.AdamW(params, lr=lr)
 
 
 def test_learns_on_the_stdlib_corpus():

@@ -6,19 +6,7 @@ import torch
 from optbasin.optimizers.split import MATRIX, param_roles
 from optbasin.tasks.common import quick_train
 from optbasin.tasks.quadratic import make_task
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Like a trial: one torch thread (the machine is shared; more threads only contend)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def adamw(lr):
-    return lambda params: torch.optim.AdamW(params, lr=lr)
+from tests.conftest import adamw
 
 
 @pytest.mark.parametrize("hessian", ["block", "shared", "dense"])

@@ -13,14 +13,6 @@ from optbasin.tasks.common import quick_train
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "user_task"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_user_task_loads_and_learns():
     cat = Catalog.load([EXAMPLE])
     d = cat.task("sine")
