@@ -1,0 +1,254 @@
+"""``analyze``: trials (+ steps) -> leaderboard, claim verdicts, curves. The CLI's entry point."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from optbasin.analysis import curves as C
+from optbasin.analysis.bootstrap import distinct_rows, interval, seed_counts
+from optbasin.analysis.claims import Claim, claims_from_sweep_yaml, evaluate_claims, load_claims, parse_claims
+from optbasin.analysis.grid import LR, build_groups, index_points
+from optbasin.analysis.loss_table import hp_columns, loss_table
+from optbasin.analysis.profiles import performance_profile
+from optbasin.analysis.robustness import group_metrics
+from optbasin.analysis.settings import AnalysisSettings, make_settings
+from optbasin.analysis.specs import MetricSpec, default_specs
+
+TABLES = ("leaderboard", "verdicts", "points", "curves", "basins", "surfaces", "best_along",
+          "expected_best", "profiles", "mechanisms", "failed")
+
+
+@dataclass
+class Analysis:
+    """Everything ``analyze`` computes, as plain DataFrames (columns documented where each table
+    is built: robustness.py for the leaderboard metrics, curves.py for the views)."""
+
+    settings: AnalysisSettings
+    leaderboard: pd.DataFrame      # one row per task x optimizer
+    verdicts: pd.DataFrame         # one row per claim
+    trials: pd.DataFrame           # per trial: loss, l0, diverged, failed, point_id
+    points: pd.DataFrame           # per grid point: loss over seeds, diagnostics
+    curves: pd.DataFrame           # sensitivity curves along every swept axis
+    basins: pd.DataFrame           # basin along every axis at every tolerance
+    surfaces: pd.DataFrame         # lr x other-axis grids
+    best_along: pd.DataFrame       # best loss at each value of a non-lr axis
+    expected_best: pd.DataFrame    # Dodge curves (k, expected best, sd)
+    profiles: pd.DataFrame         # performance profiles across tasks
+    mechanisms: pd.DataFrame       # diag medians per grid point (NAMO-D clamping, Momo truncation)
+    failed: pd.DataFrame           # failed trials, with their error
+    notes: list[str] = field(default_factory=list)
+    replicates: dict = field(default_factory=dict, repr=False)  # (task, opt) -> {column: (R,)}
+
+    def to_text(self) -> str:
+        from optbasin.analysis.text import render_text
+
+        return render_text(self)
+
+    def write(self, out_dir: str | Path) -> list[Path]:
+        """One CSV per table, plus notes.txt and settings.json; returns the paths written."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name in TABLES:
+            path = out / f"{name}.csv"
+            getattr(self, name).to_csv(path, index=False)
+            paths.append(path)
+        (out / "notes.txt").write_text("\n".join(self.notes) + "\n")
+        (out / "settings.json").write_text(self.settings.model_dump_json(indent=2))
+        return paths + [out / "notes.txt", out / "settings.json"]
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"settings": self.settings.model_dump(), "notes": self.notes}
+        for name in TABLES:
+            doc[name] = getattr(self, name).to_dict(orient="records")
+        return _plain(doc)
+
+    def to_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False))
+        return path
+
+
+def _plain(x: Any) -> Any:
+    """JSON-ready: NaN/inf -> None, numpy scalars -> Python."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, (np.bool_, bool)):
+        return bool(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return float(x) if np.isfinite(x) else None
+    if x is pd.NA or x is pd.NaT:
+        return None
+    return x
+
+
+def _claims(claims: Any) -> list[Claim]:
+    if claims is None:
+        return []
+    if isinstance(claims, (str, Path)):
+        return load_claims(claims)
+    items = list(claims)
+    if all(isinstance(c, Claim) for c in items):
+        return items
+    return parse_claims([c.model_dump() if isinstance(c, Claim) else c for c in items], "(claims)")
+
+
+def _specs(settings: AnalysisSettings, claims: list[Claim]) -> list[MetricSpec]:
+    specs: dict[str, MetricSpec] = {}
+    for spec in default_specs(settings) + [c.spec(settings) for c in claims]:
+        specs.setdefault(spec.column, spec)
+    return list(specs.values())
+
+
+def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
+            claims: Sequence[Claim] | Sequence[dict] | str | Path | None = None,
+            settings: AnalysisSettings | dict | None = None) -> Analysis:
+    """Robustness metrics of every optimizer on every task, with bootstrap intervals over seeds,
+    and the verdict of every claim. trials/steps: as returned by sweeps.store.load_runs."""
+    s = make_settings(settings)
+    claim_list = _claims(claims)
+    specs = _specs(s, claim_list)
+    if trials is None or trials.empty:
+        empty = pd.DataFrame()
+        return Analysis(s, empty, evaluate_claims(claim_list, empty, {}, s), empty, empty, empty, empty,
+                        empty, empty, empty, empty, empty, empty, notes=["no trials recorded yet"])
+
+    lt = loss_table(trials)
+    lt, points = index_points(lt)
+    groups = build_groups(lt, points)
+    notes: list[str] = []
+    rows, reps, dodge = [], {}, []
+    for task in sorted({g.task for g in groups}):
+        task_groups = [g for g in groups if g.task == task]
+        counts = seed_counts(len(task_groups[0].seeds), s.resamples, s.seed, task)
+        count_rows, inverse = distinct_rows(counts)
+        for g in task_groups:
+            res = group_metrics(g, count_rows, specs, s)
+            expanded = {col: v[1:][inverse] for col, v in res.values.items()}  # (resamples,) each
+            reps[(g.task, g.optimizer)] = expanded
+            rows.append(_leaderboard_row(g, res, expanded, specs, s, notes))
+            dodge.append(C.expected_best_curve(g, s.curve_points))
+    leaderboard = pd.DataFrame(rows)
+    names = lt.groupby(["task", "optimizer"])["optimizer_name"].first()
+    leaderboard.insert(2, "optimizer_name", [names.get((t, o), "") for t, o in zip(leaderboard["task"], leaderboard["optimizer"])])
+
+    axes = {(g.task, g.optimizer): g.axes for g in groups}
+    best_ids = [int(g.points["point_id"].iloc[r["_best"]]) for g, r in zip(groups, rows)]
+    leaderboard = leaderboard.drop(columns="_best")
+    diag = C.diagnostics_by_point(lt, steps)
+    if not diag.empty:
+        points = points.merge(diag, on="point_id", how="left")
+    best = points.set_index("point_id").loc[best_ids].reset_index()
+    curves = C.sensitivity_curves(points, best, axes)
+    basin_specs = [sp for sp in specs if sp.name == "basin_width"]
+    primary = MetricSpec("basin_width", eps=s.eps[0]).column
+    profile_metrics = [("best_loss", True), (primary, False), (f"expected_best_k{s.ks[-1]}", True),
+                       ("tunability_uniform", True)]
+    failed = lt.loc[lt["failed"], ["trial_id", "task", "optimizer", "seed", *hp_columns(lt), "status", "error"]]
+    if len(failed):
+        notes.append(f"{len(failed)} failed trial(s) counted as l0 in every metric; see the failed table")
+    diag_cols = [c for c in points.columns if c.startswith("diag.")]
+    mechanisms = points[points[diag_cols].notna().any(axis=1)] if diag_cols else pd.DataFrame()
+    if diag_cols:
+        mechanisms = mechanisms[["task", "optimizer", *hp_columns(points), *diag_cols, "n_seeds", "median"]]
+
+    return Analysis(
+        settings=s, leaderboard=leaderboard,
+        verdicts=evaluate_claims(claim_list, leaderboard, reps, s),
+        trials=lt, points=points, curves=curves, basins=C.axis_basins(curves, basin_specs),
+        surfaces=C.surfaces(points, best, axes), best_along=C.best_along(points, axes),
+        expected_best=pd.concat(dodge, ignore_index=True),
+        profiles=pd.concat([performance_profile(leaderboard, c, low) for c, low in profile_metrics], ignore_index=True),
+        mechanisms=mechanisms.reset_index(drop=True), failed=failed.reset_index(drop=True),
+        notes=notes, replicates=reps,
+    )
+
+
+def _leaderboard_row(g, res, reps: dict, specs, s: AnalysisSettings, notes: list[str]) -> dict[str, Any]:
+    who = f"{g.task}/{g.optimizer}"
+    present = np.isfinite(g.loss)
+    seeds_here = present.any(axis=0)
+    n_points = len(g.points)
+    missing = int(n_points * seeds_here.sum() - present[:, seeds_here].sum())
+    bp = g.points.iloc[res.best_point]
+    row: dict[str, Any] = {
+        "task": g.task, "optimizer": g.optimizer, "_best": res.best_point,
+        "trials": len(g.trial_loss), "seeds": int(seeds_here.sum()), "points": n_points,
+        "missing_trials": missing, "diverged": int(g.trial_diverged.sum()),
+        "failed": int(g.points["n_failed"].sum()), "l0": g.l0,
+        "best_lr": float(bp[LR]) if LR in bp and pd.notna(bp[LR]) else np.nan,
+        "best_point": json.dumps({a.removeprefix("hp."): _plain(bp[a]) for a in g.axes}),
+        "best_seeds": int(bp["n_seeds"]),
+        "best_at_edge": ",".join(res.edges),
+    }
+    cols = [spec.column for spec in specs]
+    los, his = interval(np.vstack([reps[c] for c in cols]), s.confidence)
+    for spec, lo, hi in zip(specs, los, his):
+        col = spec.column
+        row[col] = float(res.values[col][0])
+        row[col + "_lo"], row[col + "_hi"] = float(lo), float(hi)
+        if col in res.basins:
+            b = res.basins[col]
+            row[col + "_cut"] = "+".join(side for side, cut in (("low", b["cut_low"]), ("high", b["cut_high"])) if cut)
+            row[col + "_lr_low"], row[col + "_lr_high"] = b["low"], b["high"]
+        if spec.name == "lr_sensitivity":
+            row["lr_sensitivity_range_cut"] = res.lr_range_cut
+
+    if missing:
+        short = int((g.points["n_seeds"] < seeds_here.sum()).sum())
+        notes.append(f"{who}: {missing} of {n_points * int(seeds_here.sum())} point x seed trials missing; "
+                     f"{short} point(s) use medians over fewer than {int(seeds_here.sum())} seeds")
+    if seeds_here.sum() < len(g.seeds):
+        notes.append(f"{who}: ran {int(seeds_here.sum())} of the task's {len(g.seeds)} seeds")
+    if int(seeds_here.sum()) < 2:
+        notes.append(f"{who}: one seed: intervals are degenerate and claims about it are inconclusive")
+    if (g.points["n_trials"] > g.points["n_seeds"]).any():
+        notes.append(f"{who}: some grid point ran a seed twice (several run directories?); both trials count")
+    if not g.lr_swept:
+        notes.append(f"{who}: lr not swept: basin width and lr sensitivity undefined")
+    if res.edges:
+        notes.append(f"{who}: optimum at the grid's edge ({', '.join(res.edges)}): a better point may lie outside")
+    return row
+
+
+def read_meta(run_dir: str | Path) -> dict[str, Any]:
+    """A run directory's meta.json ({} when absent or unreadable)."""
+    path = Path(run_dir) / "meta.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def analyze_runs(run_dirs: Sequence[str | Path], claims_file: str | Path | None = None,
+                 settings: AnalysisSettings | dict | None = None) -> Analysis:
+    """Load run directories (sweeps.store.load_runs) and analyze them. Claims come from
+    ``claims_file``, else from the sweep file kept in each run's meta.json."""
+    from optbasin.sweeps.store import load_runs
+
+    trials, steps = load_runs([Path(d) for d in run_dirs])
+    claims = load_claims(claims_file) if claims_file is not None else claims_from_runs(run_dirs)
+    return analyze(trials, steps, claims=claims, settings=settings)
+
+
+def claims_from_runs(run_dirs: Sequence[str | Path]) -> list[Claim]:
+    """The claims of the sweep files kept in the runs' meta.json (first of each name wins)."""
+    claims, seen = [], set()
+    for d in run_dirs:
+        meta = read_meta(d)
+        for c in claims_from_sweep_yaml(meta.get("sweep_yaml") or "", meta.get("sweep_file") or str(d)):
+            if c.name not in seen:
+                seen.add(c.name)
+                claims.append(c)
+    return claims
