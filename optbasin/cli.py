@@ -86,15 +86,36 @@ def _live_report(run_dir: Path):
 
 
 def _write_report(run_dirs: list[Path], out: Path, live: bool, png: bool = False) -> Path:
-    from optbasin.dashboards import write_report
+    import warnings
 
-    return write_report(run_dirs, out, live=live, png_dir=out.parent / "figures" if png else None)
+    from optbasin.dashboards import write_report
+    from optbasin.dashboards.report import ReportWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ReportWarning)
+        path = write_report(run_dirs, out, live=live, png_dir=out.parent / "figures" if png else None)
+    for w in caught:
+        if issubclass(w.category, ReportWarning):
+            print(f"note: {w.message}", file=sys.stderr)
+    return path
 
 
 def _print_summary(run_dir: Path) -> None:
-    from optbasin.sweeps.summary import quick_summary
+    """Per task and optimizer: best lr, best loss, basin width, divergences (from the analysis)."""
+    from optbasin.analysis import analyze_runs
 
-    print(quick_summary(run_dir))
+    board = analyze_runs([run_dir]).leaderboard
+    if board.empty:
+        print("no trials recorded")
+        return
+    print(f"{'task':<14} {'optimizer':<14} {'best lr':>9} {'best loss':>10} {'basin':>8} {'diverged':>9} {'failed':>7}")
+    for r in board.to_dict("records"):
+        cut = ">=" if r["basin_width_rel0.1_cut"] else "  "  # the basin reaches the grid's edge: a lower bound
+        edge = "*" if r["best_at_edge"] else " "
+        print(f"{r['task']:<14} {r['optimizer']:<14} {r['best_lr']:>8.3g}{edge} {r['best_loss']:>10.4f} "
+              f"{cut}{r['basin_width_rel0.1']:>5.2f}d {r['diverged']:>9} {r['failed']:>7}")
+    print("loss: final validation loss, median over seeds (diverged and failed trials count as the initial loss); "
+          "basin: decades of lr within 10% of the best (>= cut by the grid's edge); * best lr at the grid's edge")
 
 
 def cmd_refine(args: argparse.Namespace) -> int:

@@ -1,8 +1,9 @@
 """Peak memory of one trial per optimizer: each runs in a fresh process (gpt-tiny, a few steps).
 
-Reported: the process's peak resident memory (ru_maxrss), and the part the trial adds over the
-process after imports and data loading (the baseline every Ray worker pays once); on CUDA, also
-torch.cuda.max_memory_allocated.
+Reported: the process's peak resident memory (ru_maxrss), and the trial's own peak: the high-water
+mark of resident memory from after imports and data loading (the baseline every Ray worker pays
+once; the mark is reset there through /proc/self/clear_refs, Linux) minus the memory in use at that
+point. On CUDA, also torch.cuda.max_memory_allocated.
 """
 
 from __future__ import annotations
@@ -14,6 +15,12 @@ import sys
 CHILD = r"""
 import json, resource, sys
 import torch
+
+def vm(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+
 torch.set_num_threads(1)
 from optbasin.catalog import Catalog, optimizer_class, task_factory
 from optbasin.optimizers import build_from_class, needs_loss
@@ -24,7 +31,9 @@ task = task_factory(td.factory)(**td.defaults())
 dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 batches = task.train_batches(0, dev)
 next(batches)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = vm("VmRSS")
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak (VmHWM) to the current resident size
 model = task.build_model(0).to(dev)
 opt = build_from_class(optimizer_class(od.cls), model, od.defaults(), task.head)
 for _ in range(steps):
@@ -33,8 +42,7 @@ for _ in range(steps):
     loss.backward()
     opt.step(loss=loss.detach()) if needs_loss(opt) else opt.step()
 task.evaluate(model, dev)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-out = {"peak_rss_mb": peak / 1024, "trial_rss_mb": (peak - base) / 1024}
+out = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "trial_rss_mb": vm("VmHWM") - base}
 if dev.type == "cuda":
     out["cuda_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
 print(json.dumps(out))
