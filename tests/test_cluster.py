@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -27,22 +29,53 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_node(args: list[str], env: dict) -> subprocess.Popen:
+    """`ray start --block` in its own process group: stopping the group stops that node only
+    (`ray stop` would stop every Ray on the machine, other users' sweeps included)."""
+    return subprocess.Popen([RAY, "start", "--block", *args], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_node(proc: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        except ProcessLookupError:
+            return
+
+
+def wait_for_nodes(address: str, n: int, env: dict, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        out = subprocess.run([RAY, "status", f"--address={address}"], env=env, capture_output=True, text=True)
+        if out.returncode == 0 and out.stdout.count(" node_") >= n:
+            return
+        time.sleep(1)
+    raise TimeoutError(f"the Ray cluster at {address} did not show {n} nodes in {timeout} s")
+
+
 @pytest.fixture
-def two_node_cluster(monkeypatch):
+def two_node_cluster(monkeypatch, tmp_path):
     if shutil.which(RAY) is None:
         pytest.skip("the ray command is not installed next to this Python")
     monkeypatch.setenv("RAY_AUTH_MODE", "token")  # ray start enables token auth: nodes and driver share it
     env = {**os.environ, "RAY_AUTH_MODE": "token"}
     port = free_port()
-    head = [RAY, "start", "--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
-            "--disable-usage-stats"]
-    subprocess.run(head, check=True, env=env, capture_output=True, timeout=120)
+    address = f"127.0.0.1:{port}"
+    nodes = [start_node([f"--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
+                         "--disable-usage-stats"], env)]
     try:
-        subprocess.run([RAY, "start", f"--address=127.0.0.1:{port}", "--num-cpus=1"], check=True, env=env,
-                       capture_output=True, timeout=120)
-        yield f"127.0.0.1:{port}"
+        wait_for_nodes(address, 1, env)
+        nodes.append(start_node([f"--address={address}", "--num-cpus=1"], env))
+        wait_for_nodes(address, 2, env)
+        yield address
     finally:
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        for proc in reversed(nodes):
+            stop_node(proc)
 
 
 def test_sweep_on_a_two_node_cluster(two_node_cluster, tmp_path):

@@ -177,10 +177,11 @@ def surface_figure(analysis, task: str, optimizer: str, y_axis: str) -> go.Figur
                                  text=[f"{k} of {n} seed(s) failed (counted as l0)" for k, n in
                                        zip(failed["n_failed"], failed["n_seeds"])],
                                  hovertemplate="%{text}<extra></extra>"))
-    best = s.loc[s["median"].idxmin()]
-    fig.add_trace(go.Scatter(x=[_label(best["lr"])], y=[_label(best["y"])], mode="markers", name="best",
-                             marker=dict(symbol="star", size=16, color="white", line=dict(width=1.5, color="black")),
-                             hovertemplate="best point<extra></extra>"))
+    if s["median"].notna().any():  # (no best while every point is still unknown, e.g. only failures so far)
+        best = s.loc[s["median"].idxmin()]
+        fig.add_trace(go.Scatter(x=[_label(best["lr"])], y=[_label(best["y"])], mode="markers", name="best",
+                                 marker=dict(symbol="star", size=16, color="white", line=dict(width=1.5, color="black")),
+                                 hovertemplate="best point<extra></extra>"))
     fig = _layout(fig, f"{task} / {optimizer}: median loss over lr x {y_axis}<br><sup>colour clipped at "
                        f"l* + {4 * eps:g}|l*|; x: every seed diverged, o: some diverged, square: some failed, star: best</sup>",
                   "learning rate", y_axis, height=440)

@@ -13,6 +13,7 @@ import math
 import os
 import tempfile
 import time
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -142,7 +143,10 @@ class _StoreCallback:
             self.outcome.errors[tid] = summary["error"]
         self.progress.finished(summary["status"])
         if self.on_commit is not None:
-            self.on_commit()
+            try:
+                self.on_commit()
+            except Exception as e:  # a side job (the live report) never takes the sweep down
+                warnings.warn(f"after committing trial {tid}: {type(e).__name__}: {e}", RuntimeWarning, stacklevel=1)
 
     def on_trial_start(self, trial: Any) -> None:
         self.progress.running += 1
@@ -220,8 +224,8 @@ def init_ray(address: str | None = None, show_ray_logs: bool = False) -> bool:
     quiet = {} if show_ray_logs else {"log_to_driver": False, "logging_level": logging.ERROR}
     if address:
         ray.init(address=address, **quiet)
-    else:
-        ray.init(include_dashboard=False, **quiet)
+    else:  # "local": always a fresh embedded Ray, never a cluster that happens to run on this machine
+        ray.init(address="local", include_dashboard=False, **quiet)
     return True
 
 
