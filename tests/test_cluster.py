@@ -103,7 +103,7 @@ def max_overlap(trials: pd.DataFrame) -> int:
 def test_fractional_gpus_pack_four_trials_per_gpu(tmp_path):
     import ray
 
-    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)  # a declared GPU
+    ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)  # a declared GPU
     try:
         doc = base_sweep(tmp_path / "run")
         doc["tasks"][0]["steps"] = 1500
