@@ -131,6 +131,12 @@ class _StoreCallback:
                  on_commit: Callable[[], None] | None):
         self.store, self.progress, self.outcome, self.on_commit = store, progress, outcome, on_commit
         self.committed: set[str] = set()
+        self.specs: dict[str, list[TrialSpec]] = {}  # Ray Tune trial id -> its batch, parsed once
+
+    def _specs(self, trial: Any) -> list[TrialSpec]:
+        if trial.trial_id not in self.specs:
+            self.specs[trial.trial_id] = specs_of(trial.config)
+        return self.specs[trial.trial_id]
 
     def _commit(self, spec: TrialSpec, rows: list[dict], summary: dict[str, Any]) -> None:
         tid = spec.trial_id
@@ -153,7 +159,7 @@ class _StoreCallback:
         self.progress.show()
 
     def on_trial_result(self, trial: Any, result: dict[str, Any]) -> None:
-        spec = specs_of(trial.config)[result["trial"]]
+        spec = self._specs(trial)[result["trial"]]
         self._commit(spec, result["rows"], {"error": "", **result["summary"]})
 
     def on_trial_complete(self, trial: Any) -> None:
@@ -162,7 +168,7 @@ class _StoreCallback:
     def on_trial_error(self, trial: Any) -> None:
         """The worker process died (retries by Ray exhausted): its unfinished trials failed."""
         self.progress.running -= 1
-        for spec in specs_of(trial.config):
+        for spec in self._specs(trial):
             self._commit(spec, [], {"status": FAILED, "error": _ray_error(trial)})
 
 
