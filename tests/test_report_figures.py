@@ -199,17 +199,34 @@ def test_html_is_self_contained_with_plotly_once(data, tmp_path):
     assert '<meta http-equiv="refresh" content="10">' in live
 
 
-def test_png_export_without_kaleido_is_skipped_cleanly(data, tmp_path):
-    pytest.importorskip("plotly")
-    import importlib.util
+def test_png_export_without_any_renderer_is_skipped_cleanly(data, tmp_path, monkeypatch):
+    import optbasin.dashboards.png as png
 
-    if importlib.util.find_spec("kaleido") is not None:
-        pytest.skip("kaleido is installed: the skip path is not reachable")
+    monkeypatch.setattr(png, "renderer", lambda: None)
     a, steps = data
-    with pytest.warns(ReportWarning, match="kaleido"):
+    with pytest.warns(ReportWarning, match="no renderer"):
         path = build_report(a, steps, [], tmp_path / "r.html", png_dir=tmp_path / "png")
     assert path.exists() and not (tmp_path / "png").exists()
     assert "PNG export skipped" in path.read_text()
+
+
+@pytest.mark.browser
+def test_png_export_with_headless_chromium(data, tmp_path, monkeypatch):
+    import struct
+
+    import optbasin.dashboards.png as png
+
+    if png.find_chromium() is None:
+        pytest.skip("no Chromium on this machine (Debian package 'chromium')")
+    monkeypatch.setattr(png, "renderer", lambda: "chromium")
+    a, steps = data
+    figs = collect_figures(a, steps)[:2]
+    for _, key, fig in figs:
+        png.write_png(fig, tmp_path / f"{key}.png", width=640, height=360)
+        raw = (tmp_path / f"{key}.png").read_bytes()
+        assert raw[:8] == b"\x89PNG\r\n\x1a\n"
+        assert struct.unpack(">II", raw[16:24]) == (640, 360)  # IHDR: the requested size
+        assert len(raw) > 5000  # a drawn figure, not a blank page
 
 
 def test_empty_results_render():

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import importlib.util
 import json
 import os
 import re
@@ -115,21 +114,24 @@ def collect_figures(a: Analysis, steps: pd.DataFrame | None) -> list[tuple[str, 
 
 
 def export_png(figs: list[tuple[str, str, go.Figure]], png_dir: Path) -> str:
-    """Write each figure as PNG with kaleido; without kaleido skip with a clear message."""
-    if importlib.util.find_spec("kaleido") is None:
-        msg = ("PNG export skipped: plotly needs the 'kaleido' package to write images "
-               "(pip install kaleido); the HTML report is complete without it")
+    """Write each figure as PNG (kaleido, else headless Chromium); skip with a clear message when
+    neither is available or rendering fails: the HTML report never depends on it."""
+    from optbasin.dashboards.png import renderer, write_png
+
+    if renderer() is None:
+        msg = ("PNG export skipped: no renderer (install plotly's 'kaleido' package, or a Chromium such "
+               "as Debian's 'chromium'); the HTML report is complete without it")
         warnings.warn(msg, ReportWarning, stacklevel=3)
         return msg
     png_dir.mkdir(parents=True, exist_ok=True)
     try:
         for _, key, fig in figs:
-            fig.write_image(png_dir / f"{key}.png", width=1100, height=fig.layout.height or 450)
-    except Exception as e:  # kaleido present but unusable (e.g. no Chrome for it)
+            write_png(fig, png_dir / f"{key}.png")
+    except Exception as e:  # a renderer that is present but unusable
         msg = f"PNG export failed ({e.__class__.__name__}: {e}); the HTML report is complete"
         warnings.warn(msg, ReportWarning, stacklevel=3)
         return msg
-    return f"{len(figs)} PNG figure(s) written to {png_dir}"
+    return f"{len(figs)} PNG figure(s) written to {png_dir} ({renderer()})"
 
 
 # ---------------------------------------------------------------------------------------------
