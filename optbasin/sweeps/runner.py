@@ -8,9 +8,11 @@ Tune schedules them. Trials already complete in the store are skipped; failed on
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
+import platform
 import tempfile
 import time
 import warnings
@@ -72,13 +74,11 @@ def batch_size(n_trials: int, slots: int, most: int = 16) -> int:
 
 
 def placement() -> dict[str, str]:
-    """Where the trial ran: Ray node id and the GPU ids Ray granted (JSON list)."""
-    import json
-
+    """Where the trial ran (called in the worker): host, Ray node id, GPU ids Ray granted (JSON)."""
     import ray
 
-    ctx = ray.get_runtime_context()
-    return {"ray_node": ctx.get_node_id(), "gpu_ids": json.dumps([str(g) for g in ray.get_gpu_ids()])}
+    return {"node": platform.node(), "ray_node": ray.get_runtime_context().get_node_id(),
+            "gpu_ids": json.dumps([str(g) for g in ray.get_gpu_ids()])}
 
 
 def objective(summary: dict[str, Any]) -> float:
@@ -102,14 +102,11 @@ def _free_accelerator_memory() -> None:
 
 def trial_row(spec: TrialSpec, summary: dict[str, Any]) -> dict[str, Any]:
     """The trials.parquet row of a finished trial."""
-    import json
-    import platform
-
     row = {
         "trial_id": spec.trial_id, "sweep": spec.sweep, "task": spec.task, "task_name": spec.task_name,
         "optimizer": spec.optimizer, "optimizer_name": spec.optimizer_name, "seed": spec.seed,
-        "steps": spec.steps, "swept": json.dumps(spec.swept), "origin": spec.origin, "task_params": json.dumps(spec.task_params, sort_keys=True),
-        "node": platform.node(), "error": "",
+        "steps": spec.steps, "swept": json.dumps(spec.swept), "origin": spec.origin,
+        "task_params": json.dumps(spec.task_params, sort_keys=True), "error": "",
     }
     row.update({f"hp.{k}": v for k, v in spec.hparams.items()})
     row.update(summary)
