@@ -63,7 +63,8 @@ def plan(sweep_file: str | Path, catalog_dirs: list[str] = (), output: str | Non
     """Validate and expand a sweep file; nothing is written."""
     spec, catalog = load_sweep(sweep_file, catalog_dirs, base_dir)
     out = Path(output) if output else spec.output_dir()
-    return Plan(spec, catalog, expand(spec, catalog), ResultsStore(out), Path(sweep_file), [str(Path(d).resolve()) for d in catalog_dirs])
+    return Plan(spec, catalog, expand(spec, catalog), ResultsStore(out), Path(sweep_file),
+                [str(Path(d).resolve()) for d in catalog_dirs])
 
 
 def claim_directory(p: Plan) -> dict:
@@ -81,6 +82,7 @@ def claim_directory(p: Plan) -> dict:
     resuming = p.sweep_file.resolve() == copy.resolve()
     if not resuming:
         shutil.copyfile(p.sweep_file, copy)
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     meta = {
         "sweep": p.spec.name,
         "command": sys.argv,
@@ -89,13 +91,13 @@ def claim_directory(p: Plan) -> dict:
         "catalog_dirs": p.catalog_dirs,
         "versions": versions(),
         "machine": machine(),
-        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "started_at": now,  # of this run; "runs" keeps the history
         "finished_at": None,
         "elapsed_s": (meta or {}).get("elapsed_s", 0.0),
         "trials_planned": len(p.trials),
         "counts": (meta or {}).get("counts", {}),
-        "runs": [*(meta or {}).get("runs", []), {"sweep_file": str(p.sweep_file.resolve()), "command": sys.argv,
-                                                 "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}],
+        "runs": [*(meta or {}).get("runs", []),
+                 {"sweep_file": str(p.sweep_file.resolve()), "command": sys.argv, "started_at": now}],
     }
     p.store.write_meta(meta)
     return meta
