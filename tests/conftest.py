@@ -1,7 +1,9 @@
-"""Shared fixtures: small sweep files that run in seconds."""
+"""Shared fixtures: small sweep files that run in seconds, and hand-built result rows."""
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 from pathlib import Path
 
@@ -53,3 +55,14 @@ def one_thread():
 def adamw(lr):
     """An optimizer factory for the tasks' quick_train."""
     return lambda params: torch.optim.AdamW(params, lr=lr)
+
+
+_trial_ids = itertools.count()
+
+
+def result_row(opt, seed, lr, loss, status="completed", task="t", **hp):
+    """A trials.parquet row built by hand (diverged/failed rows have no final validation loss)."""
+    return {"trial_id": f"x{next(_trial_ids)}", "task": task, "optimizer": opt, "optimizer_name": opt, "seed": seed,
+            "hp.lr": lr, **{f"hp.{k}": v for k, v in hp.items()}, "status": status, "init_loss": 5.0,
+            "final_train_loss": loss, "final_val_loss": loss if status == "completed" else math.nan,
+            "steps_done": 100, "wall_time": 1.0}

@@ -3,7 +3,6 @@ outputs (text, CSV, JSON), on hand-built tables with hand-worked answers."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 
@@ -14,14 +13,7 @@ import pytest
 from optbasin.analysis import analyze
 from optbasin.analysis.profiles import performance_profile
 
-_ids = itertools.count()
-
-
-def trial(opt, seed, lr, loss, task="t", status="completed", **hp):
-    return {"trial_id": f"x{next(_ids)}", "task": task, "optimizer": opt, "optimizer_name": opt, "seed": seed,
-            "hp.lr": lr, **{f"hp.{k}": v for k, v in hp.items()}, "status": status, "init_loss": 5.0,
-            "final_train_loss": loss, "final_val_loss": loss if status == "completed" else math.nan,
-            "steps_done": 100, "wall_time": 1.0}
+from tests.conftest import result_row as trial
 
 
 # NAMO-D on lr (1e-3, 1e-2, 1e-1) x clamp_c (0.4, 0.9), seeds 0..2; loss = base + 0.1 * seed:

@@ -6,7 +6,6 @@ tests): e.g. the basin of A at eps 0.1 spans log10 lr from -3 - 0.21/1.1 to -3 +
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import re
@@ -22,14 +21,7 @@ from optbasin.dashboards import ReportWarning, build_report
 from optbasin.dashboards import figures as F
 from optbasin.dashboards.report import collect_figures, leaderboard_html, render_html, verdicts_html
 
-_ids = itertools.count()
-
-
-def trial(opt, seed, lr, loss, status="completed", task="t", **hp):
-    return {"trial_id": f"r{next(_ids)}", "task": task, "optimizer": opt, "optimizer_name": opt, "seed": seed,
-            "hp.lr": lr, **{f"hp.{k}": v for k, v in hp.items()}, "status": status, "init_loss": 5.0,
-            "final_train_loss": loss, "final_val_loss": loss if status == "completed" else math.nan,
-            "steps_done": 100, "wall_time": 1.0}
+from tests.conftest import result_row as trial
 
 
 def rows():
