@@ -3,6 +3,10 @@
 Built-ins live in optbasin/optimizers/catalog and optbasin/tasks/catalog. A user adds entries with
 a directory of YAML files (``--catalog DIR`` or ``catalog:`` in the sweep file); each file holds one
 document with ``kind: optimizer`` or ``kind: task``. A user entry with a built-in's name replaces it.
+
+An optimizer entry may extend another (``extends: nesgd`` plus a ``preset`` and the defaults it
+changes): a family member is a few lines. Members are resolved once every file is read, so a parent
+may live in any catalog directory (a user's replacement of a built-in parent is the one extended).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ class Catalog:
     optimizers: dict[str, OptimizerDef] = field(default_factory=dict)
     tasks: dict[str, TaskDef] = field(default_factory=dict)
     dirs: list[str] = field(default_factory=list)  # user directories, put on sys.path for imports
+    pending: dict[str, tuple[dict, str]] = field(default_factory=dict)  # entries with ``extends``, unresolved
 
     @classmethod
     def load(cls, extra_dirs: list[str | Path] = ()) -> "Catalog":
@@ -39,13 +44,19 @@ class Catalog:
                     cat.add(read_yaml(path), str(path))
                 except ConfigError as e:
                     problems.extend(e.problems)
+        try:
+            cat.resolve()
+        except ConfigError as e:
+            problems.extend(e.problems)
         if problems:
             raise ConfigError(problems)
         return cat
 
     def add(self, doc: Any, file: str) -> None:
         kind = doc.get("kind") if isinstance(doc, dict) else None
-        if kind == "optimizer":
+        if kind == "optimizer" and "extends" in doc:
+            self.pending[str(doc.get("name"))] = (doc, file)
+        elif kind == "optimizer":
             d = parse(OptimizerDef, doc, file)
             self.optimizers[d.name] = d
         elif kind == "task":
@@ -55,6 +66,56 @@ class Catalog:
             raise ConfigError([Problem(file, "kind", "missing: add 'kind: optimizer' or 'kind: task'")])
         elif kind not in (None, "sweep"):  # sweep and claims files may sit in a catalog directory
             raise ConfigError([Problem(file, "kind", f"got {kind!r}, expected 'optimizer' or 'task'")])
+
+    def resolve(self) -> None:
+        """Parse the entries that extend another, parents first; ConfigError for an unknown parent."""
+        problems: list[Problem] = []
+        while self.pending:
+            ready = [n for n, (doc, _) in self.pending.items() if doc["extends"] not in self.pending]
+            if not ready:  # only cycles are left
+                problems += [Problem(file, "extends", f"{doc['extends']!r} extends back to this entry (a cycle)")
+                             for doc, file in self.pending.values()]
+                break
+            for name in ready:
+                doc, file = self.pending.pop(name)
+                try:
+                    d = parse(OptimizerDef, self._extended(doc, file), file)
+                    self.optimizers[d.name] = d
+                except ConfigError as e:
+                    problems.extend(e.problems)
+        if problems:
+            raise ConfigError(problems)
+
+    def _extended(self, doc: dict, file: str) -> dict:
+        """The member's full document: the parent's, with the member's fields, hyperparameter
+        overrides (field by field) and preset (each a single allowed value) on top."""
+        parent_name = doc["extends"]
+        if parent_name not in self.optimizers:
+            raise ConfigError([Problem(file, "extends", f"unknown optimizer {parent_name!r}; known: "
+                                       f"{', '.join(sorted(self.optimizers))}")])
+        parent = self.optimizers[parent_name]
+        hps = {k: h.model_dump(exclude_unset=True) for k, h in parent.hyperparameters.items()}
+        overrides, preset = doc.get("hyperparameters") or {}, doc.get("preset") or {}
+        problems = [Problem(file, f, "expected a mapping") for f, v in (("hyperparameters", overrides),
+                                                                         ("preset", preset)) if not isinstance(v, dict)]
+        problems += [Problem(file, f"hyperparameters.{k}", "expected a mapping of fields (type, default, ...)")
+                     for k, o in (overrides.items() if not problems else ()) if not isinstance(o, dict)]
+        if problems:
+            raise ConfigError(problems)
+        for k, o in overrides.items():
+            hps[k] = {**hps.get(k, {}), **o}
+        for k, v in preset.items():
+            why = (f"not a hyperparameter of {parent_name}; known: {', '.join(sorted(parent.hyperparameters))}"
+                   if k not in parent.hyperparameters else parent.hyperparameters[k].check(v))
+            if why:
+                problems.append(Problem(file, f"preset.{k}", why))
+                continue
+            hps[k] = {**hps[k], "default": v, "choices": [v], "help": f"fixed by {doc.get('name')}'s preset; {hps[k].get('help', '')}"}
+        if problems:
+            raise ConfigError(problems)
+        inherited = {"class": parent.cls, "description": parent.description, "paper": parent.paper,
+                     "defaults_from": parent.defaults_from}
+        return {**inherited, **doc, "hyperparameters": hps}
 
     def optimizer(self, name: str) -> OptimizerDef:
         if name not in self.optimizers:

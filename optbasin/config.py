@@ -42,6 +42,7 @@ class HParamDef(Strict):
     le: float | None = None
     log: bool = False
     help: str = ""
+    origin: str = ""  # where the default comes from, when not from the entry's ``defaults_from``
 
     def allowed(self) -> str:
         """Human description of the allowed values, used in error messages."""
@@ -79,13 +80,24 @@ class HParamDef(Strict):
 
 
 class OptimizerDef(Strict):
-    """A catalog entry: ``class`` is ``module:Class`` (a torch.optim.Optimizer subclass)."""
+    """A catalog entry: ``class`` is ``module:Class`` (a torch.optim.Optimizer subclass).
+
+    ``extends: parent`` starts from the parent entry (class, description, paper, defaults_from,
+    hyperparameters); the member's ``hyperparameters`` override the parent's field by field, and
+    ``preset`` fixes parent hyperparameters to one value each (a single allowed choice). The
+    catalog resolves ``extends`` (catalog.Catalog.resolve) before the entry is parsed here.
+    ``defaults_from`` says where the defaults come from (e.g. the authors' code); a
+    hyperparameter whose default comes from elsewhere says so in its ``origin``.
+    """
 
     kind: Literal["optimizer"] = "optimizer"
     name: str
     cls: str = Field(alias="class")
+    extends: str | None = None
+    preset: dict[str, Scalar] = {}
     description: str = ""
     paper: str = ""
+    defaults_from: str = ""
     hyperparameters: dict[str, HParamDef]
     source: str = ""  # the file it was read from (filled by the catalog)
 

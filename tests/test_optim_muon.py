@@ -109,7 +109,7 @@ def test_adamw_wd_defaults_to_weight_decay_and_build_works():
 
 @pytest.mark.parametrize("bad, words", [
     (dict(momentum=1.0), ["momentum=1.0", "< 1", "EMA"]),
-    (dict(lr=-1.0), ["lr=-1.0", ">= 0", "learning rate"]),
+    (dict(lr=-1.0), ["lr=-1.0", "> 0", "learning rate"]),
     (dict(orth="qr"), ["orth='qr'", "'ns5'", "'svd'"]),
     (dict(adjust_lr_fn="none"), ["adjust_lr_fn='none'", "'original'"]),
     (dict(ns_steps=0), ["ns_steps=0", ">= 1"]),

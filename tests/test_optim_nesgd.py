@@ -33,7 +33,8 @@ def _nuc(m):
 
 def reference(preset, lr, s=10.0, beta=0.9, beta2=0.8, eps=1e-8, wd=0.0, momo=False, f_star=0.0, clamp=False,
               stale=False, lrs=None):
-    """Reference sections 2 and 3, literally."""
+    """docs/optimizers.md sections 2 and 3, literally (stale: the same last-step norms in the step
+    and in Momo's denominator, as the authors' code)."""
     params, grads, losses = _problem()
     p = {k: v.clone() for k, v in params.items()}
     M, m, v, loss_model, prev_nuc, taus = {}, {}, {}, None, None, []
@@ -58,9 +59,9 @@ def reference(preset, lr, s=10.0, beta=0.9, beta2=0.8, eps=1e-8, wd=0.0, momo=Fa
             h = loss_model + sum((p[k] * M[k]).sum() for k in SHAPES) + sum((p[k] * m[k]).sum() for k in OTHER_SHAPES)
             adam_part = sum((m[k] ** 2 / (v[k].sqrt() + eps)).sum() for k in OTHER_SHAPES)
             if preset == "muonmax":
-                D = s * sum(nuc.values()) ** 2 + adam_part  # the reference's D^2
+                D = s * N ** 2 + adam_part  # the authors' D^2
             else:
-                D = s * sum(nuc.values()) + adam_part  # constrained (MuonAdam)
+                D = s * N + adam_part  # constrained (MuonAdam)
             num = (h - f_star).clamp_min(0) if clamp else h - f_star
             step = min(lr_t, (num / D).item())
             taus.append(step)
@@ -73,12 +74,12 @@ def reference(preset, lr, s=10.0, beta=0.9, beta2=0.8, eps=1e-8, wd=0.0, momo=Fa
     return p, taus
 
 
-def ours(cls, lr, lrs=None, **hp):
+def ours(cls, lr, lrs=None, stale_nuclear_norm=False, weight_decay=0.0, **hp):
     params, grads, losses = _problem()
     ps = {k: v.clone() for k, v in params.items()}
     groups = [{"params": [ps[k] for k in SHAPES], "kind": "matrix"},
               {"params": [ps[k] for k in OTHER_SHAPES], "kind": "other"}]
-    opt = cls(groups, lr=lr, orth="svd", **hp)
+    opt = cls(groups, lr=lr, orth="svd", stale_nuclear_norm=stale_nuclear_norm, weight_decay=weight_decay, **hp)
     diags = []
     for t, (G, f) in enumerate(zip(grads, losses)):
         if lrs:
@@ -113,7 +114,8 @@ def test_muonmax_step_is_global_nuclear_norm_times_polar():
     params, grads, _ = _problem()
     ps = {k: v.clone() for k, v in params.items()}
     opt = MuonMax([{"params": [ps[k] for k in SHAPES], "kind": "matrix"},
-                   {"params": [ps[k] for k in OTHER_SHAPES], "kind": "other"}], lr=1e-3, muon_lr_scale=4.0, orth="svd")
+                   {"params": [ps[k] for k in OTHER_SHAPES], "kind": "other"}], lr=1e-3, muon_lr_scale=4.0, orth="svd",
+                  weight_decay=0.0)
     for k in ps:
         ps[k].grad = grads[0][k].clone()
     opt.step()
@@ -133,10 +135,12 @@ def test_stale_nuclear_norm_uses_last_steps_norms():
 
 @pytest.mark.parametrize("preset", ["muonadam", "muonmax"])
 @pytest.mark.parametrize("lr", [1e-6, 1.0])  # small lr: tau = lr (not truncated); lr 1: truncation active
-def test_momo_variant_matches_reference(preset, lr):
+@pytest.mark.parametrize("stale", [False, True])
+def test_momo_variant_matches_reference(preset, lr, stale):
     lrs = [lr, 0.5 * lr, 0.8 * lr, 0.3 * lr]  # a schedule: the cap and the decay follow group["lr"]
-    ref, taus = reference(preset, lr, wd=0.05, momo=True, lrs=lrs)
-    got, diags = ours(PRESETS[preset], lr, lrs=lrs, weight_decay=0.05, momentum=0.9, beta2=0.8, momo=True)
+    ref, taus = reference(preset, lr, wd=0.05, momo=True, lrs=lrs, stale=stale)
+    got, diags = ours(PRESETS[preset], lr, lrs=lrs, weight_decay=0.05, momentum=0.9, beta2=0.8, momo=True,
+                      stale_nuclear_norm=stale)
     _close(got, ref)
     for tau, lr_t, d in zip(taus, lrs, diags):
         assert d["tau_over_lr"] == pytest.approx(tau / lr_t, rel=1e-9)
@@ -183,7 +187,7 @@ def test_generic_family_is_steepest_descent_in_its_norm(aggregation, mode):
     ps = {k: v.clone() for k, v in params.items()}
     opt = NESGD([{"params": [ps[k] for k in SHAPES], "kind": "matrix"},
                  {"params": [ps[k] for k in OTHER_SHAPES], "kind": "other"}], lr=1e-3, aggregation=aggregation,
-                mode=mode, other_rule="sign", muon_lr_scale=s, orth="svd")
+                mode=mode, other_rule="sign", muon_lr_scale=s, orth="svd", weight_decay=0.0)
     for k in ps:
         ps[k].grad = grads[0][k].clone()
     opt.step()
@@ -209,7 +213,7 @@ def test_generic_family_is_steepest_descent_in_its_norm(aggregation, mode):
     (dict(mode="lmo2"), ["mode='lmo2'", "'regularized'"]),
     (dict(other_rule="adamw"), ["other_rule='adamw'", "'sign', 'adam'"]),
     (dict(muon_lr_scale=0), ["muon_lr_scale=0", "> 0"]),
-    (dict(momo="yes"), ["momo='yes'", "true or false"]),
+    (dict(momo="yes"), ["momo='yes'", "expected a bool"]),
 ])
 def test_invalid_hyperparameters_named(bad, words):
     with pytest.raises(ValueError) as e:

@@ -31,15 +31,34 @@ def test_ns5_singular_values_in_band(shape):
     assert ((s > 0.6) & (s < 1.2)).float().mean() > 0.9
 
 
-def test_polar_express_closer_to_one_than_ns5():
-    """Condition number 100: after 5 steps NS5 spans about [0.68, 1.20], Polar Express [0.87, 1.12];
-    after 8 steps Polar Express has converged (|s - 1| < 1e-3)."""
+def _last_polynomial_fixed_point(scale):
+    """The s > 0 with s = p(s) / scale for the last Polar Express triple p (scalar iteration)."""
+    s = 1.0
+    for _ in range(200):
+        s = (1.875 * s - 1.25 * s**3 + 0.375 * s**5) / scale
+    return s
+
+
+@pytest.mark.parametrize("method", ["polar_express", "polar_express_paper"])
+def test_polar_express_closer_to_one_than_ns5(method):
+    """Condition number 100: after 5 steps NS5 spans about [0.68, 1.20], Polar Express [0.87, 1.12]."""
     x = _ill_conditioned(64, 128, cond=100)
     err_ns5 = (_singular_values(orthogonalize(x, "ns5", 5)) - 1).abs().max()
-    err_pe5 = (_singular_values(orthogonalize(x, "polar_express", 5)) - 1).abs().max()
-    err_pe8 = (_singular_values(orthogonalize(x, "polar_express", 8)) - 1).abs().max()
+    err_pe5 = (_singular_values(orthogonalize(x, method, 5)) - 1).abs().max()
     assert err_pe5 < 0.6 * err_ns5
-    assert err_pe8 < 1e-3
+
+
+def test_polar_express_variants_converge_to_their_fixed_points():
+    """After 8 steps both have converged to the fixed point of their last polynomial: the paper's
+    form leaves the last triple unscaled (fixed point 1); the MuonMax authors' form divides it by
+    1.01 too, so every singular value lands on s = p(s) / 1.01 (about 0.9901)."""
+    x = _ill_conditioned(64, 128, cond=100)
+    paper = _singular_values(orthogonalize(x, "polar_express_paper", 8))
+    authors = _singular_values(orthogonalize(x, "polar_express", 8))
+    assert (paper - 1).abs().max() < 1e-3
+    target = _last_polynomial_fixed_point(1.01)
+    assert target < 0.995
+    assert (authors - target).abs().max() < 1e-4
 
 
 @pytest.mark.parametrize("shape", [(20, 12), (12, 20)])
@@ -61,7 +80,7 @@ def test_svd_drops_null_directions():
     assert torch.allclose(_singular_values(o), torch.tensor([1.0] * 5 + [0.0], dtype=torch.float64), atol=1e-5)
 
 
-@pytest.mark.parametrize("method", ["ns5", "polar_express", "svd"])
+@pytest.mark.parametrize("method", ["ns5", "polar_express", "polar_express_paper", "svd"])
 def test_batched_equals_unbatched_and_order_kept(method):
     g = torch.Generator().manual_seed(3)
     mats = [torch.randn(16, 8, generator=g), torch.randn(8, 16, generator=g), torch.randn(16, 8, generator=g),

@@ -1,4 +1,4 @@
-"""Euclidean Momo and Momo-Adam (Schaipp et al. 2023; reference section 3), step for step what the
+"""Euclidean Momo and Momo-Adam (Schaipp et al. 2023; docs/optimizers.md, section 3), step for step what the
 momo-opt package (0.1.0) computes, written from the paper's formulas.
 
 Momo (beta = ``momentum``): d <- beta d + (1-beta) g;  fbar <- beta fbar + (1-beta) f;
@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from optbasin.optimizers.hybrid import GLOBAL
-from optbasin.optimizers.validation import check_bool, check_number
+from optbasin.optimizers.validation import check_hparams
 
 
 def _dot(a: Tensor, b: Tensor) -> Tensor:
@@ -77,15 +77,10 @@ class Momo(_MomoBase):
 
     def __init__(self, params, lr: float = 1.0, momentum: float = 0.9, weight_decay: float = 0.0,
                  f_star: float = 0.0, bias_correction: bool = False, fstar_online: bool = False) -> None:
-        owner = type(self).__name__
-        check_number(owner, "lr", lr, "learning rate: the cap on Momo's step size", ge=0)
-        check_number(owner, "momentum", momentum, "EMA coefficient beta of d, fbar and gamma", ge=0, le=1)
-        check_number(owner, "weight_decay", weight_decay, "proximal weight decay x <- x / (1 + lr wd)", ge=0)
-        check_number(owner, "f_star", f_star, "lower bound on the loss")
-        check_bool(owner, "bias_correction", bias_correction, "zero-started, bias-corrected EMAs")
-        check_bool(owner, "fstar_online", fstar_online, "re-estimate f_star online (momo-opt use_fstar)")
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, f_star=f_star,
-                                      bias_correction=bias_correction, fstar_online=fstar_online))
+        defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, f_star=f_star,
+                        bias_correction=bias_correction, fstar_online=fstar_online)
+        check_hparams(type(self), "momo", defaults)
+        super().__init__(params, defaults)
 
     @torch.no_grad()
     def step(self, closure=None, loss: Tensor | None = None):
@@ -130,17 +125,10 @@ class MomoAdam(_MomoBase):
     def __init__(self, params, lr: float = 1e-2, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  weight_decay: float = 0.0, f_star: float = 0.0, divide: bool = True,
                  fstar_online: bool = False) -> None:
-        owner = type(self).__name__
-        check_number(owner, "lr", lr, "learning rate: the cap on Momo's step size", ge=0)
-        check_number(owner, "beta1", beta1, "EMA coefficient of d, fbar and gamma", ge=0, lt=1)
-        check_number(owner, "beta2", beta2, "EMA coefficient of the squared gradients", ge=0, lt=1)
-        check_number(owner, "eps", eps, "added to the preconditioner sqrt(v)", ge=0)
-        check_number(owner, "weight_decay", weight_decay, "weight decay (see divide)", ge=0)
-        check_number(owner, "f_star", f_star, "lower bound on the loss")
-        check_bool(owner, "divide", divide, "proximal decay x / (1 + lr wd) (true) or AdamW-style (1 - lr wd) x")
-        check_bool(owner, "fstar_online", fstar_online, "re-estimate f_star online (momo-opt use_fstar)")
-        super().__init__(params, dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-                                      f_star=f_star, divide=divide, fstar_online=fstar_online))
+        defaults = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, f_star=f_star,
+                        divide=divide, fstar_online=fstar_online)
+        check_hparams(type(self), "momo_adam", defaults)
+        super().__init__(params, defaults)
 
     @torch.no_grad()
     def step(self, closure=None, loss: Tensor | None = None):

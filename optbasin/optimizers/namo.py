@@ -1,4 +1,4 @@
-"""NAMO and NAMO-D (Zhang, Liu, Schaeffer 2026; reference section 4), authors' code semantics.
+"""NAMO and NAMO-D (Zhang, Liu, Schaeffer 2026; docs/optimizers.md, section 4), authors' code semantics.
 
 Per matrix W (m, n) (conv kernels viewed as (out, -1)), t the step, lr the scheduled lr:
     M <- mu1 M + (1 - mu1) G (zero init);  Mt = (1 - mu1) G + mu1 M if nesterov else M;  O = Orth(Mt)
@@ -29,10 +29,9 @@ import torch
 from torch import Tensor
 
 from optbasin.optimizers.hybrid import HybridOptimizer
-from optbasin.optimizers.muon import check_adamw, check_orth
 from optbasin.optimizers.orth import compute_dtype, orthogonalize_many
 from optbasin.optimizers.split import MATRIX
-from optbasin.optimizers.validation import check_bool, check_number
+from optbasin.optimizers.validation import check_hparams
 
 TINY = 1e-30
 
@@ -46,21 +45,13 @@ class _NamoBase(HybridOptimizer):
     def __init__(self, params, lr: float, weight_decay: float, momentum: float, beta2: float, eps: float,
                  scale_coeff: float, nesterov: bool, cap: bool, orth: str, ns_steps: int, orth_dtype: str,
                  adamw_beta1: float, adamw_beta2: float, adamw_eps: float, adamw_wd: float | None, **extra) -> None:
-        owner = type(self).__name__
-        check_number(owner, "lr", lr, "learning rate", ge=0)
-        check_number(owner, "weight_decay", weight_decay, "decoupled weight decay, scaled by the adaptive step", ge=0)
-        check_number(owner, "momentum", momentum, "mu1, EMA coefficient of the momentum M", ge=0, lt=1)
-        check_number(owner, "beta2", beta2, "mu2, EMA coefficient of the squared gradient norms", ge=0, lt=1)
-        check_number(owner, "eps", eps, "added to sqrt(v) in the adaptive scale", gt=0)
-        check_number(owner, "scale_coeff", scale_coeff, "k = scale_coeff sqrt(max(m, n))", gt=0)
-        check_bool(owner, "nesterov", nesterov, "orthogonalize (1 - mu1) G + mu1 M instead of M")
-        check_bool(owner, "cap", cap, "authors' min(., 1) caps on the decay and the step (false: paper form)")
-        check_orth(owner, orth, ns_steps, orth_dtype)
-        check_adamw(owner, adamw_beta1, adamw_beta2, adamw_eps, adamw_wd)
         defaults = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, beta2=beta2, eps=eps,
                         scale_coeff=scale_coeff, nesterov=nesterov, cap=cap, orth=orth, ns_steps=ns_steps,
                         orth_dtype=orth_dtype, adamw_beta1=adamw_beta1, adamw_beta2=adamw_beta2,
-                        adamw_eps=adamw_eps, adamw_wd=weight_decay if adamw_wd is None else adamw_wd, **extra)
+                        adamw_eps=adamw_eps, adamw_wd=adamw_wd, **extra)
+        check_hparams(type(self), self.catalog_entry, defaults)
+        if adamw_wd is None:
+            defaults["adamw_wd"] = weight_decay
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -105,6 +96,8 @@ def _namo_kwargs(lr, weight_decay, momentum, beta2, eps, scale_coeff, nesterov, 
 class NAMO(_NamoBase):
     """Muon with one Adam-style adaptive step size per matrix."""
 
+    catalog_entry = "namo"
+
     def __init__(self, params, lr: float = 1e-2, weight_decay: float = 0.1, momentum: float = 0.95,
                  beta2: float = 0.99, eps: float = 1e-8, scale_coeff: float = 0.2, nesterov: bool = True,
                  cap: bool = True, orth: str = "ns5", ns_steps: int = 5, orth_dtype: str = "auto",
@@ -131,13 +124,13 @@ class NAMO(_NamoBase):
 class NAMOD(_NamoBase):
     """NAMO with one adaptive scale per column (input feature), clamped around their mean."""
 
+    catalog_entry = "namo_d"
+
     def __init__(self, params, lr: float = 1e-2, weight_decay: float = 0.1, momentum: float = 0.95,
                  beta2: float = 0.99, eps: float = 1e-8, scale_coeff: float = 0.2, clamp_c: float = 0.75,
                  nesterov: bool = True, cap: bool = True, orth: str = "ns5", ns_steps: int = 5,
                  orth_dtype: str = "auto", adamw_beta1: float = 0.9, adamw_beta2: float = 0.95,
                  adamw_eps: float = 1e-8, adamw_wd: float | None = None) -> None:
-        check_number(type(self).__name__, "clamp_c", clamp_c,
-                     "column scales clamped to [c mean, mean / c] when 0 < c <= 1; any other value: no clamping")
         super().__init__(params, clamp_c=clamp_c, **_namo_kwargs(
             lr, weight_decay, momentum, beta2, eps, scale_coeff, nesterov, cap, orth, ns_steps, orth_dtype,
             adamw_beta1, adamw_beta2, adamw_eps, adamw_wd))

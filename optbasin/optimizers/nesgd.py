@@ -1,4 +1,4 @@
-"""The non-Euclidean SGD family of Crawshaw, Modi, Liu, Gower (2025) (reference sections 2 and 3).
+"""The non-Euclidean SGD family of Crawshaw, Modi, Liu, Gower (2025) (docs/optimizers.md, sections 2 and 3).
 
 One implementation, three choices: ``aggregation`` in {max, l2, hybrid}, ``mode`` in {lmo,
 regularized}, ``other_rule`` in {sign, adam}; the named methods are thin presets (classes below).
@@ -17,9 +17,9 @@ mode (s is "the square of the spectral scale" there). A ``sign`` param is an l_i
 - hybrid: max over the hidden layers (delta_H = sum_l delta_l), then l2 between that group and
           each other block: Delta = sqrt(delta_H^2 + sum_o delta_o^2); hidden lmo: delta_H/Delta u_l,
           reg: delta_H u_l; other blocks as in l2.
-``adam`` params do not take part in the aggregation (the choice the reference's MuonAdam and
-MuonMax make): they always step m / (sqrt(v) + eps). Hence with adam, hybrid == max in lmo mode.
-Presets (reference section 2): MuonAdam = max/lmo/adam: W -= lr s Polar(M); Scion = max/lmo/sign;
+``adam`` params do not take part in the aggregation (the choice the authors' dedicated MuonAdam and
+MuonMax classes make): they always step m / (sqrt(v) + eps). Hence with adam, hybrid == max in lmo mode.
+Presets (docs/optimizers.md, section 2): MuonAdam = max/lmo/adam: W -= lr s Polar(M); Scion = max/lmo/sign;
 MuonMax = hybrid/regularized/adam: W -= lr s N Polar(M), N = sum_l ||M_l||_*; PolarGrad =
 l2/regularized/adam: W -= lr s ||M_l||_* Polar(M_l).
 
@@ -28,26 +28,27 @@ Weight decay is decoupled, p <- (1 - lr wd) p with the scheduled lr, before the 
 Momo (``momo: true``, section 3): loss_model <- EMA_beta(f - sum_p <p, g_p>) (started at its first
 value), h = loss_model + sum_p <p, m_p>, tau = min(lr, (h - f_star) / D) with D = sum_b <m_b, U_b>
 (= s N^2 + sum_adam sum(m^2/(sqrt(v)+eps)) for MuonMax, s sum_l ||M_l||_* + ... for MuonAdam:
-the reference's D^2 and D), then the normal step with lr replaced by tau. ``momo_clamp`` applies
+the authors' D^2 and D), then the normal step with lr replaced by tau. ``momo_clamp`` applies
 (h - f_star)_+ (off by default, as in the authors' code). All of it stays on the device.
 
-``stale_nuclear_norm``: the aggregation uses last step's <M, Polar(M)> per layer (the current one
-on the first step); Momo's D and the ``nuclear_norm`` diagnostic use the current one.
+``stale_nuclear_norm``: the aggregation and Momo's D use last step's <M, Polar(M)> per layer (the
+current one on the first step), the same stale N in both places as the authors' code
+(gptopt/optim/muonmax_momo.py); the ``nuclear_norm`` diagnostic is the current N.
 Diagnostics: ``nuclear_norm`` (N, current), and with momo ``tau_over_lr``, ``truncated``.
 """
 
 from __future__ import annotations
 
 import math
+from functools import partialmethod
 
 import torch
 from torch import Tensor
 
 from optbasin.optimizers.hybrid import HybridOptimizer, as_matrix
-from optbasin.optimizers.muon import check_orth
 from optbasin.optimizers.orth import compute_dtype, orthogonalize_many
 from optbasin.optimizers.split import MATRIX, OTHER
-from optbasin.optimizers.validation import check_bool, check_choice, check_number
+from optbasin.optimizers.validation import check_hparams
 
 AGGREGATIONS = ("max", "l2", "hybrid")
 MODES = ("lmo", "regularized")
@@ -83,34 +84,20 @@ def _dot(a: Tensor, b: Tensor) -> Tensor:
 class NESGD(HybridOptimizer):
     """Generic non-Euclidean SGD with momentum (see the module docstring for the update rules)."""
 
-    def __init__(self, params, lr: float = 3e-3, aggregation: str = "max", mode: str = "lmo",
+    catalog_entry = "nesgd"
+
+    def __init__(self, params, lr: float = 1e-3, aggregation: str = "max", mode: str = "lmo",
                  other_rule: str = "adam", muon_lr_scale: float = 10.0, momentum: float = 0.95,
-                 beta2: float = 0.95, eps: float = 1e-8, weight_decay: float = 0.0, orth: str = "polar_express",
+                 beta2: float = 0.95, eps: float = 1e-8, weight_decay: float = 0.1, orth: str = "polar_express",
                  ns_steps: int = 5, orth_dtype: str = "auto", stale_nuclear_norm: bool = False,
                  momo: bool = False, f_star: float = 0.0, momo_clamp: bool = False) -> None:
-        owner = type(self).__name__
-        check_number(owner, "lr", lr, "learning rate (Momo: the cap on the step size tau)", ge=0)
-        check_choice(owner, "aggregation", aggregation, AGGREGATIONS, "how the layers' norms combine")
-        check_choice(owner, "mode", mode, MODES, "lmo = normalized (constrained) step, regularized = unnormalized")
-        check_choice(owner, "other_rule", other_rule, OTHER_RULES, "update of the non-matrix params")
-        check_number(owner, "muon_lr_scale", muon_lr_scale,
-                     "multiplier of the hidden layers' step (spectral scale; its square in regularized mode)", gt=0)
-        check_number(owner, "momentum", momentum, "EMA coefficient of M and of Adam's m", ge=0, lt=1)
-        check_number(owner, "beta2", beta2, "EMA coefficient of Adam's v (other params)", ge=0, lt=1)
-        check_number(owner, "eps", eps, "Adam denominator epsilon", gt=0)
-        check_number(owner, "weight_decay", weight_decay, "decoupled weight decay, p <- (1 - lr wd) p", ge=0)
-        check_orth(owner, orth, ns_steps, orth_dtype)
-        check_bool(owner, "stale_nuclear_norm", stale_nuclear_norm, "scale with last step's nuclear norms")
-        check_bool(owner, "momo", momo, "Momo step size tau = min(lr, (h - f_star) / D)")
-        check_number(owner, "f_star", f_star, "Momo's lower bound on the loss")
-        check_bool(owner, "momo_clamp", momo_clamp, "Momo numerator (h - f_star)_+ instead of h - f_star")
         defaults = dict(lr=lr, aggregation=aggregation, mode=mode, other_rule=other_rule, muon_lr_scale=muon_lr_scale,
                         momentum=momentum, beta2=beta2, eps=eps, weight_decay=weight_decay, orth=orth,
                         ns_steps=ns_steps, orth_dtype=orth_dtype, stale_nuclear_norm=stale_nuclear_norm, momo=momo,
                         f_star=f_star, momo_clamp=momo_clamp)
+        check_hparams(type(self), self.catalog_entry, defaults)
         super().__init__(params, defaults)
-        if momo:  # `momo: true` on any preset: the trial reads needs_loss from the instance
-            self.needs_loss = True
+        self.needs_loss = momo  # `momo: true` on any preset: the trial reads needs_loss from the instance
 
     def _ema(self, params: list[Tensor], key: str, values: list[Tensor], beta: float,
              square: bool = False) -> list[Tensor]:
@@ -181,7 +168,7 @@ class NESGD(HybridOptimizer):
         # step sizes: lr per group, or Momo's tau
         steps = {id(g): g["lr"] for g in self.param_groups}
         if cfg["momo"]:
-            steps = self._momo(loss, hp + op, Ms + ms, a_hidden, nuclear, a_other, ms, dirs)
+            steps = self._momo(loss, hp + op, Ms + ms, a_hidden, scale_nuclear, a_other, ms, dirs)
 
         # decoupled weight decay with the scheduled lr, then the step
         for g, p in hidden + other:
@@ -217,47 +204,50 @@ class NESGD(HybridOptimizer):
         return steps
 
 
+# The named methods: NESGD with the preset's choices and the authors' defaults (catalog entries of
+# the same names; a test keeps these signatures equal to the catalog). GPT-opt's dedicated classes
+# (gptopt/optim/muonadam.py, muonadam_momo.py, muonmax_momo.py) set stale_nuc=True for the Momo
+# variants and MuonMaxMomo (MuonMax is their MuonMaxMomo with truncate_loss=None: stale on too).
 class MuonAdam(NESGD):
     """Max aggregation, LMO, Adam for the others: W -= lr s Polar(M); z -= lr m / (sqrt(v) + eps)."""
 
-    def __init__(self, params, **hparams) -> None:
-        super().__init__(params, aggregation="max", mode="lmo", other_rule="adam", **hparams)
+    catalog_entry = "muonadam"
+    __init__ = partialmethod(NESGD.__init__, aggregation="max", mode="lmo", other_rule="adam")
 
 
 class Scion(NESGD):
     """Max aggregation, LMO, sign for the others: W -= lr s Polar(M); z -= lr sign(m)."""
 
-    def __init__(self, params, **hparams) -> None:
-        super().__init__(params, aggregation="max", mode="lmo", other_rule="sign", **hparams)
+    catalog_entry = "scion"
+    __init__ = partialmethod(NESGD.__init__, aggregation="max", mode="lmo", other_rule="sign")
 
 
 class MuonMax(NESGD):
     """Hybrid aggregation, regularized, Adam for the others: W_l -= lr s N Polar(M_l), N = sum ||M_k||_*."""
 
-    def __init__(self, params, **hparams) -> None:
-        super().__init__(params, aggregation="hybrid", mode="regularized", other_rule="adam", **hparams)
+    catalog_entry = "muonmax"
+    __init__ = partialmethod(NESGD.__init__, aggregation="hybrid", mode="regularized", other_rule="adam",
+                             stale_nuclear_norm=True)
 
 
 class PolarGrad(NESGD):
     """l2 aggregation, regularized, Adam for the others: W_l -= lr s ||M_l||_* Polar(M_l)."""
 
-    def __init__(self, params, **hparams) -> None:
-        super().__init__(params, aggregation="l2", mode="regularized", other_rule="adam", **hparams)
+    catalog_entry = "polargrad"
+    __init__ = partialmethod(NESGD.__init__, aggregation="l2", mode="regularized", other_rule="adam")
 
 
-class MuonAdamMomo(MuonAdam):
+class MuonAdamMomo(NESGD):
     """MuonAdam with Momo's step size (momo=True): needs the batch loss."""
 
-    needs_loss = True
+    catalog_entry = "muonadam_momo"
+    __init__ = partialmethod(NESGD.__init__, aggregation="max", mode="lmo", other_rule="adam",
+                             stale_nuclear_norm=True, momo=True)
 
-    def __init__(self, params, momo: bool = True, **hparams) -> None:
-        super().__init__(params, momo=momo, **hparams)
 
-
-class MuonMaxMomo(MuonMax):
+class MuonMaxMomo(NESGD):
     """MuonMax with Momo's step size (momo=True): needs the batch loss."""
 
-    needs_loss = True
-
-    def __init__(self, params, momo: bool = True, **hparams) -> None:
-        super().__init__(params, momo=momo, **hparams)
+    catalog_entry = "muonmax_momo"
+    __init__ = partialmethod(NESGD.__init__, aggregation="hybrid", mode="regularized", other_rule="adam",
+                             stale_nuclear_norm=True, momo=True)

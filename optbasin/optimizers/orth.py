@@ -1,4 +1,4 @@
-"""Orthogonalization Orth(X) ~ U V^T of a batch of matrices (reference section 1).
+"""Orthogonalization Orth(X) ~ U V^T of a batch of matrices (docs/optimizers.md, section 1).
 
 ``orthogonalize(x, method, steps, dtype)`` works on one (m, n) matrix or a (B, m, n) stack; tall
 matrices (m > n) are transposed so the iteration multiplies the small Gram matrix X X^T.
@@ -10,9 +10,13 @@ Methods
   A = X X^T, B = b A + c A A, X = a X + B X with (a, b, c) = (3.4445, -4.7750, 2.0315).
   Singular values land roughly in [0.5, 1.5] (not exactly 1). Same arithmetic as
   torch.optim.Muon's ``_zeropower_via_newtonschulz`` (bit-identical when both run in bf16).
-- ``polar_express``: X <- X / (1.01 ||X||_F + 1e-7), step k uses the k-th coefficient triple (the
-  last one repeats). Safety factor as in the Polar Express authors' code: every polynomial but the
-  last is evaluated at x / 1.01, i.e. (a, b, c) -> (a / 1.01, b / 1.01^3, c / 1.01^5).
+- ``polar_express``: the MuonMax authors' arithmetic (GPT-opt, gptopt/optim/polar.py):
+  X <- X / (1.01 ||X||_F + 1e-7), step k uses the k-th coefficient triple (the last one repeats),
+  every triple, the last one too, divided by 1.01: (a, b, c) -> (a / 1.01, b / 1.01, c / 1.01).
+- ``polar_express_paper``: the Polar Express paper's code: same normalisation and triples, but
+  every polynomial except the last is evaluated at x / 1.01, i.e.
+  (a, b, c) -> (a / 1.01, b / 1.01^3, c / 1.01^5), and the last triple is not scaled.
+  A different iteration: after 10 MuonMax steps the two move the weights apart by a few percent.
 - ``svd``: exact U V^T from an SVD in fp32 (fp64 if the input is fp64). Directions with a
   singular value below max(m, n) * eps(dtype) * s_max are dropped (a zero gradient column gives a
   zero update column, as NS5 does), instead of the arbitrary basis vectors plain U V^T would add.
@@ -28,7 +32,7 @@ from collections import defaultdict
 import torch
 from torch import Tensor
 
-METHODS = ("ns5", "polar_express", "svd")
+METHODS = ("ns5", "polar_express", "polar_express_paper", "svd")
 DTYPES = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
           "float64": torch.float64}
 
@@ -46,7 +50,12 @@ _POLAR_EXPRESS_RAW = (
     (1.875, -1.25, 0.375),
 )
 POLAR_EXPRESS_SAFETY = 1.01
+# MuonMax authors (GPT-opt): every triple divided by 1.01.
 POLAR_EXPRESS_COEFFICIENTS = tuple(
+    (a / POLAR_EXPRESS_SAFETY, b / POLAR_EXPRESS_SAFETY, c / POLAR_EXPRESS_SAFETY) for a, b, c in _POLAR_EXPRESS_RAW
+)
+# Polar Express paper: p(x / 1.01) for every polynomial but the last, which is kept as is.
+POLAR_EXPRESS_PAPER_COEFFICIENTS = tuple(
     (a / POLAR_EXPRESS_SAFETY, b / POLAR_EXPRESS_SAFETY**3, c / POLAR_EXPRESS_SAFETY**5)
     for a, b, c in _POLAR_EXPRESS_RAW[:-1]
 ) + (_POLAR_EXPRESS_RAW[-1],)
@@ -75,10 +84,9 @@ def _ns5(x: Tensor, steps: int) -> Tensor:
     return _quintic(x, [NS5_COEFFICIENTS] * steps)
 
 
-def _polar_express(x: Tensor, steps: int) -> Tensor:
+def _polar_express(x: Tensor, steps: int, table: tuple[tuple[float, float, float], ...]) -> Tensor:
     x = x / (x.norm(dim=(-2, -1), keepdim=True) * POLAR_EXPRESS_SAFETY + NORM_EPS)
-    k = len(POLAR_EXPRESS_COEFFICIENTS)
-    coefficients = [POLAR_EXPRESS_COEFFICIENTS[min(i, k - 1)] for i in range(steps)]
+    coefficients = [table[min(i, len(table) - 1)] for i in range(steps)]
     return _quintic(x, coefficients)
 
 
@@ -104,7 +112,11 @@ def orthogonalize(x: Tensor, method: str = "ns5", steps: int = 5, dtype: torch.d
         y = y.to(dtype)
         if tall:
             y = y.mT
-        y = _ns5(y, steps) if method == "ns5" else _polar_express(y, steps)
+        if method == "ns5":
+            y = _ns5(y, steps)
+        else:
+            y = _polar_express(y, steps, POLAR_EXPRESS_COEFFICIENTS if method == "polar_express"
+                               else POLAR_EXPRESS_PAPER_COEFFICIENTS)
         out = y.mT if tall else y
     out = out.to(x.dtype)
     return out.squeeze(0) if squeeze else out

@@ -1,4 +1,4 @@
-"""Parameter split (reference section 0): which tensors an orthogonalizing method treats as matrices.
+"""Parameter split (docs/optimizers.md, section 0): which tensors an orthogonalizing method treats as matrices.
 
 "matrix": ndim >= 2 and not an embedding (nn.Embedding, by module type) nor the output head (the
 task names it; by default the last nn.Linear registered in the model). Conv weights count as

@@ -1,36 +1,34 @@
-"""Hyperparameter checks for optimizer constructors: ValueErrors that name the parameter, the value,
-what is allowed and what the parameter means (scikit-learn style)."""
+"""The one hyperparameter check of optbasin's optimizer classes: their catalog entry's definitions.
+
+A built-in optimizer class names its catalog entry (``catalog_entry``); its constructor hands every
+argument to ``check_hparams``, which runs ``HParamDef.check`` (the checker the sweep loader uses)
+against that entry. Names, bounds and help are therefore written once, in the catalog YAML
+(optbasin/optimizers/catalog), and a direct Python call is refused exactly as a sweep file is.
+"""
 
 from __future__ import annotations
 
-import math
+from functools import lru_cache
 from typing import Any
 
 
-def _fail(owner: str, name: str, value: Any, allowed: str, meaning: str) -> None:
-    raise ValueError(f"{owner}: {name}={value!r} is not allowed: expected {allowed} ({meaning})")
+@lru_cache(maxsize=1)
+def builtin_catalog():
+    """The built-in catalog (read once per process)."""
+    from optbasin.catalog import Catalog
+
+    return Catalog.load()
 
 
-def check_number(owner: str, name: str, value: Any, meaning: str, *, gt: float | None = None,
-                 ge: float | None = None, lt: float | None = None, le: float | None = None,
-                 integer: bool = False) -> None:
-    kind = "an int" if integer else "a number"
-    bounds = [f"> {gt:g}" if gt is not None else "", f">= {ge:g}" if ge is not None else "",
-              f"< {lt:g}" if lt is not None else "", f"<= {le:g}" if le is not None else ""]
-    allowed = " ".join([kind] + [" and ".join(b for b in bounds if b)]).strip()
-    types = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, types) or (isinstance(value, float) and not math.isfinite(value)):
-        _fail(owner, name, value, allowed, meaning)
-    if ((gt is not None and not value > gt) or (ge is not None and not value >= ge)
-            or (lt is not None and not value < lt) or (le is not None and not value <= le)):
-        _fail(owner, name, value, allowed, meaning)
-
-
-def check_choice(owner: str, name: str, value: Any, choices: tuple, meaning: str) -> None:
-    if value not in choices or isinstance(value, bool) != isinstance(choices[0], bool):
-        _fail(owner, name, value, "one of " + ", ".join(map(repr, choices)), meaning)
-
-
-def check_bool(owner: str, name: str, value: Any, meaning: str) -> None:
-    if not isinstance(value, bool):
-        _fail(owner, name, value, "true or false", meaning)
+def check_hparams(owner: type, entry: str, values: dict[str, Any]) -> None:
+    """ValueError naming the class, the hyperparameter, the value and what is allowed, for the first
+    value that entry ``entry`` of the built-in catalog refuses. An optional hyperparameter (declared
+    without a default) may be None."""
+    defs = builtin_catalog().optimizer(entry).hyperparameters
+    for name, value in values.items():
+        h = defs[name]
+        if value is None and h.default is None:
+            continue
+        why = h.check(value)
+        if why:
+            raise ValueError(f"{owner.__name__}: {name}={value!r} is not allowed: {why}")
