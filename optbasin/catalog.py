@@ -110,7 +110,8 @@ class Catalog:
             if why:
                 problems.append(Problem(file, f"preset.{k}", why))
                 continue
-            hps[k] = {**hps[k], "default": v, "choices": [v], "help": f"fixed by {doc.get('name')}'s preset; {hps[k].get('help', '')}"}
+            hps[k] = {**hps[k], "default": v, "choices": [v], "origin": f"{doc.get('name')}'s preset",
+                      "help": f"fixed by {doc.get('name')}'s preset; {hps[k].get('help', '')}"}
         if problems:
             raise ConfigError(problems)
         inherited = {"class": parent.cls, "description": parent.description, "paper": parent.paper,

@@ -243,7 +243,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list optimizers, tasks, or the parameter split of a task")
     p.add_argument("what", choices=["optimizers", "tasks", "params"])
-    p.add_argument("name", nargs="?", help="with 'params': the task (and optionally --optimizer)")
+    p.add_argument("name", nargs="?", help="with 'optimizers': one optimizer in full (every default and where it "
+                   "comes from); with 'params': the task")
     catalog_arg(p)
     p.set_defaults(fn=cmd_list)
 

@@ -44,6 +44,13 @@ class HParamDef(Strict):
     help: str = ""
     origin: str = ""  # where the default comes from, when not from the entry's ``defaults_from``
 
+    @model_validator(mode="after")
+    def _default_allowed(self) -> "HParamDef":
+        why = None if self.default is None else self.check(self.default)
+        if why:
+            raise ValueError(f"default: {why}")
+        return self
+
     def allowed(self) -> str:
         """Human description of the allowed values, used in error messages."""
         if self.choices is not None:
@@ -51,7 +58,7 @@ class HParamDef(Strict):
         lo = f"> {self.gt:g}" if self.gt is not None else (f">= {self.ge:g}" if self.ge is not None else "")
         hi = f"< {self.lt:g}" if self.lt is not None else (f"<= {self.le:g}" if self.le is not None else "")
         bounds = " and ".join(b for b in (lo, hi) if b)
-        return f"a {self.type}" + (f" {bounds}" if bounds else "") + (f" ({self.help})" if self.help else "")
+        return ("an int" if self.type == "int" else f"a {self.type}") + (f" {bounds}" if bounds else "") + (f" ({self.help})" if self.help else "")
 
     def check(self, value: Any) -> str | None:
         """Return why ``value`` is not allowed, or None when it is."""

@@ -1,4 +1,4 @@
-"""``optbasin list``: the catalog's optimizers and tasks, and a task's parameter split."""
+"""``optbasin list``: the catalog's optimizers and tasks, one optimizer in full, and a task's parameter split."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ def _hp(name: str, h: HParamDef) -> str:
 
 def render(what: str, name: str | None, catalog_dirs: list[str]) -> str:
     cat = Catalog.load(catalog_dirs)
+    if what == "optimizers" and name:
+        return optimizer_detail(cat, name)
     if what == "optimizers":
         lines = []
         for n, d in sorted(cat.optimizers.items()):
@@ -49,3 +51,27 @@ def param_table(cat: Catalog, task_name: str | None) -> str:
     n_matrix = sum(1 for r in roles if r.role == "matrix")
     lines.append(f"{n_matrix} matrix tensors (orthogonalized), {len(roles) - n_matrix} other (the method's other rule)")
     return "\n".join(lines)
+
+
+def optimizer_detail(cat: Catalog, name: str) -> str:
+    """Every hyperparameter of one optimizer: default, allowed values, where the default comes from."""
+    try:
+        d = cat.optimizer(name)
+    except KeyError as e:
+        raise OptbasinError(str(e.args[0])) from None
+    head = [f"{d.name}: {d.description}", f"class: {d.cls}"]
+    head += [f"extends: {d.extends} (preset: {', '.join(f'{k}={v!r}' for k, v in d.preset.items()) or 'none'})"
+             ] if d.extends else []
+    head += [f"paper: {d.paper}"] if d.paper else []
+    head += [f"defaults from: {d.defaults_from or 'not stated'}", f"defined in: {d.source}", ""]
+    rows = [(k, "(unset)" if h.default is None else repr(h.default), h.allowed().split(" (")[0],
+             h.origin or "see 'defaults from'", h.help)
+            for k, h in d.hyperparameters.items()]
+    titles = ("hyperparameter", "default", "allowed", "default from")
+    widths = [max(len(t), *(len(r[i]) for r in rows)) for i, t in enumerate(titles[:3])]
+    lines = ["  ".join(f"{t:<{w}}" for t, w in zip(titles[:3], widths)) + "  " + titles[3]]
+    for k, default, allowed, origin, help_ in rows:
+        lines.append("  ".join(f"{c:<{w}}" for c, w in zip((k, default, allowed), widths)) + "  " + origin)
+        if help_:
+            lines.append(" " * (widths[0] + 2) + help_)
+    return "\n".join(head + lines)

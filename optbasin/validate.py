@@ -18,12 +18,14 @@ def validate_file(path: Path, catalog_dirs: list[str]) -> list[Problem]:
         doc = read_yaml(path)
         kind = doc.get("kind", "sweep") if isinstance(doc, dict) else "sweep"
         if kind in ("optimizer", "task"):
-            cat = Catalog(dirs=[str(path.parent.resolve())])
+            cat = Catalog.load(catalog_dirs)  # the parent of an ``extends`` entry may be any catalog entry
+            cat.dirs.append(str(path.parent.resolve()))
             cat.add(doc, str(path))
-            for d in cat.optimizers.values():
-                optimizer_class(d.cls, cat.dirs)
-            for d in cat.tasks.values():
-                task_factory(d.factory, cat.dirs)
+            cat.resolve()
+            if kind == "optimizer":
+                optimizer_class(cat.optimizer(doc["name"]).cls, cat.dirs)
+            else:
+                task_factory(cat.task(doc["name"]).factory, cat.dirs)
         elif isinstance(doc, dict) and set(doc) == {"claims"}:
             from optbasin.analysis import load_claims
 

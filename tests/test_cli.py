@@ -21,6 +21,22 @@ def test_list_optimizers_and_tasks(capsys):
         re.findall(r"^(\S+)", capsys.readouterr().out, flags=re.M))
 
 
+def test_list_one_optimizer_shows_every_default_and_its_origin(capsys):
+    from optbasin.catalog import Catalog
+
+    assert main(["list", "optimizers", "muonmax_momo"]) == 0
+    out = capsys.readouterr().out
+    d = Catalog.load().optimizer("muonmax_momo")
+    assert "defaults from: the authors' code (GPT-opt, gptopt/optim/muonmax_momo.py)" in out
+    rows = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(" ")}
+    for name, h in d.hyperparameters.items():
+        assert rows[name].split()[1] == repr(h.default)
+    assert "optbasin: the authors always orthogonalize in bfloat16" in rows["orth_dtype"]
+    assert "muonmax_momo's preset" in rows["momo"] and "muonmax's preset" in rows["aggregation"]
+    assert main(["list", "optimizers", "nosuch"]) == 2
+    assert "unknown optimizer 'nosuch'" in capsys.readouterr().err
+
+
 def test_list_params_shows_the_split(capsys):
     assert main(["list", "params", "digits-mlp"]) == 0
     rows = {line.split()[0]: line.split()[2] for line in capsys.readouterr().out.splitlines()[1:-1]}
