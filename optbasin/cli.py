@@ -154,11 +154,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from optbasin.validate import validate_files
+    from optbasin.validate import fairness_warnings, validate_files
 
     problems = validate_files(args.files, args.catalog)
     if problems:
         raise ConfigError(problems)
+    for w in fairness_warnings(args.files, args.catalog):
+        print(f"warning: {w}", file=sys.stderr)
     print(f"ok: {len(args.files)} file(s) valid")
     return EXIT_OK
 

@@ -42,3 +42,28 @@ def validate_file(path: Path, catalog_dirs: list[str]) -> list[Problem]:
 
 def validate_files(files: list[str], catalog_dirs: list[str]) -> list[Problem]:
     return [p for f in files for p in validate_file(Path(f), catalog_dirs)]
+
+
+def fairness_warnings(files: list[str], catalog_dirs: list[str]) -> list[Problem]:
+    """Per claim of each valid sweep file: hyperparameters the compared optimizers both have but
+    run with different unswept values (see fairness.py). Call after validate_files found nothing."""
+    from optbasin.fairness import unmatched_hyperparameters
+    from optbasin.sweeps.spec import load_sweep
+
+    warnings = []
+    for f in files:
+        doc = read_yaml(f)
+        if not (isinstance(doc, dict) and doc.get("kind", "sweep") == "sweep" and doc.get("claims")
+                and "optimizers" in doc):
+            continue
+        spec, catalog = load_sweep(f, catalog_dirs)
+        compared = [(i, c, _get(c, "compare")) for i, c in enumerate(spec.claims)]
+        pairs = [(f"claims[{i}] ({_get(c, 'name')})", *ab) for i, c, ab in compared
+                 if isinstance(ab, (list, tuple)) and len(ab) == 2]
+        warnings += unmatched_hyperparameters(spec, catalog, pairs)
+    return warnings
+
+
+def _get(claim, key: str):
+    """A claim's field, whether claims are plain mappings or typed models."""
+    return claim.get(key) if isinstance(claim, dict) else getattr(claim, key)

@@ -1,4 +1,4 @@
-"""The robustness metrics of shared/reference/robustness.md as array functions.
+"""The robustness metrics of docs/statistics.md as array functions.
 
 Every function takes a leading axis of rows (the point estimate and bootstrap resamples) and
 is vectorised over it.

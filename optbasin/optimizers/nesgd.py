@@ -212,7 +212,8 @@ class MuonAdam(NESGD):
     """Max aggregation, LMO, Adam for the others: W -= lr s Polar(M); z -= lr m / (sqrt(v) + eps)."""
 
     catalog_entry = "muonadam"
-    __init__ = partialmethod(NESGD.__init__, aggregation="max", mode="lmo", other_rule="adam")
+    __init__ = partialmethod(NESGD.__init__, aggregation="max", mode="lmo", other_rule="adam",
+                             stale_nuclear_norm=True)
 
 
 class Scion(NESGD):
