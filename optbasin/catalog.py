@@ -14,10 +14,11 @@ from __future__ import annotations
 import importlib
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-from optbasin.config import OptimizerDef, TaskDef, parse, read_yaml
+from optbasin.config import HParamDef, OptimizerDef, TaskDef, parse, read_yaml
 from optbasin.errors import ConfigError, Problem
 
 PACKAGE_DIR = Path(__file__).parent
@@ -127,6 +128,35 @@ class Catalog:
         if name not in self.tasks:
             raise KeyError(f"unknown task {name!r}; known: {', '.join(sorted(self.tasks))}")
         return self.tasks[name]
+
+
+@lru_cache(maxsize=1)
+def builtin() -> Catalog:
+    """The built-in catalog, read once per process."""
+    return Catalog.load()
+
+
+def check_values(owner: str, defs: dict[str, HParamDef], values: dict[str, Any]) -> None:
+    """The one bounds check of optbasin's own classes: ``HParamDef.check`` (the sweep loader's
+    check) of every value against its catalog definition; ValueError naming the class, the name,
+    the value and what is allowed. An optional value (declared without a default) may be None."""
+    for name, value in values.items():
+        h = defs[name]
+        if value is None and h.default is None:
+            continue
+        why = h.check(value)
+        if why:
+            raise ValueError(f"{owner}: {name}={value!r} is not allowed: {why}")
+
+
+def check_hparams(owner: type, entry: str, values: dict[str, Any]) -> None:
+    """An optimizer constructor's arguments against built-in entry ``entry``'s hyperparameters."""
+    check_values(owner.__name__, builtin().optimizer(entry).hyperparameters, values)
+
+
+def check_task_params(owner: type, entry: str, values: dict[str, Any]) -> None:
+    """A task constructor's arguments against built-in entry ``entry``'s params."""
+    check_values(owner.__name__, builtin().task(entry).params, values)
 
 
 def import_object(target: str, import_paths: list[str] = ()) -> Any:

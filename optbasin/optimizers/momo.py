@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from optbasin.optimizers.hybrid import GLOBAL
-from optbasin.optimizers.validation import check_hparams
+from optbasin.catalog import check_hparams
 
 
 def _dot(a: Tensor, b: Tensor) -> Tensor:

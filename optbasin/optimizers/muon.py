@@ -23,7 +23,7 @@ import torch
 from optbasin.optimizers.hybrid import HybridOptimizer, as_matrix
 from optbasin.optimizers.orth import compute_dtype, orthogonalize_many
 from optbasin.optimizers.split import MATRIX
-from optbasin.optimizers.validation import check_hparams
+from optbasin.catalog import check_hparams
 
 ADJUST_LR_FNS = ("original", "match_rms_adamw")
 

@@ -31,7 +31,7 @@ from torch import Tensor
 from optbasin.optimizers.hybrid import HybridOptimizer
 from optbasin.optimizers.orth import compute_dtype, orthogonalize_many
 from optbasin.optimizers.split import MATRIX
-from optbasin.optimizers.validation import check_hparams
+from optbasin.catalog import check_hparams
 
 TINY = 1e-30
 

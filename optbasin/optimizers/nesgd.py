@@ -48,7 +48,7 @@ from torch import Tensor
 from optbasin.optimizers.hybrid import HybridOptimizer, as_matrix
 from optbasin.optimizers.orth import compute_dtype, orthogonalize_many
 from optbasin.optimizers.split import MATRIX, OTHER
-from optbasin.optimizers.validation import check_hparams
+from optbasin.catalog import check_hparams
 
 AGGREGATIONS = ("max", "l2", "hybrid")
 MODES = ("lmo", "regularized")

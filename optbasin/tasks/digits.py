@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from optbasin.catalog import check_task_params
 from optbasin.errors import DataError
 from optbasin.tasks.base import Task
 from optbasin.tasks.common import build_seeded, evaluating, shuffled_batches
@@ -104,10 +105,6 @@ class DigitsTask(Task):
     """Shared data handling; subclasses give ``_make_model``."""
 
     def __init__(self, batch_size: int, val_fraction: float):
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size: got {batch_size!r}, expected an int >= 1")
-        if not 0.05 <= val_fraction <= 0.5:
-            raise ValueError(f"val_fraction: got {val_fraction!r}, expected a float in [0.05, 0.5]")
         self.batch_size, self.val_fraction = int(batch_size), float(val_fraction)
 
     def _make_model(self) -> nn.Module:
@@ -143,9 +140,9 @@ class DigitsMLP(DigitsTask):
 
     def __init__(self, hidden: int = 128, depth: int = 2, dropout: float = 0.0, batch_size: int = 64,
                  val_fraction: float = 0.2):
+        check_task_params(type(self), self.name, dict(hidden=hidden, depth=depth, dropout=dropout,
+                                                      batch_size=batch_size, val_fraction=val_fraction))
         super().__init__(batch_size, val_fraction)
-        if int(hidden) < 1 or int(depth) < 0 or not 0 <= dropout < 1:
-            raise ValueError(f"need hidden >= 1, depth >= 0, 0 <= dropout < 1; got {hidden!r}, {depth!r}, {dropout!r}")
         self.hidden, self.depth, self.dropout = int(hidden), int(depth), float(dropout)
 
     def _make_model(self) -> nn.Module:
@@ -158,9 +155,9 @@ class DigitsCNN(DigitsTask):
     head = "head"
 
     def __init__(self, channels: int = 16, batch_size: int = 64, val_fraction: float = 0.2):
+        check_task_params(type(self), self.name, dict(channels=channels, batch_size=batch_size,
+                                                      val_fraction=val_fraction))
         super().__init__(batch_size, val_fraction)
-        if int(channels) < 1:
-            raise ValueError(f"channels: got {channels!r}, expected an int >= 1")
         self.channels = int(channels)
 
     def _make_model(self) -> nn.Module:

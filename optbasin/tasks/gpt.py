@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from optbasin.catalog import builtin, check_task_params
 from optbasin.tasks.base import Task
 from optbasin.tasks.common import build_seeded, evaluating, generator
 from optbasin.tasks.gpt_model import GPT, GPTConfig
@@ -42,15 +43,17 @@ class GPTTask(Task):
                  dropout: float = 0.0, bias: bool = True, vocab_size: int | None = None,
                  batch_size: int = 16, eval_batches: int = 8, text_file: str | None = None,
                  data_dir: str | None = None, bf16: bool = False):
+        check_task_params(type(self), "gpt-tiny", dict(
+            n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size, dropout=dropout, bias=bias,
+            vocab_size=vocab_size, batch_size=batch_size, eval_batches=eval_batches, text_file=text_file,
+            data_dir=data_dir, bf16=bf16))
         if text_file and data_dir:
             raise ValueError("give text_file or data_dir, not both")
-        if int(batch_size) < 1 or int(eval_batches) < 1:
-            raise ValueError(f"batch_size and eval_batches must be >= 1, got {batch_size!r}, {eval_batches!r}")
         self.batch_size, self.eval_batches = int(batch_size), int(eval_batches)
         self.text_file, self.data_dir = text_file or None, data_dir or None
         self.bf16 = bool(bf16)
         if self.data_dir is None:
-            if vocab_size is not None and vocab_size < BYTE_VOCAB:
+            if vocab_size is not None and vocab_size < BYTE_VOCAB:  # depends on the data source: not a bound
                 raise ValueError(f"vocab_size: got {vocab_size!r}; byte-level text needs >= {BYTE_VOCAB}")
             vocab_size = vocab_size or BYTE_VOCAB
         else:
@@ -115,17 +118,14 @@ class GPTTask(Task):
         return total / len(windows)
 
 
-GPT2_SMALL = dict(n_layer=12, n_head=12, n_embd=768, block_size=1024, vocab_size=GPT2_VOCAB,
-                  batch_size=32, eval_batches=20, bf16=True)
-
-
 def make_task(**params) -> GPTTask:
     """Any GPT; the defaults are gpt-tiny's."""
     return GPTTask(**params)
 
 
 def make_gpt2_small(**params) -> GPTTask:
-    """GPT-2 small (124M) defaults, overridden by ``params``; a 10k-step default budget."""
-    task = GPTTask(**{**GPT2_SMALL, **params})
+    """GPT-2 small (124M): the defaults of catalog entry gpt2-small, overridden by ``params``; a
+    10k-step default budget."""
+    task = GPTTask(**{**builtin().task("gpt2-small").defaults(), **params})
     task.default_steps = 10000
     return task

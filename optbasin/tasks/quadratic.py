@@ -31,10 +31,10 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from optbasin.catalog import check_task_params
 from optbasin.tasks.base import Task
 from optbasin.tasks.common import build_seeded, generator
 
-HESSIANS = ("block", "shared", "dense")
 
 
 def _log_spaced(n: int, ratio: float) -> torch.Tensor:
@@ -75,16 +75,10 @@ class QuadraticTask(Task):
     def __init__(self, d_in: int = 64, d_out: int = 32, cond: float = 100.0, hessian: str = "block",
                  spread: float = 10.0, rotate: bool = True, noise: float = 0.5, noise_spread: float = 1.0,
                  batch_size: int = 16, init_scale: float = 1.0, excess: bool = False, problem_seed: int = 0):
-        if hessian not in HESSIANS:
-            raise ValueError(f"hessian: got {hessian!r}, expected one of {', '.join(HESSIANS)}")
-        for key, value in (("d_in", d_in), ("d_out", d_out), ("batch_size", batch_size)):
-            if int(value) < 1:
-                raise ValueError(f"{key}: got {value!r}, expected an int >= 1")
-        for key, value in (("cond", cond), ("spread", spread), ("noise_spread", noise_spread)):
-            if not value >= 1:
-                raise ValueError(f"{key}: got {value!r}, expected a float >= 1")
-        if not noise >= 0:
-            raise ValueError(f"noise: got {noise!r}, expected a float >= 0")
+        check_task_params(type(self), self.name, dict(
+            d_in=d_in, d_out=d_out, cond=cond, hessian=hessian, spread=spread, rotate=rotate, noise=noise,
+            noise_spread=noise_spread, batch_size=batch_size, init_scale=init_scale, excess=excess,
+            problem_seed=problem_seed))
         self.d_in, self.d_out, self.hessian = int(d_in), int(d_out), hessian
         self.batch_size = int(batch_size)
         self.init_scale, self.excess = float(init_scale), bool(excess)
