@@ -60,6 +60,7 @@ class Catalog:
         elif kind == "optimizer":
             d = parse(OptimizerDef, doc, file)
             self.optimizers[d.name] = d
+            self.pending.pop(d.name, None)  # a later file replaces an earlier entry, resolved or not
         elif kind == "task":
             d = parse(TaskDef, doc, file)
             self.tasks[d.name] = d

@@ -241,3 +241,11 @@ def test_validate_a_member_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{tmp_path / 'bad.yaml'}: preset.aggregation: got 'sum', expected one of 'max', 'l2', 'hybrid'" in err
     assert "Traceback" not in err
+
+
+def test_user_entry_replaces_a_builtin_member(tmp_path):
+    """A user file named like a built-in member (muonmax extends nesgd) replaces it, as for any entry."""
+    (tmp_path / "muonmax.yaml").write_text(HAND_WRITTEN_MUONMAX.replace("muonmax_by_hand", "muonmax")
+                                           .replace("default: 0.001", "default: 0.02"))
+    d = Catalog.load([tmp_path]).optimizer("muonmax")
+    assert d.source == str(tmp_path / "muonmax.yaml") and d.hyperparameters["lr"].default == 0.02
