@@ -4,7 +4,9 @@ Contract for an optimizer class named in a catalog YAML (``class: module:Class``
 - a ``torch.optim.Optimizer`` subclass constructed as ``Class(params, **hparams)``;
 - ``params`` are param groups: if the class sets ``hybrid = True`` it receives groups tagged
   ``kind: "matrix" | "other"`` (see split.py), else all trainable parameters in one group;
-- hyperparameters are validated in ``__init__`` (ValueError with a clear message);
+- hyperparameters are validated in ``__init__`` (ValueError with a clear message); optbasin's own
+  classes check against their catalog entry (``catalog.check_hparams``), whose defaults equal
+  their signatures (tests/test_optim_catalog.py);
 - ``needs_loss = True`` when ``step`` needs the batch loss: the trial then calls
   ``step(loss=loss_tensor)``; otherwise ``step()``;
 - optional ``diagnostics() -> dict[str, float | Tensor]``: the last step's internals, read after
