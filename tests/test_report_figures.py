@@ -19,7 +19,7 @@ import pytest
 from optbasin.analysis import analyze
 from optbasin.dashboards import ReportWarning, build_report
 from optbasin.dashboards import figures as F
-from optbasin.dashboards.report import collect_figures, leaderboard_html, render_html, verdicts_html
+from optbasin.dashboards.report import collect_figures, data_path, leaderboard_html, render_html, verdicts_html
 
 from tests.conftest import result_row as trial
 
@@ -81,7 +81,7 @@ def test_sensitivity_curve_points_and_diverged_marks(data):
     div = trace(fig, "A diverged")
     assert list(div.x) == pytest.approx([1e-2, 1e-1]) and list(div.y) == ["A", "A"]
     assert div.marker.symbol == "x"
-    assert "1 of 3 seed(s) diverged" in div.text[0] and "3 of 3 seed(s) diverged" in div.text[1]
+    assert "1 of 3 seeds diverged" in div.text[0] and "3 of 3 seeds diverged" in div.text[1]
     assert fig.layout.xaxis.type == "log" and fig.layout.xaxis2.type == "log"
     names = {t.name for t in fig.data}
     assert "B diverged" not in names  # B never diverged
@@ -117,7 +117,7 @@ def test_failed_seed_is_marked_apart_from_divergence():
     heat = F.surface_figure(a, "t", "N", "clamp_c")
     failed = trace(heat, "failed (some seeds)")
     assert list(failed.x) == ["0.001"] and list(failed.y) == ["0.9"]
-    assert "1 of 3 seed(s) failed" in failed.text[0]
+    assert "1 of 3 seeds failed" in failed.text[0]
     strip = trace(F.sensitivity_figure(a, "t"), "N failed")
     assert list(strip.x) == pytest.approx([1e-3]) and list(strip.y) == ["N"]
 
@@ -186,9 +186,13 @@ def test_html_is_self_contained_with_plotly_once(data, tmp_path):
     assert "<script src" not in html and "cdn" not in html.lower().split("<script>")[0]
     figs = collect_figures(a, steps)
     assert html.count('class="fig"') == len(figs) > 5
-    assert 'http-equiv="refresh"' not in html
-    live = render_html(a, figs, [], live=True)
-    assert '<meta http-equiv="refresh" content="10">' in live
+    assert 'http-equiv="refresh"' not in html  # live mode updates in place, never reloads the page
+    assert html.index("<main") < html.index("plotly.js v") < html.index("const PAGE")  # content paints first
+    assert not data_path(path).exists()
+    build_report(a, steps, [(tmp_path, {"sweep": "demo", "finished_at": None, "trials_planned": 60})], path, live=True)
+    data = data_path(path).read_text()
+    assert data.startswith("optbasinUpdate(") and 'http-equiv="refresh"' not in path.read_text()
+    assert f"{len(a.trials)} of 60 trials done" in data and '"template"' not in data
 
 
 def test_png_export_without_any_renderer_is_skipped_cleanly(data, tmp_path, monkeypatch):
@@ -225,7 +229,7 @@ def test_empty_results_render():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         html = render_html(analyze(pd.DataFrame()), [], [(Path("runs/x"), {"sweep": "x"})], live=True)
-    assert "No trials recorded yet" in html and "live: reloads every 10 s" in html
+    assert "No trials recorded yet" in html and "sweep running: 0 trials done, ETA --" in html
 
 
 def test_write_report_from_run_directory(tmp_path):
