@@ -479,10 +479,10 @@ def _dimension(label: str, values: pd.Series) -> dict:
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) and values.notna().all():
         v = values.astype(float).to_numpy()
         if scale_of("hp." + label, v) == "log":
-            return dict(label=f"log10 {label}", values=np.log10(v))
-        return dict(label=label, values=v)
+            return dict(label=f"log10 {label}", values=np.log10(v).tolist())
+        return dict(label=label, values=v.tolist())
     codes, names = pd.factorize(values.map(lambda v: "n/a" if pd.isna(v) else _label(v)), sort=True)
-    return dict(label=label, values=codes, tickvals=list(range(len(names))), ticktext=list(names))
+    return dict(label=label, values=codes.tolist(), tickvals=list(range(len(names))), ticktext=list(names))
 
 
 def parallel_figure(analysis, task: str) -> go.Figure | None:
@@ -499,10 +499,10 @@ def parallel_figure(analysis, task: str) -> go.Figure | None:
     status = t["status"].map(STATUS_CODES).fillna(2).astype(int)
     dims = [_dimension("optimizer", t["optimizer"])]
     dims += [_dimension(c.removeprefix("hp."), t[c]) for c in swept]
-    dims.append(dict(label="status", values=status, tickvals=[0, 1, 2], ticktext=["completed", "diverged", "failed"],
-                     range=[0, 2]))
+    dims.append(dict(label="status", values=status.tolist(), tickvals=[0, 1, 2],
+                     ticktext=["completed", "diverged", "failed"], range=[0, 2]))
     loss = t["loss"].astype(float)
-    dims.append(dict(label=loss_axis(analysis, task), values=loss))
+    dims.append(dict(label=loss_axis(analysis, task), values=loss.tolist()))
     lstar = float(loss.min())
     fig = go.Figure(go.Parcoords(
         dimensions=dims, line=dict(color=loss, colorscale="Viridis", reversescale=True, showscale=True,
