@@ -150,3 +150,19 @@ def test_live_page_updates_in_place_keeping_zoom_and_legend(browser, tmp_path):
     assert browser.execute_script(f"return {fig}.layout.xaxis.range") == [50, 120]
     assert browser.execute_script(f"return {fig}.data.map(t => t.visible === 'legendonly')") == hidden
     assert browser.execute_script("return document.querySelectorAll('#trials-table tbody tr').length") == len(trials)
+
+
+def test_nav_link_lands_below_the_sticky_nav_and_first_paint_is_content(browser, report):
+    browser.get(report.as_uri())
+    wait_for_plots(browser)
+    browser.execute_script("document.querySelector('nav a[href=\"#leaderboard\"]').click()")
+    time.sleep(0.3)
+    nav_bottom, heading_top = browser.execute_script(
+        "return [document.querySelector('nav').getBoundingClientRect().bottom,"
+        " document.querySelector('#leaderboard h2').getBoundingClientRect().top]")
+    assert browser.execute_script("return window.scrollY") > 0 and heading_top >= nav_bottom
+    # plotly.js comes after the content: the tables are in the document before any script runs
+    order = browser.execute_script(
+        "const all = Array.from(document.querySelectorAll('#leaderboard table, script'));"
+        "return all.map(e => e.tagName)")
+    assert order[0] == "TABLE"

@@ -391,3 +391,19 @@ def test_counts_are_plural_only_when_more_than_one():
     a = analyze(pd.DataFrame([trial("A", 0, 1e-3, 1.0)]), settings={"resamples": 10})
     html = render_html(a, [], [(Path("r"), {"sweep": "x", "finished_at": "y"})])
     assert "&middot; 1 trial<" in html and "1 trials" not in html
+
+
+def test_history_of_a_search_run():
+    """Optuna trials in the order they finished: 3.0, 2.5 (diverged: l0 = 5.0), 2.0, 2.2; the best
+    so far is the running minimum of the losses as analysed."""
+    losses = [3.0, math.nan, 2.0, 2.2]
+    rows_ = [dict(trial("A", 0, lr, loss, "diverged" if math.isnan(loss) else "completed"), origin="optuna",
+                  written_at=float(i)) for i, (lr, loss) in enumerate(zip((1e-3, 1e-1, 3e-3, 5e-3), losses))]
+    rows_.append(dict(trial("B", 0, 1e-3, 2.5), origin="grid", written_at=9.0))
+    a = analyze(pd.DataFrame(rows_), settings={"resamples": 10})
+    fig = F.history_figure(a, "t")
+    assert list(trace(fig, "A trials").y) == pytest.approx([3.0, 5.0, 2.0, 2.2])
+    assert list(trace(fig, "A best so far").y) == pytest.approx([3.0, 3.0, 2.0, 2.0])
+    assert list(trace(fig, "A trials").marker.symbol) == ["circle", "x", "circle", "circle"]
+    assert {t.name for t in fig.data} == {"A trials", "A best so far"}  # B's grid trials are no search
+    assert F.history_figure(analyze(rows(), settings={"resamples": 10}), "t") is None

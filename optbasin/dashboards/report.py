@@ -205,7 +205,9 @@ def leaderboard_html(a: Analysis) -> str:
     basins = [MetricSpec("basin_width", eps=x).column for x in s.eps] + [MetricSpec("basin_width", delta=d).column for d in s.delta]
     ks = [f"expected_best_k{k}" for k in s.ks]
     alpha = MetricSpec("alpha_tunability", alpha=s.alpha).column
-    cols = (["task", "optimizer", "seeds", "trials", "best loss", "best lr", "best other axes"]
+    others = {i: F.at_text(json.loads(p), skip=("lr",)) for i, p in lb["best_point"].items()}
+    shown = any(others.values())  # a column only when some optimizer swept more than lr
+    cols = (["task", "optimizer", "seeds", "trials", "best loss", "best lr"] + ["best other axes"] * shown
             + [c.replace("basin_width_", "basin ") for c in basins] + ["lr sensitivity"]
             + [f"E[best | k={k}]" for k in s.ks] + ["CP early", "CP uniform", "CP late", f"alpha-tun. ({s.alpha:g})",
                "diverged (trials)", "diverged (points)", "failed", "s / step"])
@@ -223,13 +225,13 @@ def leaderboard_html(a: Analysis) -> str:
         tips[c.replace("basin_width_", "basin ")] = ("decades of lr within the tolerance of l* (linear interpolation "
                                                      "in log10 lr); >= : cut by the grid's edge, a lower bound")
     rows = []
-    for _, r in lb.iterrows():
+    for i, r in lb.iterrows():
         edge = r["best_at_edge"]
         cells = [(r["task"], e(r["task"])), (r["optimizer"], f"<b>{e(r['optimizer'])}</b>"),
                  (r["seeds"], str(r["seeds"])), (r["trials"], str(r["trials"])), _ci_cell(r, "best_loss"),
                  (r["best_lr"], _fmt(r["best_lr"], ".3g") + (f' <span class="warn" title="optimum at the grid edge: '
-                                                             f'{e(edge)}">&#9888; {e(edge)}</span>' if edge else "")),
-                 (r["best_point"], e(F.at_text(json.loads(r["best_point"]), skip=("lr",))) or "&ndash;")]
+                                                             f'{e(edge)}">&#9888; {e(edge)}</span>' if edge else ""))]
+        cells += [(others[i], e(others[i]) or "&ndash;")] * shown
         for c in basins:
             cut = r.get(c + "_cut")
             cut = cut if isinstance(cut, str) else ""
