@@ -507,11 +507,11 @@ def parallel_figure(analysis, task: str) -> go.Figure | None:
     fig = go.Figure(go.Parcoords(
         dimensions=dims, line=dict(color=loss, colorscale="Viridis", reversescale=True, showscale=True,
                                    cmin=lstar, cmax=float(loss.quantile(0.9)) if len(loss) > 1 else lstar + 1,
-                                   colorbar=dict(title=dict(text="loss", side="right"), x=1.0, xanchor="left"))))
+                                   colorbar=dict(title=dict(text="loss", side="right"), x=1.05, xanchor="left"))))
     title, top = _title(f"{task}: all {plural(len(t), 'trial')} (hyperparameters, status, final loss; diverged and "
                         "failed at l0)<br><sup>drag along an axis to select; colour clipped at the 90th percentile "
                         "of the loss</sup>")
-    fig.update_layout(title=title, height=440 + top, margin=dict(l=90, r=110, t=top + 30, b=30))
+    fig.update_layout(title=title, height=440 + top, margin=dict(l=90, r=130, t=top + 30, b=30))
     return fig
 
 
