@@ -407,3 +407,13 @@ def test_history_of_a_search_run():
     assert list(trace(fig, "A trials").marker.symbol) == ["circle", "x", "circle", "circle"]
     assert {t.name for t in fig.data} == {"A trials", "A best so far"}  # B's grid trials are no search
     assert F.history_figure(analyze(rows(), settings={"resamples": 10}), "t") is None
+
+
+def test_search_run_progress_does_not_claim_the_grid_count():
+    """meta.json's trials_planned counts the grid; a search samples its own number of trials."""
+    a = analyze(rows(), settings={"resamples": 10})
+    grid = {"sweep": "s", "finished_at": None, "trials_planned": 99, "sweep_yaml": "name: s\n"}
+    search = dict(grid, sweep_yaml="name: s\nsearch: {method: optuna, trials: 5}\n")
+    assert "41 of 99 trials done" in render_html(a, [], [(Path("r"), grid)])
+    page = render_html(a, [], [(Path("r"), search)])
+    assert "41 trials done" in page and "of 99" not in page

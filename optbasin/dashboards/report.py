@@ -279,11 +279,20 @@ def trials_html(a: Analysis) -> str:
             f'<div class="scroll tall">{_table(cols, rows, tid="trials-table")}</div>')
 
 
+def sweep_doc(meta: dict) -> dict:
+    """The sweep file kept in a run's meta.json, parsed ({} when absent or unreadable)."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(meta.get("sweep_yaml") or "")
+    except yaml.YAMLError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 def merge_warnings(a: Analysis, metas: list[tuple[Path, dict]]) -> list[str]:
     """Runs merged into one report that differ in budget, schedule or task parameters: their
     trials are pooled as one task, so say so."""
-    import yaml
-
     out = []
     t = a.trials
     for col, what in (("steps", "step budgets"), ("task_params", "task parameters")):
@@ -292,12 +301,7 @@ def merge_warnings(a: Analysis, metas: list[tuple[Path, dict]]) -> list[str]:
                 values = sorted(g[col].dropna().astype(str).unique())
                 if len(values) > 1:
                     out.append(f"task {task}: trials with different {what} ({'; '.join(values)}) are pooled as one task")
-    docs = []
-    for d, m in metas:
-        try:
-            docs.append((d, yaml.safe_load(m.get("sweep_yaml") or "") or {}))
-        except yaml.YAMLError:
-            continue
+    docs = [(d, sweep_doc(m)) for d, m in metas]
     for key in ("budget", "schedule"):
         values = {json.dumps(doc.get(key), sort_keys=True, default=str) for _, doc in docs}
         if len(values) > 1:
@@ -548,8 +552,10 @@ def _rev(text: str) -> str:
 
 def progress(a: Analysis, metas: list[tuple[Path, dict]]) -> dict[str, Any]:
     """Trials done of those planned and the ETA of a running sweep: the rate of this run so far
-    (trials written since it started) times the trials left. None where not known."""
-    planned = sum(int(m.get("trials_planned") or 0) for _, m in metas) or None
+    (trials written since it started) times the trials left. None where not known (a ``search:``
+    run's meta.json counts the grid, not the trials the search will sample)."""
+    searching = any((sweep_doc(m).get("search") or {}).get("method") == "optuna" for _, m in metas)
+    planned = None if searching else sum(int(m.get("trials_planned") or 0) for _, m in metas) or None
     running = any(m and not m.get("finished_at") for _, m in metas)
     done = int(a.trials["trial_id"].nunique()) if not a.trials.empty else 0
     eta = None
