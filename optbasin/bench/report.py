@@ -47,12 +47,12 @@ def _report(run_dirs: Sequence[str | Path] | None, out: Path) -> tuple[Path, int
 
 
 def load_times(page: Path, repeats: int = 3, timeout: float = 120.0) -> tuple[list[float], list[float]]:
-    """(first contentful paint, all figures drawn) in ms from navigation start, per load."""
+    """(first contentful paint, all figures drawn) in ms from navigation start, per load; each
+    load in a fresh browser (cold caches: what a reader opening the file gets)."""
     paint, drawn = [], []
-    driver = _browser()
-    try:
-        for _ in range(repeats):
-            driver.get("about:blank")
+    for _ in range(repeats):
+        driver = _browser()
+        try:
             driver.get(page.as_uri())
             t0 = time.monotonic()
             while driver.execute_script("return document.body && document.body.dataset.plotsReady") != "1":
@@ -62,8 +62,8 @@ def load_times(page: Path, repeats: int = 3, timeout: float = 120.0) -> tuple[li
             paint.append(driver.execute_script(
                 "const p = performance.getEntriesByName('first-contentful-paint')[0]; return p ? p.startTime : null"))
             drawn.append(driver.execute_script("return performance.now()"))
-    finally:
-        driver.quit()
+        finally:
+            driver.quit()
     return paint, drawn
 
 
@@ -90,4 +90,4 @@ def table(r: dict[str, Any]) -> str:
         return f"report load: skipped ({r['skipped']})"
     return (f"report load ({r['source']}, {r['trials']} trials, {r['size_mb']} MB, built in {r['build_s']} s): first "
             f"contentful paint {r['first_paint_ms']} ms, every figure drawn {r['all_figures_ms']} ms "
-            f"(headless Chromium, median of {r['loads']} loads)")
+            f"(headless Chromium, median of {r['loads']} loads, each in a fresh browser)")

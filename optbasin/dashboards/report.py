@@ -662,6 +662,7 @@ def render_page(page: dict[str, Any], *, live: bool = False, data_file: str = "r
                         f'<div class="grid">{figs}</div></section>')
     state = {"on": live, "running": page["running"], "file": data_file, "every": REFRESH_S}
     data = {k: v for k, v in page.items() if k != "template"}
+    data["sections"] = [{"id": s["id"], "rev": s["rev"]} for s in page["sections"]]  # their html is above
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
