@@ -150,6 +150,14 @@ def test_live_page_updates_in_place_keeping_zoom_and_legend(browser, tmp_path):
     assert browser.execute_script(f"return {fig}.layout.xaxis.range") == [50, 120]
     assert browser.execute_script(f"return {fig}.data.map(t => t.visible === 'legendonly')") == hidden
     assert browser.execute_script("return document.querySelectorAll('#trials-table tbody tr').length") == len(trials)
+    # the same data again: nothing to redraw
+    draws = "return Array.from(document.querySelectorAll('div.fig')).map(e => e.dataset.draws)"
+    before, counts = browser.execute_script("return document.body.dataset.updates"), browser.execute_script(draws)
+    browser.execute_script("optbasinPoll()")
+    while browser.execute_script("return document.body.dataset.updates") == before:
+        assert time.time() - t0 < 60, "the live data file was not applied"
+        time.sleep(0.05)
+    assert browser.execute_script(draws) == counts
 
 
 def test_nav_link_lands_below_the_sticky_nav_and_first_paint_is_content(browser, report):

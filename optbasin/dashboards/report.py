@@ -433,6 +433,7 @@ function draw(id) {
   try {
     if (drawn.has(id)) keepView(el, layout);
     Plotly.react(el, f.data, layout, CONFIG);
+    el.dataset.draws = (+el.dataset.draws || 0) + 1;
     if (!drawn.has(id)) { drawn.add(id); watch(el); }
   } catch (err) { console.error("figure " + id + ": " + err); }
 }
@@ -519,8 +520,9 @@ function update(d) {
     if (!el) { el = document.createElement("div"); el.className = "fig"; el.id = f.id; }
     el.style.height = f.height + "px";
     place(grid, el, last[f.section]); last[f.section] = el;
+    const changed = !FIGS[f.id] || FIGS[f.id].rev !== f.rev;
     FIGS[f.id] = f;
-    if (drawn.has(f.id)) draw(f.id);
+    if (drawn.has(f.id)) { if (changed) draw(f.id); }
     else if (!queue.includes(f.id)) { queue.push(f.id); if (io) io.observe(el); }
   });
   LIVE.running = d.running;
@@ -589,8 +591,9 @@ def status_html(a: Analysis, prog: dict[str, Any], live: bool) -> str:
 def page_content(a: Analysis, figs: list[tuple[str, str, go.Figure]], metas: list[tuple[Path, dict]],
                  *, png_note: str = "", live: bool = True) -> dict[str, Any]:
     """Everything the page shows, as data: the header's status line, the nav, the sections (id,
-    html, rev) in order and the figures (id, section, height, data, layout). Both the page and
-    the live data file carry exactly this."""
+    html, rev) in order and the figures (id, section, height, rev, data, layout); a rev is a hash of
+    the content, so a live update redraws only what changed. Both the page and the live data file
+    carry this."""
     sweeps = sorted({str(m.get("sweep")) for _, m in metas if m.get("sweep")}) or ["(unnamed)"]
     prog = progress(a, metas)
     fig_list, template = [], None
@@ -598,7 +601,7 @@ def page_content(a: Analysis, figs: list[tuple[str, str, go.Figure]], metas: lis
         d = fig.to_plotly_json()
         template = d["layout"].pop("template", template)
         fig_list.append({"id": f"fig-{key}", "section": _section_id(section), "height": int(fig.layout.height or 450),
-                         "data": d["data"], "layout": d["layout"]})
+                         "rev": _rev(to_json_plotly([d["data"], d["layout"]])), "data": d["data"], "layout": d["layout"]})
     tasks = sorted({s for s, _, _ in figs} - {"profiles", "trials"})
     sections: list[tuple[str, str]] = []
     warn = merge_warnings(a, metas)
