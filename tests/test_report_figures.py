@@ -417,3 +417,17 @@ def test_search_run_progress_does_not_claim_the_grid_count():
     assert "41 of 99 trials done" in render_html(a, [], [(Path("r"), grid)])
     page = render_html(a, [], [(Path("r"), search)])
     assert "41 trials done" in page and "of 99" not in page
+
+
+def test_png_has_no_view_buttons(data, tmp_path, monkeypatch):
+    import plotly.graph_objects as go
+
+    import optbasin.dashboards.png as png
+
+    written = []
+    monkeypatch.setattr(png, "renderer", lambda: "kaleido")
+    monkeypatch.setattr(go.Figure, "write_image", lambda self, *a, **k: written.append(self))
+    a, _ = data
+    fig = F.sensitivity_figure(a, "t")
+    png.write_png(fig, tmp_path / "x.png")
+    assert len(fig.layout.updatemenus) == 1 and len(written[0].layout.updatemenus) == 0
