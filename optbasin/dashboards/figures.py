@@ -23,6 +23,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from optbasin.analysis.curves import scale_of
+from optbasin.analysis.loss_table import hp_columns
 from optbasin.analysis.specs import MetricSpec
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
@@ -71,7 +73,7 @@ def best_point(analysis, task: str, optimizer: str) -> dict:
 
 def at_text(point: dict, skip: tuple[str, ...] = ()) -> str:
     """'clamp_c = 0.9, beta = 0.95' for the axes of ``point`` not in ``skip``."""
-    return ", ".join(f"{k} = {_label(v)}" for k, v in point.items() if k not in skip)
+    return ", ".join(f"{k} = {value_label(v)}" for k, v in point.items() if k not in skip)
 
 
 def where_drawn(analysis, task: str, optimizers, skip: tuple[str, ...]) -> str:
@@ -111,7 +113,7 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, log_x: bool = False, hei
     return fig
 
 
-def _label(v) -> str:
+def value_label(v) -> str:
     """Axis label of a hyperparameter value: numbers compactly, anything else as text."""
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
         return str(v)
@@ -245,7 +247,7 @@ def surface_figure(analysis, task: str, optimizer: str, y_axis: str) -> go.Figur
     if s.empty:
         return None
     lrs, ys = np.sort(s["lr"].unique()), np.sort(s["y"].unique())
-    xl, yl = [_label(v) for v in lrs], [_label(v) for v in ys]
+    xl, yl = [value_label(v) for v in lrs], [value_label(v) for v in ys]
     z = np.full((len(ys), len(lrs)), np.nan)
     text = np.full(z.shape, "", dtype=object)
     label = np.full(z.shape, "", dtype=object)
@@ -265,17 +267,17 @@ def surface_figure(analysis, task: str, optimizer: str, y_axis: str) -> go.Figur
         textfont=dict(size=10)))
     full = s[all_div]
     some = s[(s["n_diverged"] > 0) & ~all_div]
-    fig.add_trace(go.Scatter(x=[_label(v) for v in full["lr"]], y=[_label(v) for v in full["y"]], mode="markers",
+    fig.add_trace(go.Scatter(x=[value_label(v) for v in full["lr"]], y=[value_label(v) for v in full["y"]], mode="markers",
                              name="diverged (all seeds)", marker=dict(symbol="x", size=14, color="#d62728"),
                              hovertemplate="diverged at every seed<extra></extra>"))
     if len(some):
-        fig.add_trace(go.Scatter(x=[_label(v) for v in some["lr"]], y=[_label(v) for v in some["y"]],
+        fig.add_trace(go.Scatter(x=[value_label(v) for v in some["lr"]], y=[value_label(v) for v in some["y"]],
                                  mode="markers", name="diverged (some seeds)",
                                  marker=dict(symbol="circle-open", size=14, color="#d62728", line=dict(width=2)),
                                  hovertemplate="some seeds diverged<extra></extra>"))
     failed = s[s["n_failed"] > 0]
     if len(failed):
-        fig.add_trace(go.Scatter(x=[_label(v) for v in failed["lr"]], y=[_label(v) for v in failed["y"]],
+        fig.add_trace(go.Scatter(x=[value_label(v) for v in failed["lr"]], y=[value_label(v) for v in failed["y"]],
                                  mode="markers", name="failed (some seeds)",
                                  marker=dict(symbol="square-open", size=18, color="#555", line=dict(width=2)),
                                  text=[f"{k} of {plural(n, 'seed')} failed (counted as l0)" for k, n in
@@ -283,7 +285,7 @@ def surface_figure(analysis, task: str, optimizer: str, y_axis: str) -> go.Figur
                                  hovertemplate="%{text}<extra></extra>"))
     if s["median"].notna().any():  # (no best while every point is still unknown, e.g. only failures so far)
         best = s.loc[s["median"].idxmin()]
-        fig.add_trace(go.Scatter(x=[_label(best["lr"])], y=[_label(best["y"])], mode="markers", name="best",
+        fig.add_trace(go.Scatter(x=[value_label(best["lr"])], y=[value_label(best["y"])], mode="markers", name="best",
                                  marker=dict(symbol="square-open", size=34, color="white", line=dict(width=3)),
                                  hovertemplate="best point<extra></extra>"))
     at = at_text(best_point(analysis, task, optimizer), skip=("lr", y_axis))
@@ -310,7 +312,7 @@ def best_along_figure(analysis, task: str, axis: str) -> go.Figure | None:
             x=c["value"], y=c["best_loss"], mode="lines+markers", name=opt, line=dict(color=cmap[opt]),
             error_y=dict(type="data", symmetric=False, array=c["max"] - c["best_loss"],
                          arrayminus=c["best_loss"] - c["min"], thickness=1),
-            text=[f"{opt}: {axis} {_label(v)}, best lr {lr:.3g}, loss {m:.4g}" for v, lr, m in
+            text=[f"{opt}: {axis} {value_label(v)}, best lr {lr:.3g}, loss {m:.4g}" for v, lr, m in
                   zip(c["value"], c["best_lr"], c["best_loss"])], hovertemplate="%{text}<extra></extra>"))
     return _layout(fig, f"{task}: best loss vs {axis} (each value at its own best point of the other axes; "
                         "bars: min-max over seeds)", axis, loss_axis(analysis, task, "best median final loss"))
@@ -444,7 +446,7 @@ def mechanism_figure(analysis, task: str, col: str, by: str) -> go.Figure | None
         for i, v in enumerate(values or [None]):
             c = g if v is None else g[g["hp." + by] == v]
             c = c.sort_values("hp.lr")
-            label = opt if v is None else f"{opt}, {by}={_label(v)}"
+            label = opt if v is None else f"{opt}, {by}={value_label(v)}"
             fig.add_trace(go.Scatter(x=c["hp.lr"], y=c[col], mode="lines+markers", name=label,
                                      line=dict(color=cmap[opt], dash=dashes[i % len(dashes)])))
     fig.update_yaxes(range=[-0.02, 1.02])
@@ -474,14 +476,12 @@ STATUS_CODES = {"completed": 0, "diverged": 1, "failed": 2}
 def _dimension(label: str, values: pd.Series) -> dict:
     """A parallel-coordinates axis: numbers as they are (log10 for a log-scaled axis), anything
     else as categories with their names as ticks."""
-    from optbasin.analysis.curves import scale_of
-
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) and values.notna().all():
         v = values.astype(float).to_numpy()
         if scale_of("hp." + label, v) == "log":
             return dict(label=f"log10 {label}", values=np.log10(v).tolist())
         return dict(label=label, values=v.tolist())
-    codes, names = pd.factorize(values.map(lambda v: "n/a" if pd.isna(v) else _label(v)), sort=True)
+    codes, names = pd.factorize(values.map(lambda v: "n/a" if pd.isna(v) else value_label(v)), sort=True)
     return dict(label=label, values=codes.tolist(), tickvals=list(range(len(names))), ticktext=list(names))
 
 
@@ -489,8 +489,6 @@ def parallel_figure(analysis, task: str) -> go.Figure | None:
     """Every trial of the task as one line across optimizer, each swept hyperparameter, status and
     final loss (diverged and failed trials at their initial loss l0, as in every metric); colour:
     final loss. Drag along an axis to select a range."""
-    from optbasin.analysis.loss_table import hp_columns
-
     t = analysis.trials
     t = t[t["task"] == task]
     if t.empty:

@@ -33,6 +33,7 @@ from plotly.offline import get_plotlyjs
 
 from optbasin.analysis import Analysis, analyze, load_claims, read_meta
 from optbasin.analysis.analyze import claims_from_runs
+from optbasin.analysis.loss_table import hp_columns
 from optbasin.analysis.specs import MetricSpec
 from optbasin.dashboards import figures as F
 from optbasin.dashboards.figures import plural
@@ -254,8 +255,6 @@ def leaderboard_html(a: Analysis) -> str:
 def trials_html(a: Analysis) -> str:
     """Every trial, one row each: filter (all words must appear in the row) and sort (click a
     column heading). Hyperparameters: those that take more than one value across the trials."""
-    from optbasin.analysis.loss_table import hp_columns
-
     t = a.trials
     if t.empty:
         return ""
@@ -268,7 +267,7 @@ def trials_html(a: Analysis) -> str:
         cells = [(r["trial_id"], f'<span class="small">{e(str(r["trial_id"]))}</span>'), (r["task"], e(r["task"])),
                  (r["optimizer"], e(r["optimizer"])), (r["seed"], str(r["seed"])),
                  (status, f'<span class="{"warn" if status != "completed" else ""}">{e(status)}</span>')]
-        cells += [(r[c], e(F._label(r[c])) if pd.notna(r[c]) else "&ndash;") for c in hps]
+        cells += [(r[c], e(F.value_label(r[c])) if pd.notna(r[c]) else "&ndash;") for c in hps]
         cells += [(r["final_val_loss"], _fmt(r["final_val_loss"])), (r["l0"], _fmt(r["l0"])),
                   (r["final_train_loss"], _fmt(r["final_train_loss"])), (r["steps_done"], _fmt(r["steps_done"], "g")),
                   (r["wall_time"], _fmt(r["wall_time"], ".3g")),
