@@ -431,3 +431,19 @@ def test_png_has_no_view_buttons(data, tmp_path, monkeypatch):
     fig = F.sensitivity_figure(a, "t")
     png.write_png(fig, tmp_path / "x.png")
     assert len(fig.layout.updatemenus) == 1 and len(written[0].layout.updatemenus) == 0
+
+
+def test_mechanism_view_holds_other_axes_at_the_best_point():
+    """NAMO-D over lr x clamp_c x weight_decay: the clamped-fraction lines (one per c) are drawn at
+    the best weight decay (0.1: losses 2.0 vs 3.0 at 0.5), not a zig-zag through both."""
+    out = [trial("namo_d", s, lr, (2.0 if wd == 0.1 else 3.0) + lr + 0.01 * s, clamp_c=c, weight_decay=wd)
+           for s in range(2) for lr in (1e-3, 1e-2) for c in (0.4, 0.9) for wd in (0.1, 0.5)]
+    trials = pd.DataFrame(out)
+    steps = make_steps(trials, n=20)
+    key = trials.set_index("trial_id")
+    steps["diag.clamped_frac"] = steps["trial_id"].map(key["hp.clamp_c"] + key["hp.weight_decay"])  # c + wd
+    a = analyze(trials, steps, settings={"resamples": 10})
+    fig = F.mechanism_figure(a, "t", "diag.clamped_frac", "clamp_c")
+    assert list(trace(fig, "namo_d, clamp_c=0.4").y) == pytest.approx([0.5, 0.5])
+    assert list(trace(fig, "namo_d, clamp_c=0.9").x) == pytest.approx([1e-3, 1e-2])
+    assert "namo_d at weight_decay = 0.1" in fig.layout.title.text

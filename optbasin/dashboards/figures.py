@@ -431,7 +431,8 @@ def diagnostics_figure(analysis, steps: pd.DataFrame, task: str, ids: dict[str, 
 
 def mechanism_figure(analysis, task: str, col: str, by: str) -> go.Figure | None:
     """A diag column (median over seeds of each trial's mean) against lr, one line per value of
-    ``by`` (e.g. clamp_c for NAMO-D's clamped fraction, f_star for Momo's truncation share)."""
+    ``by`` (e.g. clamp_c for NAMO-D's clamped fraction, f_star for Momo's truncation share); any
+    other swept axis at the optimizer's best point (the title says which)."""
     m = analysis.mechanisms
     if m.empty or col not in m.columns:
         return None
@@ -442,6 +443,9 @@ def mechanism_figure(analysis, task: str, col: str, by: str) -> go.Figure | None
     fig = go.Figure()
     dashes = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
     for opt, g in m.groupby("optimizer", sort=True):
+        for axis, value in best_point(analysis, task, opt).items():
+            if axis not in ("lr", by) and "hp." + axis in g.columns:
+                g = g[_matches(g["hp." + axis], value)]
         values = sorted(g["hp." + by].dropna().unique()) if "hp." + by in g.columns else []
         for i, v in enumerate(values or [None]):
             c = g if v is None else g[g["hp." + by] == v]
@@ -450,7 +454,9 @@ def mechanism_figure(analysis, task: str, col: str, by: str) -> go.Figure | None
             fig.add_trace(go.Scatter(x=c["hp.lr"], y=c[col], mode="lines+markers", name=label,
                                      line=dict(color=cmap[opt], dash=dashes[i % len(dashes)])))
     fig.update_yaxes(range=[-0.02, 1.02])
-    return _layout(fig, f"{task}: {DIAG_LABELS.get(col, col)} vs lr (median over seeds of each run's mean)",
+    where = where_drawn(analysis, task, sorted(m["optimizer"].unique()), skip=("lr", by))
+    return _layout(fig, f"{task}: {DIAG_LABELS.get(col, col)} vs lr (median over seeds of each run's mean)"
+                   + (f"<br><sup>other axes at each optimizer's best: {where}</sup>" if where else ""),
                    "learning rate", "fraction of steps / columns (0 to 1)", log_x=True)
 
 
