@@ -30,7 +30,7 @@ from optbasin.analysis.specs import MetricSpec
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#7f7f7f", "#bcbd22", "#393b79", "#637939"]
 MAX_CURVE_POINTS = 200  # per training curve
-LOSS = "final loss"  # the y axis of every loss figure; unit from loss_unit()
+LOSS = "final loss"  # the y axis of every loss figure; loss_axis() adds the unit
 # The unit of each catalog task's loss (tasks/catalog/*.yaml); other tasks: "task's units".
 LOSS_UNITS = {"quadratic": "MSE", "digits-mlp": "cross-entropy, nats", "digits-cnn": "cross-entropy, nats",
               "gpt-tiny": "cross-entropy, nats/token", "gpt2-small": "cross-entropy, nats/token"}
