@@ -59,8 +59,8 @@ def _execute(p, args: argparse.Namespace) -> int:
     if outcome.skipped:
         print(f"{outcome.skipped} trials already complete in {p.store.root} were skipped")
     _print_summary(p.store.root)
-    if args.report:
-        _write_report([p.store.root], p.store.root / "report.html", live=False)
+    if args.report:  # the final state, also for a page open on the live report
+        _write_report([p.store.root], p.store.root / "report.html", live=True)
     failed = outcome.counts.get("failed", 0)
     if failed:
         print(f"{failed} trial(s) failed; first errors:", file=sys.stderr)
@@ -72,8 +72,9 @@ def _execute(p, args: argparse.Namespace) -> int:
 
 
 def _live_report(run_dir: Path):
-    """A callback that rewrites the self-refreshing report as trials commit: at most every 10 s,
-    and never more than ~10% of the driver's time (the interval grows with the build time)."""
+    """A callback that rewrites the live report (an open page updates in place) at the sweep's start
+    and as trials commit: at most every 10 s, and never more than ~10% of the driver's time (the
+    interval grows with the build time)."""
     import time
 
     state = {"next": 0.0}
@@ -263,10 +264,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--png", action="store_true", help="also export figures as PNG (needs kaleido)")
     p.set_defaults(fn=cmd_report)
 
-    p = sub.add_parser("bench", help="performance benchmarks (optimizer step cost, sweep efficiency, memory)")
+    p = sub.add_parser("bench", help="performance benchmarks (optimizer step cost, sweep efficiency, memory, report load)")
     p.add_argument("--quick", action="store_true", help="fewer repeats")
     p.add_argument("--sweep", default="examples/quickstart.yaml", help="sweep file for the efficiency figure")
     p.add_argument("--json", default="bench.json", help="where to write the results")
+    p.add_argument("--only", choices=["report"], help="run only this benchmark")
+    p.add_argument("--report-runs", nargs="+", metavar="RUN_DIR",
+                   help="run directories for the report benchmark (default: synthetic results)")
     p.set_defaults(fn=cmd_bench)
     return ap
 

@@ -19,7 +19,7 @@ import pytest
 from optbasin.analysis import analyze
 from optbasin.dashboards import ReportWarning, build_report
 from optbasin.dashboards import figures as F
-from optbasin.dashboards.report import collect_figures, leaderboard_html, render_html, verdicts_html
+from optbasin.dashboards.report import collect_figures, data_path, leaderboard_html, render_html, verdicts_html
 
 from tests.conftest import result_row as trial
 
@@ -81,7 +81,7 @@ def test_sensitivity_curve_points_and_diverged_marks(data):
     div = trace(fig, "A diverged")
     assert list(div.x) == pytest.approx([1e-2, 1e-1]) and list(div.y) == ["A", "A"]
     assert div.marker.symbol == "x"
-    assert "1 of 3 seed(s) diverged" in div.text[0] and "3 of 3 seed(s) diverged" in div.text[1]
+    assert "1 of 3 seeds diverged" in div.text[0] and "3 of 3 seeds diverged" in div.text[1]
     assert fig.layout.xaxis.type == "log" and fig.layout.xaxis2.type == "log"
     names = {t.name for t in fig.data}
     assert "B diverged" not in names  # B never diverged
@@ -117,7 +117,7 @@ def test_failed_seed_is_marked_apart_from_divergence():
     heat = F.surface_figure(a, "t", "N", "clamp_c")
     failed = trace(heat, "failed (some seeds)")
     assert list(failed.x) == ["0.001"] and list(failed.y) == ["0.9"]
-    assert "1 of 3 seed(s) failed" in failed.text[0]
+    assert "1 of 3 seeds failed" in failed.text[0]
     strip = trace(F.sensitivity_figure(a, "t"), "N failed")
     assert list(strip.x) == pytest.approx([1e-3]) and list(strip.y) == ["N"]
 
@@ -186,9 +186,13 @@ def test_html_is_self_contained_with_plotly_once(data, tmp_path):
     assert "<script src" not in html and "cdn" not in html.lower().split("<script>")[0]
     figs = collect_figures(a, steps)
     assert html.count('class="fig"') == len(figs) > 5
-    assert 'http-equiv="refresh"' not in html
-    live = render_html(a, figs, [], live=True)
-    assert '<meta http-equiv="refresh" content="10">' in live
+    assert 'http-equiv="refresh"' not in html  # live mode updates in place, never reloads the page
+    assert html.index("<main") < html.index("plotly.js v") < html.index("const PAGE")  # content paints first
+    assert not data_path(path).exists()
+    build_report(a, steps, [(tmp_path, {"sweep": "demo", "finished_at": None, "trials_planned": 60})], path, live=True)
+    data = data_path(path).read_text()
+    assert data.startswith("optbasinUpdate(") and 'http-equiv="refresh"' not in path.read_text()
+    assert f"{len(a.trials)} of 60 trials done" in data and '"template"' not in data
 
 
 def test_png_export_without_any_renderer_is_skipped_cleanly(data, tmp_path, monkeypatch):
@@ -225,7 +229,7 @@ def test_empty_results_render():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         html = render_html(analyze(pd.DataFrame()), [], [(Path("runs/x"), {"sweep": "x"})], live=True)
-    assert "No trials recorded yet" in html and "live: reloads every 10 s" in html
+    assert "No trials recorded yet" in html and "sweep running: 0 trials done, ETA --" in html
 
 
 def test_write_report_from_run_directory(tmp_path):
@@ -247,3 +251,199 @@ def test_write_report_from_run_directory(tmp_path):
     out = write_report([run], tmp_path / "report.html")
     html = out.read_text()
     assert "optbasin report: demo" in html and "a-beats-b" in html and "optbasin run demo.yaml" in html
+
+
+# --- issue 14: marks that cannot lie, every swept axis, the views every sweep tool has -------------
+
+
+def all_traces(a, steps):
+    return [(key, t) for _, key, fig in collect_figures(a, steps) for t in fig.data]
+
+
+def test_no_filled_trace_draws_markers_or_takes_hover(data):
+    """Seed bands and basins: lines only (plotly draws markers on a short trace whose mode is
+    unset: the phantom dots) and never the hover, which must name the optimizer under the cursor."""
+    a, steps = data
+    filled = [(key, t) for key, t in all_traces(a, steps) if getattr(t, "fill", None) not in (None, "none")]
+    assert len(filled) > 5
+    for key, t in filled:
+        assert t.mode == "lines", (key, t.name, t.mode)
+        assert t.hoverinfo == "skip", (key, t.name)
+    sens = F.sensitivity_figure(a, "t")
+    assert sens.layout.hovermode == "x unified"
+    hovering = [t for t in sens.data if t.hoverinfo != "skip" and t.yaxis in (None, "y")]
+    assert {t.name for t in hovering} == {"A", "B", "N"}  # the median lines, named by optimizer
+
+
+def test_line_figures_keep_a_legend_with_one_line(data):
+    a, steps = data
+    ids = F.best_trials(a, "t")
+    fig = F.training_figure(a, steps, "t", {"A": ids["A"]})
+    assert len([t for t in fig.data if t.showlegend is not False]) == 1 and fig.layout.showlegend is True
+
+
+def two_axis_rows():
+    """namo_d over lr x clamp_c: the best point is (1e-2, 0.9) (median 2.3), but the single lowest
+    trial at lr 1e-2 is seed 0 at c 0.4 (2.0, median of its point 3.0)."""
+    out = []
+    for (lr, c), losses in {(1e-3, 0.4): (3.1, 3.2, 3.3), (1e-2, 0.4): (2.0, 3.0, 3.1),
+                            (1e-3, 0.9): (2.9, 3.0, 3.1), (1e-2, 0.9): (2.2, 2.3, 2.4)}.items():
+        out += [trial("namo_d", s, lr, loss, clamp_c=c) for s, loss in enumerate(losses)]
+    out += [trial("namo", s, lr, 2.6 + s * 0.1 + lr) for s in range(3) for lr in (1e-3, 1e-2)]
+    return pd.DataFrame(out)
+
+
+def test_best_trial_is_the_best_full_grid_point():
+    trials = two_axis_rows()
+    steps = make_steps(trials, n=50)
+    steps["diag.clamped_frac"] = steps["trial_id"].map(trials.set_index("trial_id")["hp.clamp_c"])  # = c
+    a = analyze(trials, steps, settings={"resamples": 20})
+    ids = F.best_trials(a, "t")
+    best = a.trials.set_index("trial_id").loc[ids["namo_d"]]
+    assert best["hp.lr"] == pytest.approx(1e-2) and best["hp.clamp_c"] == pytest.approx(0.9) and best["seed"] == 0
+    fig = F.training_figure(a, steps, "t", ids)
+    assert "namo_d at lr = 0.01, clamp_c = 0.9, seed 0" in fig.layout.title.text
+    assert "namo at lr = 0.001" in fig.layout.title.text
+    clamped = F.diagnostics_figure(a, steps, "t", ids)
+    assert list(trace(clamped, "namo_d: NAMO-D clamped-column fraction").y)[0] == pytest.approx(0.9)
+    sens = F.sensitivity_figure(a, "t")
+    assert "namo_d at clamp_c = 0.9" in sens.layout.title.text
+    assert "clamp_c = 0.9" in leaderboard_html(a)  # the best value of every swept axis
+
+
+def test_colour_of_a_label_does_not_depend_on_the_other_labels():
+    def analysis_of(labels):
+        return analyze(pd.DataFrame([trial(o, s, lr, 1.0 + lr + s) for o in labels for s in range(2)
+                                     for lr in (1e-3, 1e-2)]), settings={"resamples": 10})
+
+    two, three = F.colors(analysis_of(["muon", "sgd"])), F.colors(analysis_of(["adamw", "muon", "sgd"]))
+    assert two["muon"] == three["muon"] and two["sgd"] == three["sgd"] and len(set(three.values())) == 3
+    assert F.colors(analysis_of(["A", "B"])) == {"A": F.color_of("A"), "B": F.PALETTE[(F.PALETTE.index(F.color_of("A")) + 1) % len(F.PALETTE)]}
+
+
+def test_expected_best_band_stays_above_zero_and_y_axes_name_the_unit(data):
+    a, _ = data
+    fig = F.expected_best_figure(a, "t")
+    bands = [t for t in fig.data if t.fill == "toself"]
+    assert bands and min(min(t.y) for t in bands) >= 0  # no loss is negative in these trials
+    assert "clipped at 0" in fig.layout.title.text
+    assert fig.layout.yaxis.title.text == "expected best final loss (task's units)"
+
+
+def test_sensitivity_opens_near_the_optimum(data):
+    """A diverged at lr 1e-2 (one seed) and 1e-1 (all): counted as l0 = 5.0, which would squash
+    the curve; the default y range spans the quartiles of the points where no seed diverged:
+    lowest q25 B at 1e-1 (2.0, 2.01, 2.02: 2.005), highest q75 B at 1e-4 (4.0, 4.01, 4.02: 4.015),
+    plus 5% of that span on each side."""
+    a, _ = data
+    fig = F.sensitivity_figure(a, "t")
+    pad = 0.05 * (4.015 - 2.005)
+    assert list(fig.layout.yaxis.range) == pytest.approx([2.005 - pad, 4.015 + pad])
+    labels = [b.label for b in fig.layout.updatemenus[0].buttons]
+    assert labels == ["near the optimum", "all points", "log y"]
+
+
+def test_best_cell_keeps_its_value_visible(data):
+    a, _ = data
+    fig = F.surface_figure(a, "t", "N", "clamp_c")
+    best = trace(fig, "best")
+    assert best.marker.symbol.endswith("-open")  # a frame around the cell, not a filled star over it
+    assert np.array(fig.data[0].text, dtype=object)[1, 1] == "2.300"
+
+
+def test_profiles_need_three_tasks():
+    def figs_for(n_tasks):
+        rows_ = [trial(o, s, lr, 1.0 + lr + s + (o == "B"), task=f"t{k}") for k in range(n_tasks)
+                 for o in ("A", "B") for s in range(2) for lr in (1e-3, 1e-2)]
+        return [sec for sec, _, _ in collect_figures(analyze(pd.DataFrame(rows_), settings={"resamples": 10}), None)]
+
+    assert "profiles" not in figs_for(2)
+    assert "profiles" in figs_for(3)
+
+
+def test_parallel_coordinates_and_trial_table_hold_every_trial(data):
+    a, steps = data
+    fig = F.parallel_figure(a, "t")
+    dims = {d.label: d for d in fig.data[0].dimensions}
+    assert len(dims["optimizer"].values) == len(a.trials) == 41
+    assert set(dims) == {"optimizer", "log10 lr", "clamp_c", "status", "final loss (task's units)"}
+    status = np.array(dims["status"].values)
+    assert (status == 1).sum() == a.trials["diverged"].sum()  # diverged marked
+    html = render_html(a, collect_figures(a, steps), [])
+    table = html[html.index('id="trials-table"'):]
+    assert table[:table.index("</table>")].count("<tr>") == 41 + 1  # header + every trial
+
+
+def test_merged_runs_that_differ_are_flagged(data, tmp_path):
+    a, steps = data
+    trials = rows()
+    trials["steps"] = np.where(trials["seed"] == 0, 100, 300)
+    b = analyze(trials, settings={"resamples": 10})
+    metas = [(Path("runs/a"), {"sweep": "s", "sweep_yaml": "schedule: {kind: constant}\n", "finished_at": "x"}),
+             (Path("runs/b"), {"sweep": "s", "sweep_yaml": "schedule: {kind: warmup_cosine}\n", "finished_at": "x"})]
+    html = render_html(b, [], metas)
+    assert "Merged runs differ" in html and "different step budgets (100; 300)" in html
+    assert "merged runs differ in schedule" in html
+    assert "Merged runs differ" not in render_html(a, [], metas[:1])
+
+
+def test_counts_are_plural_only_when_more_than_one():
+    a = analyze(pd.DataFrame([trial("A", 0, 1e-3, 1.0)]), settings={"resamples": 10})
+    html = render_html(a, [], [(Path("r"), {"sweep": "x", "finished_at": "y"})])
+    assert "&middot; 1 trial<" in html and "1 trials" not in html
+
+
+def test_history_of_a_search_run():
+    """Optuna trials in the order they finished: 3.0, 2.5 (diverged: l0 = 5.0), 2.0, 2.2; the best
+    so far is the running minimum of the losses as analysed."""
+    losses = [3.0, math.nan, 2.0, 2.2]
+    rows_ = [dict(trial("A", 0, lr, loss, "diverged" if math.isnan(loss) else "completed"), origin="optuna",
+                  written_at=float(i)) for i, (lr, loss) in enumerate(zip((1e-3, 1e-1, 3e-3, 5e-3), losses))]
+    rows_.append(dict(trial("B", 0, 1e-3, 2.5), origin="grid", written_at=9.0))
+    a = analyze(pd.DataFrame(rows_), settings={"resamples": 10})
+    fig = F.history_figure(a, "t")
+    assert list(trace(fig, "A trials").y) == pytest.approx([3.0, 5.0, 2.0, 2.2])
+    assert list(trace(fig, "A best so far").y) == pytest.approx([3.0, 3.0, 2.0, 2.0])
+    assert list(trace(fig, "A trials").marker.symbol) == ["circle", "x", "circle", "circle"]
+    assert {t.name for t in fig.data} == {"A trials", "A best so far"}  # B's grid trials are no search
+    assert F.history_figure(analyze(rows(), settings={"resamples": 10}), "t") is None
+
+
+def test_search_run_progress_does_not_claim_the_grid_count():
+    """meta.json's trials_planned counts the grid; a search samples its own number of trials."""
+    a = analyze(rows(), settings={"resamples": 10})
+    grid = {"sweep": "s", "finished_at": None, "trials_planned": 99, "sweep_yaml": "name: s\n"}
+    search = dict(grid, sweep_yaml="name: s\nsearch: {method: optuna, trials: 5}\n")
+    assert "41 of 99 trials done" in render_html(a, [], [(Path("r"), grid)])
+    page = render_html(a, [], [(Path("r"), search)])
+    assert "41 trials done" in page and "of 99" not in page
+
+
+def test_png_has_no_view_buttons(data, tmp_path, monkeypatch):
+    import plotly.graph_objects as go
+
+    import optbasin.dashboards.png as png
+
+    written = []
+    monkeypatch.setattr(png, "renderer", lambda: "kaleido")
+    monkeypatch.setattr(go.Figure, "write_image", lambda self, *a, **k: written.append(self))
+    a, _ = data
+    fig = F.sensitivity_figure(a, "t")
+    png.write_png(fig, tmp_path / "x.png")
+    assert len(fig.layout.updatemenus) == 1 and len(written[0].layout.updatemenus) == 0
+
+
+def test_mechanism_view_holds_other_axes_at_the_best_point():
+    """NAMO-D over lr x clamp_c x weight_decay: the clamped-fraction lines (one per c) are drawn at
+    the best weight decay (0.1: losses 2.0 vs 3.0 at 0.5), not a zig-zag through both."""
+    out = [trial("namo_d", s, lr, (2.0 if wd == 0.1 else 3.0) + lr + 0.01 * s, clamp_c=c, weight_decay=wd)
+           for s in range(2) for lr in (1e-3, 1e-2) for c in (0.4, 0.9) for wd in (0.1, 0.5)]
+    trials = pd.DataFrame(out)
+    steps = make_steps(trials, n=20)
+    key = trials.set_index("trial_id")
+    steps["diag.clamped_frac"] = steps["trial_id"].map(key["hp.clamp_c"] + key["hp.weight_decay"])  # c + wd
+    a = analyze(trials, steps, settings={"resamples": 10})
+    fig = F.mechanism_figure(a, "t", "diag.clamped_frac", "clamp_c")
+    assert list(trace(fig, "namo_d, clamp_c=0.4").y) == pytest.approx([0.5, 0.5])
+    assert list(trace(fig, "namo_d, clamp_c=0.9").x) == pytest.approx([1e-3, 1e-2])
+    assert "namo_d at weight_decay = 0.1" in fig.layout.title.text

@@ -2,7 +2,8 @@
 
 1. per-step time of every optimizer relative to AdamW on gpt-tiny and a width-512 gpt (optimizers.py);
 2. sweep efficiency: the quickstart through Ray Tune against the same trials back to back (sweep.py);
-3. peak memory per trial (memory.py).
+3. peak memory per trial (memory.py);
+4. the HTML report's first paint and full draw in headless Chromium, and its size (report.py).
 Medians over repeated runs; nothing here is asserted in tests.
 """
 
@@ -16,11 +17,17 @@ from pathlib import Path
 def main(args: argparse.Namespace) -> int:
     import torch
 
-    from optbasin.bench import memory, optimizers, sweep
+    from optbasin.bench import memory, optimizers, report, sweep
 
+    results: dict = {"optimizer_steps": [], "sweep": None, "memory": None, "report": None}
+    results["report"] = report.bench_report(getattr(args, "report_runs", None) or None)
+    print(report.table(results["report"]), end="\n\n", flush=True)
+    if getattr(args, "only", None) == "report":
+        Path(args.json).write_text(json.dumps(results, indent=2))
+        print(f"json: {args.json}")
+        return 0
     torch.set_num_threads(1)
     repeats = 3 if args.quick else 7
-    results: dict = {"optimizer_steps": [], "sweep": None, "memory": None}
     for model in optimizers.MODELS:
         rows = optimizers.bench(model, steps=3 if args.quick else 5, repeats=repeats)
         results["optimizer_steps"] += rows

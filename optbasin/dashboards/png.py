@@ -36,6 +36,8 @@ def renderer() -> str | None:
 
 def write_png(fig: go.Figure, path: Path, width: int = 1100, height: int | None = None) -> None:
     height = height or int(fig.layout.height or 450)
+    fig = go.Figure(fig)
+    fig.layout.updatemenus = ()  # view buttons mean nothing on paper
     if renderer() == "kaleido":
         fig.write_image(path, width=width, height=height)
         return

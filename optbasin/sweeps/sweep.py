@@ -10,6 +10,7 @@ import datetime as dt
 import platform
 import shutil
 import sys
+import warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -105,8 +106,14 @@ def claim_directory(p: Plan) -> dict:
 
 def execute(p: Plan, *, address: str | None = None, progress: bool = True, show_ray_logs: bool = False,
             on_commit: Callable[[], None] | None = None) -> Outcome:
-    """Run the plan's pending trials and record the sweep's metadata."""
+    """Run the plan's pending trials and record the sweep's metadata. ``on_commit`` (e.g. the live
+    report) runs once when the run directory is ready, then after each committed trial."""
     meta = claim_directory(p)
+    if on_commit is not None:
+        try:
+            on_commit()  # the live report exists from the sweep's start
+        except Exception as e:  # a side job never takes the sweep down
+            warnings.warn(f"at the sweep's start: {type(e).__name__}: {e}", RuntimeWarning, stacklevel=1)
     try:
         if p.spec.search.method == "optuna":
             outcome = run_search(p.spec, p.catalog, p.store, address=address, progress=progress,
