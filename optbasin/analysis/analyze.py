@@ -45,6 +45,7 @@ class Analysis:
     verdicts_by_task: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per claim x task
     notes: list[str] = field(default_factory=list)
     replicates: dict = field(default_factory=dict, repr=False)  # (task, opt) -> {column: (R,)}
+    per_seed: dict = field(default_factory=dict, repr=False)    # (task, opt) -> GroupResult, one row per seed
 
     def to_text(self) -> str:
         from optbasin.analysis.text import render_text
@@ -179,7 +180,7 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
         expected_best=pd.concat(dodge, ignore_index=True),
         profiles=pd.concat([performance_profile(leaderboard, c, low) for c, low in profile_metrics], ignore_index=True),
         mechanisms=mechanisms.reset_index(drop=True), failed=failed.reset_index(drop=True),
-        notes=notes, replicates=reps,
+        notes=notes, replicates=reps, per_seed=seedvals,
     )
 
 

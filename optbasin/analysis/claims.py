@@ -33,7 +33,9 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from optbasin.analysis.significance import bca_interval, holm, seeds_needed, sign_flip_pvalues, smallest_p
+from optbasin.analysis.robustness import cross_fit
+from optbasin.analysis.significance import (bca_interval, holm, seeds_needed, sign_flip_pvalues, smallest_p,
+                                          swap_pvalues)
 from optbasin.analysis.specs import MetricSpec
 from optbasin.config import Claim, claim_problems, problems_from, read_yaml
 from optbasin.errors import ConfigError, Problem
@@ -124,6 +126,7 @@ class TaskTest:
     task: str
     row: dict[str, Any]
     d: np.ndarray | None = None               # per-seed effects (None: no test, see row["reason"])
+    swap: tuple | None = None                 # (A's, B's (P, m) results, statistic): recompute under swaps
     reversible: dict[str, bool] = field(default_factory=dict)  # verdict -> a grid cut could reverse it
 
 
@@ -136,7 +139,7 @@ def evaluate_claims(claims: list[Claim], leaderboard: pd.DataFrame, seedvals: di
     tests = [t for _, ts in plans for t in ts if t.d is not None]
     raw = []
     for t in tests:
-        greater, less = sign_flip_pvalues(t.d, settings.seed)
+        greater, less = swap_pvalues(*t.swap, settings.seed) if t.swap else sign_flip_pvalues(t.d, settings.seed)
         claimed, opposite = (greater, less) if t.row["direction"] == "greater" else (less, greater)
         t.row["p_claimed"], t.row["p_opposite"] = claimed, opposite
         raw += [claimed, opposite]
@@ -236,6 +239,12 @@ def _task_test(claim: Claim, spec: MetricSpec, task: str, ca: pd.Series, cb: pd.
     else:
         d = xa - xb - null
     test.d = d
+    if spec.name == "best_loss":
+        if _same_grid(ra.group, rb.group):
+            test.swap = (ra.group.loss[:, ran], rb.group.loss[:, ran], _cross_fit_effect(ratio, null))
+        else:
+            row["caveats"] = "; ".join(filter(None, [row["caveats"], f"{task}: different grids: the cross-fitted best "
+                                                     "loss is tested by sign flips of its per-seed terms (approximate)"]))
     lo, hi = bca_interval(d, settings.confidence, settings.resamples, settings.seed)
     if ratio:
         row["effect"], row["ci_low"], row["ci_high"] = (float(np.exp(v + np.log(null))) for v in (d.mean(), lo, hi))
@@ -243,6 +252,30 @@ def _task_test(claim: Claim, spec: MetricSpec, task: str, ca: pd.Series, cb: pd.
         row["effect"], row["ci_low"], row["ci_high"] = (float(v + null) for v in (d.mean(), lo, hi))
     test.reversible = _reversible(spec, ra.cuts.get(col), rb.cuts.get(col), ran, ca, cb, claim.direction)
     return test
+
+
+def _cross_fit_effect(ratio: bool, null: float):
+    """The statistic of a best-loss claim: the mean over seeds of the cross-fitted per-seed effect."""
+    def statistic(la: np.ndarray, lb: np.ndarray) -> np.ndarray:
+        a, b = cross_fit(la), cross_fit(lb)
+        with np.errstate(all="ignore"):
+            d = np.log(a / b) - np.log(null) if ratio else a - b - null
+        return np.nanmean(d, axis=1)
+    return statistic
+
+
+def _same_grid(ga, gb) -> bool:
+    """Both groups ran the same grid points (every hyperparameter column equal, in order)."""
+    if len(ga.points) != len(gb.points):
+        return False
+    cols = sorted({c for c in (*ga.points.columns, *gb.points.columns) if c.startswith("hp.")})
+    for c in cols:
+        if c not in ga.points or c not in gb.points:
+            return False
+        x, y = ga.points[c].reset_index(drop=True), gb.points[c].reset_index(drop=True)
+        if not ((x == y) | (x.isna() & y.isna())).all():
+            return False
+    return True
 
 
 def _undefined(c: pd.Series, col: str) -> str:

@@ -40,6 +40,7 @@ class GroupResult:
     basins: dict[str, dict[str, float]] = field(default_factory=dict)  # column -> low/high/cut (estimate)
     undefined: dict[str, str] = field(default_factory=dict)            # column -> why NaN (estimate)
     ran: np.ndarray | None = None                       # (m,) seeds with a trial (seed_values only)
+    group: Group | None = None                          # the group (seed_values only)
 
 
 @dataclass
@@ -132,18 +133,36 @@ def seed_values(g: Group, specs: list[MetricSpec], s: AnalysisSettings,
     if "best_loss" in res.values:
         res.values["best_loss"] = cross_fitted_best(g)
     res.ran = np.isfinite(g.loss).any(axis=0)
+    res.group = g
     return res
 
 
 def cross_fitted_best(g: Group) -> np.ndarray:
     """(m,) loss on seed j of the point with the lowest median over the other seeds (NaN when
     seed j did not run that point, or when there is no other seed)."""
-    m = g.loss.shape[1]
+    return cross_fit(g.loss[None])[0]
+
+
+def cross_fit(loss: np.ndarray) -> np.ndarray:
+    """loss (K, P, m) -> (K, m): for each seed j, the loss on seed j of the grid point whose median
+    over the other seeds is lowest (choose on some seeds, score on another; averaging over j
+    averages over the m leave-one-seed-out splits). NaN with fewer than 2 seeds."""
+    K, P, m = loss.shape
+    out = np.full((K, m), np.nan)
     if m < 2:
-        return np.full(m, np.nan)
-    others = 1 - np.eye(m, dtype=np.int64)
-    _, best, _ = medians(g, others)
-    return g.loss[best, np.arange(m)]
+        return out
+    rows = np.arange(K)
+    for j in range(m):
+        others = np.delete(loss, j, axis=2)
+        with np.errstate(all="ignore"):
+            med = np.sort(others, axis=2)  # NaN last
+            n = np.isfinite(others).sum(axis=2)
+            lo = np.take_along_axis(med, np.maximum((n - 1) // 2, 0)[..., None], axis=2)[..., 0]
+            hi = np.take_along_axis(med, np.maximum(n // 2, 0)[..., None], axis=2)[..., 0]
+            med = np.where(n > 0, (lo + hi) / 2, np.inf)
+        best = np.argmin(med, axis=1)
+        out[:, j] = loss[rows, best, j]
+    return out
 
 
 def edges_of(g: Group, best: int) -> list[str]:

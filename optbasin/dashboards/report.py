@@ -25,6 +25,7 @@ from optbasin.analysis import Analysis, analyze, load_claims, read_meta
 from optbasin.analysis.analyze import claims_from_runs
 from optbasin.analysis.specs import MetricSpec
 from optbasin.dashboards import figures as F
+from optbasin.dashboards.verdicts import verdicts_section
 
 REFRESH_S = 10
 
@@ -202,7 +203,7 @@ def leaderboard_html(a: Analysis) -> str:
             cells.append((v, h + (f' <span class="warn" title="basin cut by the grid edge ({e(cut)})">cut</span>' if cut else "")))
         v, h = _ci_cell(r, "lr_sensitivity", ".3g")
         cells.append((v, h + (' <span class="muted" title="the lr range reaches past the grid: the mean covers '
-                              'only the grid points inside it">&dagger;</span>' if r.get("lr_sensitivity_range_cut") == True else "")))
+                              'only the grid points inside it">&dagger;</span>' if r.get("lr_sensitivity_cut") == "range" else "")))
         cells += [_ci_cell(r, k) for k in ks]
         cells += [(r[c], _fmt(r[c])) for c in ("tunability_early", "tunability_uniform", "tunability_late")]
         cells.append(_ci_cell(r, alpha, ".2f"))
@@ -215,29 +216,7 @@ def leaderboard_html(a: Analysis) -> str:
 
 
 def verdicts_html(a: Analysis) -> str:
-    v = a.verdicts
-    if v.empty:
-        return '<p class="muted">No claims declared (add a <code>claims:</code> list to the sweep file or pass a claims file).</p>'
-    cols = ["claim", "verdict", "metric", "A vs B", "direction", "tasks", "A", "B", "effect [interval]",
-            "threshold", "reason", "caveats", "per task"]
-    rows = []
-    for _, r in v.iterrows():
-        eff = f"{_fmt(r['effect'])} <span class=\"ci\">[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]</span>"
-        kind = "A / B" if r["effect_kind"] == "ratio" else "A &minus; B"
-        rows.append([
-            (r["claim"], f"<b>{e(r['claim'])}</b>" + (f'<div class="muted">{e(r["description"])}</div>' if r["description"] else "")),
-            (r["verdict"], f'<span class="verdict {e(r["verdict"])}">{e(r["verdict"])}</span>'),
-            (r["metric"], e(r["metric"])), (r["a"], f"{e(r['a'])} vs {e(r['b'])}"),
-            (r["direction"], f"{kind} {'&gt;' if r['direction'] == 'greater' else '&lt;'} {_fmt(r['threshold'], 'g')}"),
-            (r["tasks"], e(r["tasks"])), (r["value_a"], _fmt(r["value_a"])), (r["value_b"], _fmt(r["value_b"])),
-            (r["effect"], eff), (r["threshold"], _fmt(r["threshold"], "g")), (r["reason"], e(r["reason"])),
-            (r["caveats"], f'<span class="small">{e(r["caveats"])}</span>'),
-            (r["per_task"], f'<span class="small">{e(r["per_task"])}</span>'),
-        ])
-    n = a.settings.resamples
-    return (_table(cols, rows) + f'<p class="muted">Verdict: supported when the {round(100 * a.settings.confidence)}% '
-            f"bootstrap interval ({n} resamples of whole seeds, rng seed {a.settings.seed}) lies entirely on the "
-            "claimed side of the threshold, contradicted when entirely on the other side, inconclusive otherwise.</p>")
+    return verdicts_section(a)
 
 
 def meta_html(metas: list[tuple[Path, dict]], a: Analysis, png_note: str) -> str:
