@@ -34,7 +34,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from optbasin.analysis.robustness import cross_fit
-from optbasin.analysis.significance import (bca_interval, holm, seeds_needed, sign_flip_pvalues, smallest_p,
+from optbasin.analysis.significance import (studentized_interval, holm, seeds_needed, sign_flip_pvalues, smallest_p,
                                           swap_pvalues)
 from optbasin.analysis.specs import MetricSpec
 from optbasin.config import Claim, claim_problems, problems_from, read_yaml
@@ -245,7 +245,7 @@ def _task_test(claim: Claim, spec: MetricSpec, task: str, ca: pd.Series, cb: pd.
         else:
             row["caveats"] = "; ".join(filter(None, [row["caveats"], f"{task}: different grids: the cross-fitted best "
                                                      "loss is tested by sign flips of its per-seed terms (approximate)"]))
-    lo, hi = bca_interval(d, settings.confidence, settings.resamples, settings.seed)
+    lo, hi = studentized_interval(d, settings.confidence, settings.resamples, settings.seed)
     if ratio:
         row["effect"], row["ci_low"], row["ci_high"] = (float(np.exp(v + np.log(null))) for v in (d.mean(), lo, hi))
     else:

@@ -22,7 +22,7 @@ class AnalysisSettings(Strict):
          Both are undefined (NaN) when k or K exceeds N, the number of trials run (grid points x
          seeds on the leaderboard; grid points for one seed in the claims' per-seed values).
     resamples, seed, confidence: the bootstrap over seeds (leaderboard: percentile intervals;
-         claims: BCa intervals of the effect).
+         claims: studentized bootstrap intervals of the effect).
     level: the error rate of the claims' verdicts (Holm over every one-sided test of the analysis).
     curve_points: most k values of the expected-best curve stored (log-spaced beyond that).
     """

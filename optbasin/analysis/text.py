@@ -65,7 +65,7 @@ def render_text(a) -> str:
     ]
     if not a.verdicts.empty:
         lines += ["", f"Claims (paired sign-flip test over seeds, Holm over {int(a.verdicts['tests'].max())} one-sided "
-                  f"tests, level {s.level:g}; effect = mean over seeds of A - B, {pct}% BCa interval)"]
+                  f"tests, level {s.level:g}; effect = mean over seeds of A - B, {pct}% studentized bootstrap interval)"]
         v = pd.DataFrame({
             "claim": a.verdicts["claim"], "verdict": a.verdicts["verdict"].str.upper(),
             "metric": [_display(m) for m in a.verdicts["metric"]],

@@ -1,5 +1,5 @@
 """The report's claim verdicts section: each claim's overall verdict, then one row per task with
-its verdict, seed count, Holm-adjusted p-value, effect with its BCa interval and a mark when an
+its verdict, seed count, Holm-adjusted p-value, effect with its studentized bootstrap interval and a mark when an
 optimum sits on the grid's edge. The statistics are in optbasin/analysis/claims.py and
 docs/statistics.md; this module only renders Analysis.verdicts and Analysis.verdicts_by_task.
 """
@@ -82,7 +82,7 @@ def verdicts_section(a) -> str:
               f"Supported (contradicted) overall only when every task supports (contradicts) the claim: the claim's "
               f"p-value is the largest of its tasks'; tasks that disagree give <i>mixed</i>. <i>insufficient seeds</i>: "
               f"no outcome with this many seeds could reach the level. Effect: mean over seeds of A &minus; B (geometric "
-              f"mean for a ratio), {round(100 * s.confidence)}% BCa bootstrap interval over seeds ({s.resamples} "
+              f"mean for a ratio), {round(100 * s.confidence)}% studentized bootstrap interval over seeds ({s.resamples} "
               f"resamples, rng seed {s.seed}); never averaged across tasks. A and B: the leaderboard values. "
               f"&#9888;: optimum at the grid's edge. Definitions: docs/statistics.md.</p>")
     return f'{STYLE}<table class="verdicts"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{legend}'
