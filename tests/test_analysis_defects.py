@@ -154,11 +154,10 @@ def test_wortsman_window_on_a_log_range_grid_keeps_both_ends():
     Best at 10^-2.5: the 3-decade window [-4, -1] holds all 7 points; the old 1e-9 tolerance lost
     one end and flagged the window as cut."""
     lrs = LogRange(log_range=(1e-4, 1e-1), points=7).values()
-    x = np.linspace(-4, -1, 7)
-    losses = 2.0 + (x + 2.5) ** 2                      # l* = 2 at the middle point; l0 = 5 caps the ends
+    losses = [4.25, 3.0, 2.25, 2.0, 2.4, 3.5, 5.6]   # l* = 2 at 10^-2.5; l0 = 5 caps the last one
     rows = [row("A", s, lr, loss) for s in range(2) for lr, loss in zip(lrs, losses)]
     lb = analyze(pd.DataFrame(rows), settings={"resamples": 20}).leaderboard.iloc[0]
-    gaps = np.minimum(losses, L0) - 2.0                # 2.25 capped to... (x + 2.5)^2: 2.25, 1, .25, 0, ...
+    gaps = [2.25, 1.0, 0.25, 0.0, 0.4, 1.5, 3.0]       # min(loss, l0) - l*, half a decade apart
     trapezoid = sum(0.5 * (gaps[i] + gaps[i + 1]) * 0.5 for i in range(6)) / 3.0
     assert lb["lr_sensitivity"] == pytest.approx(trapezoid)
     assert lb["lr_sensitivity_cut"] == ""
