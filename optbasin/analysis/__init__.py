@@ -1,4 +1,4 @@
-"""Robustness analysis of sweep results (shared/reference/robustness.md) and claim verdicts.
+"""Robustness analysis of sweep results (docs/statistics.md) and claim verdicts.
 
     analyze(trials, steps, claims=None, settings=None) -> Analysis
     analyze_runs(run_dirs, claims_file=None, settings=None) -> Analysis

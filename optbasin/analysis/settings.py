@@ -10,7 +10,7 @@ from optbasin.config import Strict, parse
 
 
 class AnalysisSettings(Strict):
-    """Every knob of the robustness metrics (shared/reference/robustness.md).
+    """Every knob of the robustness metrics (docs/statistics.md).
 
     eps: relative basin tolerances, loss <= l* + eps |l*|; the first one is the primary one
          (the report shades it, claims use it unless they name another).

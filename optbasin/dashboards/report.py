@@ -170,7 +170,8 @@ def _ci_cell(r: pd.Series, col: str, fmt: str = ".4g", prefix: str = "") -> tupl
 def leaderboard_html(a: Analysis) -> str:
     s = a.settings
     lb = a.leaderboard.sort_values(["task", "best_loss"])
-    basins = [MetricSpec("basin_width", eps=x).column for x in s.eps] + [MetricSpec("basin_width", delta=d).column for d in s.delta]
+    basins = ([MetricSpec("basin_width", eps=x).column for x in s.eps] + [MetricSpec("basin_width", eps=s.eps[0], scope="task").column]
+              + [MetricSpec("basin_width", delta=d).column for d in s.delta])
     ks = [f"expected_best_k{k}" for k in s.ks]
     alpha = MetricSpec("alpha_tunability", alpha=s.alpha).column
     cols = (["task", "optimizer", "seeds", "trials", "best loss", "best lr"]
@@ -180,9 +181,11 @@ def leaderboard_html(a: Analysis) -> str:
     tips = {
         "best loss": "l*: lowest median-over-seeds final loss; [bootstrap interval over seeds]",
         "best lr": "lr of the best point; the warning sign marks an optimum on the grid's edge",
-        "lr sensitivity": f"Wortsman: mean of min(l, l0) - l* over the grid points within "
+        "lr sensitivity": f"Wortsman: log-uniform (trapezoid) mean of min(l, l0) - l* over the grid points within "
                           + (f"{list(s.lr_range)}" if s.lr_range else f"{s.lr_decades:g} decades centred on the best lr"),
         "CP uniform": f"Sivaprasad tunability: weighted mean of P(k), k = 1..{s.tunability_budget}",
+        **{f"E[best | k={k}]": "Dodge: expected best of k trials drawn from the N trials run (N counts trials: grid "
+                               "points x seeds); undefined (-) for k > N" for k in s.ks},
         "diverged (trials)": "fraction of grid point x seed trials that diverged",
         "diverged (points)": "fraction of grid points where some seed diverged",
     }
