@@ -78,7 +78,7 @@ def test_null_gives_decisive_verdicts_at_most_at_the_level(seeds, n_sims):
 
 
 def test_two_noise_sds_are_detected_at_8_seeds():
-    n_sims = 100
+    n_sims = 200
     v = verdicts(simulate(n_sims, 8, shift=2.0, rng=1), {"best loss": ("best_loss", "less")})
     power = (v["best loss"] == "supported").mean()
     print(f"\npower: true difference 2 sigma, 8 seeds, {n_sims} simulations: supported {power:.2f}; "

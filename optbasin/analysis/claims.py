@@ -34,8 +34,8 @@ import pandas as pd
 from pydantic import ValidationError
 
 from optbasin.analysis.robustness import cross_fit
-from optbasin.analysis.significance import (studentized_interval, holm, seeds_needed, sign_flip_pvalues, smallest_p,
-                                          swap_pvalues)
+from optbasin.analysis.significance import (holm, seeds_needed, sign_flip_pvalues, smallest_p, studentized_interval,
+                                          swap_pvalues, t_statistic)
 from optbasin.analysis.specs import MetricSpec
 from optbasin.config import Claim, claim_problems, problems_from, read_yaml
 from optbasin.errors import ConfigError, Problem
@@ -255,12 +255,13 @@ def _task_test(claim: Claim, spec: MetricSpec, task: str, ca: pd.Series, cb: pd.
 
 
 def _cross_fit_effect(ratio: bool, null: float):
-    """The statistic of a best-loss claim: the mean over seeds of the cross-fitted per-seed effect."""
+    """The statistic of a best-loss claim: the studentized mean over seeds of the cross-fitted
+    per-seed effect."""
     def statistic(la: np.ndarray, lb: np.ndarray) -> np.ndarray:
         a, b = cross_fit(la), cross_fit(lb)
         with np.errstate(all="ignore"):
             d = np.log(a / b) - np.log(null) if ratio else a - b - null
-        return np.nanmean(d, axis=1)
+        return t_statistic(d)
     return statistic
 
 

@@ -32,15 +32,34 @@ def sign_patterns(m: int, seed: int = 0) -> np.ndarray:
     return np.vstack([np.ones((1, m)), draws])
 
 
-def sign_flip_pvalues(d: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """One-sided p-values (greater, less) of T = mean(d) under the sign-flip null distribution:
-    p_greater = P(T_s >= T_obs), p_less = P(T_s <= T_obs) over the patterns s (ties count, to a
-    relative 1e-9, so a discrete statistic is never anti-conservative). d: (m,) finite."""
-    d = np.asarray(d, dtype=float)
-    signs = sign_patterns(d.size, seed)
-    t = signs @ d / d.size
-    tol = 1e-9 * max(float(np.abs(d).max(initial=0.0)), 1e-300)
+def t_statistic(d: np.ndarray) -> np.ndarray:
+    """(K, m) per-seed effects -> (K,) studentized mean, mean / (sd / sqrt(m)) (sd with m - 1);
+    +-inf when every seed agrees exactly (sd = 0), 0 when they are all 0. Studentizing makes the
+    test robust to swapped data that mix A's and B's results into inconsistent per-seed effects:
+    those get a large sd and a small statistic, where consistent effects get a large one."""
+    m = d.shape[1]
+    mean = np.nanmean(d, axis=1)
+    sd = np.nanstd(d, axis=1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = mean / (sd / math.sqrt(m))
+    agree = np.where(mean > 0, np.inf, np.where(mean < 0, -np.inf, 0.0))
+    return np.where(sd > 1e-12 * np.maximum(np.abs(mean), 1e-300), t, agree)
+
+
+def _pvalues(t: np.ndarray) -> tuple[float, float]:
+    """(greater, less) from statistics t over patterns, t[0] the observed one; ties count (to a
+    relative 1e-9), so a discrete statistic is never anti-conservative."""
+    finite = np.abs(t[np.isfinite(t)])
+    tol = 1e-9 * max(float(finite.max(initial=0.0)), 1e-300)
     return float(np.mean(t >= t[0] - tol)), float(np.mean(t <= t[0] + tol))
+
+
+def sign_flip_pvalues(d: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """One-sided p-values (greater, less) of the studentized mean of d under the sign-flip null
+    distribution: p_greater = P(T_s >= T_obs), p_less = P(T_s <= T_obs) over the patterns s.
+    d: (m,) finite."""
+    d = np.asarray(d, dtype=float)
+    return _pvalues(t_statistic(sign_patterns(d.size, seed) * d[None, :]))
 
 
 def swap_pvalues(xa: np.ndarray, xb: np.ndarray, statistic, seed: int = 0) -> tuple[float, float]:
@@ -51,9 +70,7 @@ def swap_pvalues(xa: np.ndarray, xb: np.ndarray, statistic, seed: int = 0) -> tu
     arrays of A and B to (K,)."""
     m = xa.shape[1]
     swap = sign_patterns(m, seed)[:, None, :] < 0                  # (K, 1, m); row 0: the observed
-    t = statistic(np.where(swap, xb, xa), np.where(swap, xa, xb))
-    tol = 1e-9 * max(float(np.nanmax(np.abs(t))), 1e-300)
-    return float(np.mean(t >= t[0] - tol)), float(np.mean(t <= t[0] + tol))
+    return _pvalues(statistic(np.where(swap, xb, xa), np.where(swap, xa, xb)))
 
 
 def smallest_p(m: int) -> float:
