@@ -139,13 +139,15 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
         count_rows, inverse = distinct_rows(counts)
         eye = np.eye(m, dtype=np.int64)
         # the task's best l* in every row: the reference of task-wide basin tolerances
-        task_best = np.nanmin([medians(g, count_rows)[2] for g in task_groups], axis=0)
-        task_best_seed = np.nanmin([medians(g, eye)[2] for g in task_groups], axis=0)
-        for g in task_groups:
-            res = group_metrics(g, count_rows, specs, s, task_best)
+        meds = [medians(g, count_rows) for g in task_groups]
+        seed_meds = [medians(g, eye) for g in task_groups]
+        task_best = np.nanmin([md[2] for md in meds], axis=0)
+        task_best_seed = np.nanmin([md[2] for md in seed_meds], axis=0)
+        for g, md, seed_md in zip(task_groups, meds, seed_meds):
+            res = group_metrics(g, count_rows, specs, s, task_best, md)
             expanded = {col: v[1:][inverse] for col, v in res.values.items()}  # (resamples,) each
             reps[(g.task, g.optimizer)] = expanded
-            seedvals[(g.task, g.optimizer)] = seed_values(g, specs, s, task_best_seed)
+            seedvals[(g.task, g.optimizer)] = seed_values(g, specs, s, task_best_seed, seed_md)
             rows.append(_leaderboard_row(g, res, expanded, seedvals[(g.task, g.optimizer)], specs, s, notes))
             dodge.append(C.expected_best_curve(g, s.curve_points))
     leaderboard = pd.DataFrame(rows)

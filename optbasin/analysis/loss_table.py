@@ -53,12 +53,12 @@ def loss_table(trials: pd.DataFrame) -> pd.DataFrame:
     train = pd.to_numeric(df["final_train_loss"], errors="coerce").astype(float)
     has_val = val.notna().groupby(df["task"]).transform("any")
     raw = val.where(has_val, train)
-    status = [TrialStatus.of(v) for v in df["status"]]
-    status = [TrialStatus.DIVERGED if st is TrialStatus.COMPLETED and not np.isfinite(x) else st
-              for st, x in zip(status, raw.to_numpy())]
-    df["failed"] = [st is TrialStatus.FAILED for st in status]
-    df["diverged"] = [st is TrialStatus.DIVERGED for st in status]
-    df["loss"] = raw.where(~np.array([st.counts_as_l0 for st in status], dtype=bool), df["l0"])
+    status = df["status"].map({v: TrialStatus.of(v).value for v in df["status"].unique()})
+    status = status.where(~((status == TrialStatus.COMPLETED.value) & ~np.isfinite(raw)), TrialStatus.DIVERGED.value)
+    df["failed"] = status == TrialStatus.FAILED.value
+    df["diverged"] = status == TrialStatus.DIVERGED.value
+    counts_as_l0 = status.map({st.value: st.counts_as_l0 for st in TrialStatus}).astype(bool)
+    df["loss"] = raw.where(~counts_as_l0, df["l0"])
 
     steps_done = pd.to_numeric(df["steps_done"], errors="coerce").astype(float)
     wall = pd.to_numeric(df["wall_time"], errors="coerce").astype(float)

@@ -63,6 +63,7 @@ class Context:
     v: np.ndarray           # sorted trial losses
     surv: np.ndarray        # survival weights (metrics.survival)
     l0: float
+    cache: dict = field(default_factory=dict)  # results that several metrics share
 
 
 def medians(g: Group, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -74,13 +75,14 @@ def medians(g: Group, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 def group_metrics(g: Group, counts: np.ndarray, specs: list[MetricSpec], s: AnalysisSettings,
-                  task_best: np.ndarray | None = None) -> GroupResult:
+                  task_best: np.ndarray | None = None, med: tuple | None = None) -> GroupResult:
     """Every metric of ``specs`` for every row of ``counts``. task_best: (u,) the task's lowest
-    l* per row (for task-wide tolerances; default this optimizer's own l*)."""
+    l* per row (for task-wide tolerances; default this optimizer's own l*). med: medians(g,
+    counts) when already computed."""
     u = counts.shape[0]
     rows = np.arange(u)
     valid = counts[:, np.isfinite(g.loss).any(axis=0)].sum(axis=1) > 0   # (u,)
-    med, best, lstar = medians(g, counts)
+    med, best, lstar = med if med is not None else medians(g, counts)
 
     idx = g.slices[g.slice_of[best]]                                   # (u, n)
     curve = np.where(idx >= 0, med[rows[:, None], np.maximum(idx, 0)], np.inf)
@@ -123,13 +125,13 @@ def group_metrics(g: Group, counts: np.ndarray, specs: list[MetricSpec], s: Anal
 
 
 def seed_values(g: Group, specs: list[MetricSpec], s: AnalysisSettings,
-                task_best: np.ndarray | None = None) -> GroupResult:
+                task_best: np.ndarray | None = None, med: tuple | None = None) -> GroupResult:
     """Each metric on each seed of the task alone (row j = seed j), the values the claims' paired
     test compares. The best loss is cross-fitted: seed j scores the point that is best on the
     other seeds (median over them), so the selection never sees the seed it is scored on."""
     m = g.loss.shape[1]
     eye = np.eye(m, dtype=np.int64)
-    res = group_metrics(g, eye, specs, s, task_best)
+    res = group_metrics(g, eye, specs, s, task_best, med)
     if "best_loss" in res.values:
         res.values["best_loss"] = cross_fitted_best(g)
     res.ran = np.isfinite(g.loss).any(axis=0)

@@ -125,8 +125,9 @@ def _expected_best_k(ctx: "Context", spec: MetricSpec) -> Computed:
 
 def _tunability(ctx: "Context", spec: MetricSpec) -> Computed:
     K = ctx.settings.tunability_budget
-    cp = M.cumulative_performance(ctx.v, ctx.surv, K)[spec.weighting]
-    return Computed(_beyond_trials(cp, K, ctx.n_trials))
+    if "cp" not in ctx.cache:  # the three weightings share one computation
+        ctx.cache["cp"] = M.cumulative_performance(ctx.v, ctx.surv, K)
+    return Computed(_beyond_trials(ctx.cache["cp"][spec.weighting], K, ctx.n_trials))
 
 
 def _alpha_tunability(ctx: "Context", spec: MetricSpec) -> Computed:
