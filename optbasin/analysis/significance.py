@@ -117,8 +117,10 @@ def studentized_interval(d: np.ndarray, confidence: float, resamples: int, seed:
     draws = d[rng.integers(0, m, size=(resamples, m))]
     diff = draws.mean(axis=1) - theta
     se_star = draws.std(axis=1, ddof=1) / math.sqrt(m)
+    spread = 1e-9 * float(np.abs(d).max())   # below this a resample has no spread (rounding only)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(se_star > 0, diff / se_star, np.sign(diff) * np.inf)
+        t = np.where(se_star > spread, diff / se_star,
+                     np.where(np.abs(diff) > spread, np.sign(diff) * np.inf, 0.0))
     t = np.sort(t)
     lo_q = min(float(t[int(math.floor((1 - confidence) / 2 * (resamples - 1)))]), 0.0)
     hi_q = max(float(t[int(math.ceil((1 + confidence) / 2 * (resamples - 1)))]), 0.0)
