@@ -135,6 +135,89 @@ class TaskDef(Strict):
 
 
 # --------------------------------------------------------------------------------------------
+# Claims (verdicts: optbasin/analysis/claims.py; statistics: docs/statistics.md)
+# --------------------------------------------------------------------------------------------
+def _metric_registry() -> dict:
+    from optbasin.analysis.specs import REGISTRY  # the analysis imports this module: read lazily
+
+    return REGISTRY
+
+
+CLAIM_OPTIONS = ("tolerance", "delta", "scope", "k", "weighting", "alpha")
+
+
+class Claim(Strict):
+    """One claim: ``compare: [A, B]`` with ``direction: greater`` reads "metric(A) > metric(B)".
+    Each metric's options (tolerance, k, ...) are those its registry entry lists."""
+
+    name: str = Field(min_length=1)
+    metric: str
+    compare: tuple[str, str]
+    direction: Literal["greater", "less"]
+    task: Union[str, list[str]] = "all"
+    tolerance: float | None = Field(default=None, ge=0)   # basin_width: relative eps
+    delta: float | None = Field(default=None, ge=0)       # basin_width: absolute delta
+    scope: Literal["own", "task"] | None = None           # basin_width: around own l* or the task's best
+    k: int | None = Field(default=None, ge=1)             # expected_best_k
+    weighting: Literal["early", "uniform", "late"] | None = None  # tunability
+    alpha: float | None = Field(default=None, ge=0)       # alpha_tunability
+    effect: Literal["difference", "ratio"] = "difference"
+    threshold: float | None = None
+    description: str = ""
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, v: str) -> str:
+        registry = _metric_registry()
+        if v not in registry:
+            raise ValueError(f"unknown metric {v!r}; expected one of {', '.join(registry)}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Claim":
+        a, b = self.compare
+        if a == b:
+            raise ValueError(f"compare needs two different optimizer labels, got [{a}, {b}]")
+        registry = _metric_registry()
+        allowed = registry[self.metric].options
+        for option in CLAIM_OPTIONS:
+            if getattr(self, option) is not None and option not in allowed:
+                owners = [n for n, d in registry.items() if option in d.options]
+                raise ValueError(f"'{option}' applies to metric {', '.join(owners)}, not {self.metric}")
+        if self.tolerance is not None and self.delta is not None:
+            raise ValueError("give basin_width either 'tolerance' (relative) or 'delta' (absolute), not both")
+        if self.metric == "expected_best_k" and self.k is None:
+            raise ValueError("metric expected_best_k needs 'k' (the number of trials)")
+        if self.effect == "ratio" and self.threshold is not None and not self.threshold > 0:
+            raise ValueError(f"a ratio's threshold must be > 0, got {self.threshold:g}")
+        if isinstance(self.task, list) and not self.task:
+            raise ValueError("task: give a label, a list of labels, or 'all'")
+        return self
+
+
+def claim_problems(claims: list[Claim], file: str, optimizers: list[str] | None = None,
+                   tasks: list[str] | None = None) -> list[Problem]:
+    """What a list of valid claims gets wrong as a whole: duplicate names and, when the sweep's
+    labels are given, optimizer or task labels that the sweep does not run."""
+    problems, seen = [], set()
+    for i, c in enumerate(claims):
+        if c.name in seen:
+            problems.append(Problem(file, f"claims[{i}].name", f"duplicate claim name {c.name!r}"))
+        seen.add(c.name)
+        if optimizers is not None:
+            for label in c.compare:
+                if label not in optimizers:
+                    problems.append(Problem(file, f"claims[{i}].compare", f"{label!r} is not an optimizer label of "
+                                            f"this sweep; expected one of {', '.join(optimizers)}"))
+        if tasks is not None and c.task != "all":
+            for label in [c.task] if isinstance(c.task, str) else c.task:
+                if label not in tasks:
+                    problems.append(Problem(file, f"claims[{i}].task", f"{label!r} is not a task label of this "
+                                            f"sweep; expected 'all' or one of {', '.join(tasks)}"))
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
 # The sweep document
 # --------------------------------------------------------------------------------------------
 class LogRange(Strict):
@@ -259,7 +342,7 @@ class SweepSpec(Strict):
     resources: Resources = Resources()
     search: SearchSpec = SearchSpec()
     retries: int = Field(default=0, ge=0)
-    claims: list[dict[str, Any]] = []
+    claims: list[Claim] = []  # checked against the sweep's labels (cross_problems)
     source: str = ""  # the file it was read from
 
     @field_validator("seeds")
@@ -276,6 +359,10 @@ class SweepSpec(Strict):
     @classmethod
     def _names_to_entries(cls, v: Any) -> Any:
         return [{"name": e} if isinstance(e, str) else e for e in v] if isinstance(v, list) else v
+
+    def cross_problems(self, file: str) -> list[Problem]:
+        """Problems between fields (each located): claims naming labels the sweep does not run."""
+        return claim_problems(self.claims, file, [o.key for o in self.optimizers], [t.key for t in self.tasks])
 
     def output_dir(self) -> Path:
         return Path(self.output) if self.output else Path("runs") / self.name
@@ -335,6 +422,10 @@ def parse(model: type[BaseModel], data: Any, file: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError([Problem(file, "(document)", f"expected a mapping of fields, got {type(data).__name__}")])
     try:
-        return model.model_validate({**data, "source": file} if "source" in model.model_fields else data)
+        obj = model.model_validate({**data, "source": file} if "source" in model.model_fields else data)
     except ValidationError as e:
         raise ConfigError(problems_from(e, file)) from None
+    problems = obj.cross_problems(file) if hasattr(obj, "cross_problems") else []
+    if problems:
+        raise ConfigError(problems)
+    return obj

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,13 +22,13 @@ def trial(opt, seed, lr, loss, task="t", wall=1.0):
             "final_val_loss": loss, "steps_done": 100, "wall_time": wall}
 
 
-def separated():
-    """A is better than B at its best lr in every seed: A's l* = median(2.0, 2.1, 2.2, 2.3) = 2.15,
-    B's l* = median(3.0, 3.1, 3.2, 3.3) = 3.15 (B's second lr is worse for every seed)."""
+def separated(seeds=6, gap=1.0):
+    """A is better than B at its best lr on every seed, by gap + 0.1 s on seed s (distinct
+    differences, so no two sign patterns tie); B's second lr is worse for every seed."""
     rows = []
-    for s in range(4):
+    for s in range(seeds):
         rows += [trial("A", s, 1e-3, 2.0 + 0.1 * s), trial("A", s, 1e-2, 4.0)]
-        rows += [trial("B", s, 1e-3, 3.0 + 0.1 * s), trial("B", s, 1e-2, 4.5)]
+        rows += [trial("B", s, 1e-3, 2.0 + 0.2 * s + gap), trial("B", s, 1e-2, 4.5)]
     return pd.DataFrame(rows)
 
 
@@ -40,31 +41,44 @@ def verdict(trials, **kw):
     return analyze(trials, claims=[claim(**kw)], settings={"resamples": 500}).verdicts.iloc[0]
 
 
-def test_supported():
+def test_supported_with_the_exact_sign_flip_p_value():
+    """6 seeds, A lower on each: of the 2^6 sign patterns only the observed one gives a mean as
+    low, so p = 1/64; Holm over the claim's two one-sided tests doubles it: 1/32 <= 0.05."""
     v = verdict(separated(), direction="less")
     assert v["verdict"] == "supported"
-    assert v["effect"] == pytest.approx(2.15 - 3.15)
-    assert (v["value_a"], v["value_b"]) == (pytest.approx(2.15), pytest.approx(3.15))
-    # every resample draws the same seeds for both: A - B lies in [2.0 - 3.0, 2.3 - 3.3] = -1 exactly
-    assert v["ci_low"] == pytest.approx(-1.0) and v["ci_high"] == pytest.approx(-1.0)
+    assert v["p_value"] == pytest.approx(2 / 64)
+    assert v["p_opposite"] == pytest.approx(1.0)
+    assert v["seeds"] == 6 and v["tests"] == 2
+    # the cross-fitted best loss: each seed scores lr 1e-3 (best on the other seeds) -> the
+    # per-seed difference is -(1 + 0.1 s), and the effect is their mean
+    assert v["effect"] == pytest.approx(-np.mean([1 + 0.1 * s for s in range(6)]))
+    assert v["ci_low"] <= v["effect"] <= v["ci_high"]
 
 
 def test_contradicted():
     v = verdict(separated(), direction="greater")
     assert v["verdict"] == "contradicted"
-    assert v["effect"] == pytest.approx(-1.0)
+    assert v["p_value"] == pytest.approx(1.0) and v["p_opposite"] == pytest.approx(2 / 64)
 
 
-def test_inconclusive_when_interval_contains_zero():
-    """A wins on seeds 0 and 2, B on seeds 1 and 3 (one lr each): the resample that draws only
-    seeds 0 and 2 (probability 1/16 > 2.5%) gives A - B = -1, only 1 and 3 gives +1."""
+@pytest.mark.parametrize("seeds", [2, 3, 4, 5])
+def test_too_few_seeds_say_how_many_are_needed(seeds):
+    """m seeds give p >= 2^-m; with Holm over 2 tests the level is 0.025: 2^-5 = 0.031 is above it,
+    2^-6 below, so 6 seeds are needed, whatever the data."""
+    v = verdict(separated(seeds=seeds, gap=10.0))
+    assert v["verdict"] == "insufficient seeds"
+    assert "6 seeds needed" in v["reason"]
+
+
+def test_inconclusive_when_seeds_disagree():
+    """8 seeds: A wins on four, B on four, by the same margins: T = 0 is the median of the null."""
     rows = []
-    for s, (a, b) in enumerate([(2.0, 3.0), (3.0, 2.0), (2.0, 3.0), (3.0, 2.0)]):
+    for s in range(8):
+        a, b = (2.0, 3.0 + 0.1 * s) if s % 2 else (3.0 + 0.1 * s, 2.0)
         rows += [trial("A", s, 1e-3, a), trial("B", s, 1e-3, b)]
     v = verdict(pd.DataFrame(rows))
     assert v["verdict"] == "inconclusive"
-    assert v["effect"] == pytest.approx(0.0)  # medians 2.5 and 2.5
-    assert v["ci_low"] == pytest.approx(-1.0) and v["ci_high"] == pytest.approx(1.0)
+    assert 0.3 < v["p_value"] <= 1.0
 
 
 def test_missing_optimizer_or_task_is_inconclusive_with_reason():
@@ -76,41 +90,66 @@ def test_missing_optimizer_or_task_is_inconclusive_with_reason():
     assert v["verdict"] == "inconclusive" and "muon" in v["reason"]
 
 
-def test_one_seed_is_inconclusive():
+def test_one_seed_is_insufficient():
     trials = separated()
     v = verdict(trials[trials["seed"] == 0])
-    assert v["verdict"] == "inconclusive" and "one seed" in v["reason"]
+    assert v["verdict"] == "insufficient seeds"
 
 
 def test_ratio_effect_with_threshold_over_all_tasks():
-    """A's time per step is 1.05 x B's on two tasks: 'A costs less than 1.1 x B' is supported,
-    'less than B' is contradicted (the geometric mean ratio, 1.05, is above 1)."""
+    """A's time per step is 1.05 x B's on every seed of two tasks: 'A costs less than 1.1 x B' is
+    supported on each task (p = 2^-7 per task, 4 one-sided tests: Holm 4/128), 'less than B' is
+    contradicted; the effect of each task is the geometric mean ratio 1.05."""
     rows = []
     for task in ("t", "u"):
-        for s in range(3):
+        for s in range(7):
             rows += [trial("A", s, 1e-3, 2.0, task=task, wall=105.0), trial("B", s, 1e-3, 2.0, task=task, wall=100.0)]
     trials = pd.DataFrame(rows)
-    v = verdict(trials, metric="time_per_step", effect="ratio", threshold=1.1, task="all")
-    assert v["verdict"] == "supported" and v["effect"] == pytest.approx(1.05) and v["tasks"] == "t,u"
+    res = analyze(trials, claims=[claim(metric="time_per_step", effect="ratio", threshold=1.1, task="all")],
+                  settings={"resamples": 200})
+    v = res.verdicts.iloc[0]
+    assert v["verdict"] == "supported" and v["tasks"] == "t,u"
+    assert v["p_value"] == pytest.approx(4 / 128)
+    assert np.isnan(v["effect"])  # several tasks: effects are per task, never averaged
+    assert res.verdicts_by_task["effect"].tolist() == [pytest.approx(1.05)] * 2
     v = verdict(trials, metric="time_per_step", effect="ratio", task="all")
     assert v["verdict"] == "contradicted"
 
 
-def test_basin_claim_uses_its_tolerance():
-    """A: losses 2.0 at lr 1e-3 and 2.1 at 1e-2 (both within 10%), 4.0 at 1e-1; B: 2.0 at 1e-3
-    only, 4.0 at 1e-2 and 1e-1. With tolerance 0.1 A's basin is wider."""
+def test_tasks_that_disagree_are_mixed():
+    """Task t: A better on all 7 seeds; task u: A worse on all 7. Never pooled into one effect."""
     rows = []
-    for s in range(3):
+    for task, sign in (("t", 1), ("u", -1)):
+        for s in range(7):
+            rows += [trial("A", s, 1e-3, 2.0, task=task), trial("B", s, 1e-3, 2.0 + sign * (0.5 + 0.1 * s), task=task)]
+    res = analyze(pd.DataFrame(rows), claims=[claim(task="all")], settings={"resamples": 200})
+    v = res.verdicts.iloc[0]
+    assert v["verdict"] == "mixed"
+    assert "t supported" in v["reason"] and "u contradicted" in v["reason"]
+    assert np.isnan(v["effect"])
+    by_task = res.verdicts_by_task.set_index("task")
+    assert by_task.loc["t", "verdict"] == "supported" and by_task.loc["u", "verdict"] == "contradicted"
+
+
+def test_basin_claim_uses_its_tolerance():
+    """On seed s, A: 4 + s/100 at lr 1e-4, l = 2 + s/100 at 1e-3, 2.1 + s/100 at 1e-2, 4 + s/100 at
+    1e-1; B the same but 4 + s/100 at 1e-2. With tolerance 0.1, T = 1.1 l and A's basin is wider."""
+    rows = []
+    for s in range(6):
         for lr, la, lb in ((1e-4, 4.0, 4.0), (1e-3, 2.0, 2.0), (1e-2, 2.1, 4.0), (1e-1, 4.0, 4.0)):
             rows += [trial("A", s, lr, la + 0.01 * s), trial("B", s, lr, lb + 0.01 * s)]
     v = verdict(pd.DataFrame(rows), metric="basin_width", tolerance=0.1, direction="greater")
     assert v["metric"] == "basin_width_rel0.1"
-    # medians = seed 1's values (4.01, 2.01, 2.11, 4.01 for A); l* = 2.01, T = 2.01 * 1.1 = 2.211.
-    # A: left crossing on (-4, 4.01)-(-3, 2.01): -3 - 0.201 / 2.0; right on (-2, 2.11)-(-1, 4.01): -2 + 0.101 / 1.9.
-    # B: -3 -/+ 0.201 / 2.0 on both sides.
-    width_a = (-2 + 0.101 / 1.9) - (-3 - 0.201 / 2.0)
-    width_b = 2 * 0.201 / 2.0
-    assert v["effect"] == pytest.approx(width_a - width_b)
+
+    def widths(s):
+        low, l = 4.0 + 0.01 * s, 2.0 + 0.01 * s
+        t = 1.1 * l
+        # left crossing between (-4, low) and (-3, l); right between (-2, 2.1 + s/100) and (-1, low)
+        a = (-2 + (t - (2.1 + 0.01 * s)) / (low - (2.1 + 0.01 * s))) - (-3 - (t - l) / (low - l))
+        b = 2 * (t - l) / (low - l)
+        return a, b
+
+    assert v["effect"] == pytest.approx(np.mean([a - b for a, b in map(widths, range(6))]))
     assert v["verdict"] == "supported"
 
 

@@ -131,21 +131,24 @@ def test_flat_curve(result):
 
 
 def test_lr_sensitivity_fixed_range(result):
-    # mean over the 4 grid points of min(l, l0) - l*: (3.2 - 2.1) + 0 + (2.5 - 2.1) + (5.0 - 2.1)
-    assert row(result, "A")["lr_sensitivity"] == pytest.approx((1.1 + 0.0 + 0.4 + 2.9) / 4)
-    assert not row(result, "A")["lr_sensitivity_range_cut"]
+    # log-uniform average (trapezoid in log10 lr) over the 4 grid points of min(l, l0) - l*:
+    # gaps 3.2 - 2.1, 0, 2.5 - 2.1, 5.0 - 2.1 at log10 lr -4, -3, -2, -1 (3 decades)
+    gaps = [1.1, 0.0, 0.4, 2.9]
+    trapezoid = sum((g0 + g1) / 2 for g0, g1 in zip(gaps, gaps[1:])) / 3
+    assert row(result, "A")["lr_sensitivity"] == pytest.approx(trapezoid)
+    assert row(result, "A")["lr_sensitivity_cut"] == ""
 
 
 def test_lr_sensitivity_centred_range_and_cut_flag():
     trials = pd.DataFrame(table_a())
     two = analyze(trials, settings={"lr_decades": 2, "resamples": 10}).leaderboard.iloc[0]
-    # centred on log10 lr* = -3, 2 decades: [-4, -2] holds lr 1e-4, 1e-3, 1e-2
-    assert two["lr_sensitivity"] == pytest.approx((1.1 + 0.0 + 0.4) / 3)
-    assert not two["lr_sensitivity_range_cut"]
+    # centred on log10 lr* = -3, 2 decades: [-4, -2] holds lr 1e-4, 1e-3, 1e-2 (gaps 1.1, 0, 0.4)
+    assert two["lr_sensitivity"] == pytest.approx(((1.1 + 0.0) / 2 + (0.0 + 0.4) / 2) / 2)
+    assert two["lr_sensitivity_cut"] == ""
     three = analyze(trials, settings={"lr_decades": 3, "resamples": 10}).leaderboard.iloc[0]
     # [-4.5, -1.5]: the same three points; the range reaches past the grid's first point
-    assert three["lr_sensitivity"] == pytest.approx((1.1 + 0.0 + 0.4) / 3)
-    assert three["lr_sensitivity_range_cut"]
+    assert three["lr_sensitivity"] == pytest.approx(((1.1 + 0.0) / 2 + (0.0 + 0.4) / 2) / 2)
+    assert three["lr_sensitivity_cut"] == "range"
 
 
 # the 11 losses of A (a diverged trial counts as l0 = 5)
@@ -201,8 +204,8 @@ def test_failed_trial_counts_as_l0_and_is_listed():
 
 def test_train_loss_used_when_no_validation_loss():
     rows = [trial("A", s, 1e-3, 2.0) for s in (0, 1)]
-    rows[1]["final_val_loss"] = math.nan
-    rows[1]["final_train_loss"] = 1.5
+    for r, train in zip(rows, (2.0, 1.5)):  # the task reports no validation loss at all
+        r["final_val_loss"], r["final_train_loss"] = math.nan, train
     res = analyze(pd.DataFrame(rows), settings={"resamples": 10})
     assert sorted(res.trials["loss"]) == [1.5, 2.0]
     assert res.leaderboard["best_loss"].iloc[0] == pytest.approx(1.75)

@@ -174,7 +174,7 @@ def test_tables(data):
     assert "&ge;" in lb                      # B's basin is a lower bound
     v = verdicts_html(a)
     verdict = a.verdicts["verdict"].iloc[0]
-    assert f'class="verdict {verdict}">{verdict}</span>' in v and "a-beats-b" in v
+    assert f'class="verdict {verdict.replace(" ", "-")}">{verdict}</span>' in v and "a-beats-b" in v
 
 
 def test_html_is_self_contained_with_plotly_once(data, tmp_path):

@@ -12,15 +12,15 @@ import pandas as pd
 
 from optbasin.analysis import curves as C
 from optbasin.analysis.bootstrap import distinct_rows, interval, seed_counts
-from optbasin.analysis.claims import Claim, claims_from_sweep_yaml, evaluate_claims, load_claims, parse_claims
+from optbasin.analysis.claims import Claim, claim_spec, claims_from_sweep_yaml, evaluate_claims, load_claims, parse_claims
 from optbasin.analysis.grid import LR, build_groups, index_points
 from optbasin.analysis.loss_table import hp_columns, loss_table
 from optbasin.analysis.profiles import performance_profile
-from optbasin.analysis.robustness import group_metrics
+from optbasin.analysis.robustness import group_metrics, medians, seed_values
 from optbasin.analysis.settings import AnalysisSettings, make_settings
 from optbasin.analysis.specs import MetricSpec, default_specs
 
-TABLES = ("leaderboard", "verdicts", "points", "curves", "basins", "surfaces", "best_along",
+TABLES = ("leaderboard", "verdicts", "verdicts_by_task", "points", "curves", "basins", "surfaces", "best_along",
           "expected_best", "profiles", "mechanisms", "failed")
 
 
@@ -42,8 +42,10 @@ class Analysis:
     profiles: pd.DataFrame         # performance profiles across tasks
     mechanisms: pd.DataFrame       # diag medians per grid point (NAMO-D clamping, Momo truncation)
     failed: pd.DataFrame           # failed trials, with their error
+    verdicts_by_task: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per claim x task
     notes: list[str] = field(default_factory=list)
     replicates: dict = field(default_factory=dict, repr=False)  # (task, opt) -> {column: (R,)}
+    per_seed: dict = field(default_factory=dict, repr=False)    # (task, opt) -> GroupResult, one row per seed
 
     def to_text(self) -> str:
         from optbasin.analysis.text import render_text
@@ -106,7 +108,7 @@ def _claims(claims: Any) -> list[Claim]:
 
 def _specs(settings: AnalysisSettings, claims: list[Claim]) -> list[MetricSpec]:
     specs: dict[str, MetricSpec] = {}
-    for spec in default_specs(settings) + [c.spec(settings) for c in claims]:
+    for spec in default_specs(settings) + [claim_spec(c, settings) for c in claims]:
         specs.setdefault(spec.column, spec)
     return list(specs.values())
 
@@ -121,23 +123,32 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
     specs = _specs(s, claim_list)
     if trials is None or trials.empty:
         empty = pd.DataFrame()
-        return Analysis(s, empty, evaluate_claims(claim_list, empty, {}, s), empty, empty, empty, empty,
-                        empty, empty, empty, empty, empty, empty, notes=["no trials recorded yet"])
+        verdicts, by_task = evaluate_claims(claim_list, empty, {}, s)
+        return Analysis(s, empty, verdicts, empty, empty, empty, empty, empty, empty, empty, empty, empty,
+                        empty, verdicts_by_task=by_task, notes=["no trials recorded yet"])
 
     lt = loss_table(trials)
     lt, points = index_points(lt)
     groups = build_groups(lt, points)
     notes: list[str] = []
-    rows, reps, dodge = [], {}, []
+    rows, reps, seedvals, dodge = [], {}, {}, []
     for task in sorted({g.task for g in groups}):
         task_groups = [g for g in groups if g.task == task]
-        counts = seed_counts(len(task_groups[0].seeds), s.resamples, s.seed, task)
+        m = len(task_groups[0].seeds)
+        counts = seed_counts(m, s.resamples, s.seed, task)
         count_rows, inverse = distinct_rows(counts)
-        for g in task_groups:
-            res = group_metrics(g, count_rows, specs, s)
+        eye = np.eye(m, dtype=np.int64)
+        # the task's best l* in every row: the reference of task-wide basin tolerances
+        meds = [medians(g, count_rows) for g in task_groups]
+        seed_meds = [medians(g, eye) for g in task_groups]
+        task_best = np.nanmin([md[2] for md in meds], axis=0)
+        task_best_seed = np.nanmin([md[2] for md in seed_meds], axis=0)
+        for g, md, seed_md in zip(task_groups, meds, seed_meds):
+            res = group_metrics(g, count_rows, specs, s, task_best, md)
             expanded = {col: v[1:][inverse] for col, v in res.values.items()}  # (resamples,) each
             reps[(g.task, g.optimizer)] = expanded
-            rows.append(_leaderboard_row(g, res, expanded, specs, s, notes))
+            seedvals[(g.task, g.optimizer)] = seed_values(g, specs, s, task_best_seed, seed_md)
+            rows.append(_leaderboard_row(g, res, expanded, seedvals[(g.task, g.optimizer)], specs, s, notes))
             dodge.append(C.expected_best_curve(g, s.curve_points))
     leaderboard = pd.DataFrame(rows)
     names = lt.groupby(["task", "optimizer"])["optimizer_name"].first()
@@ -151,7 +162,7 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
         points = points.merge(diag, on="point_id", how="left")
     best = points.set_index("point_id").loc[best_ids].reset_index()
     curves = C.sensitivity_curves(points, best, axes)
-    basin_specs = [sp for sp in specs if sp.name == "basin_width"]
+    basin_specs = [sp for sp in specs if sp.name == "basin_width" and sp.scope == "own"]
     primary = MetricSpec("basin_width", eps=s.eps[0]).column
     profile_metrics = [("best_loss", True), (primary, False), (f"expected_best_k{s.ks[-1]}", True),
                        ("tunability_uniform", True)]
@@ -163,19 +174,19 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
     if diag_cols:
         mechanisms = mechanisms[["task", "optimizer", *hp_columns(points), *diag_cols, "n_seeds", "median"]]
 
+    verdicts, by_task = evaluate_claims(claim_list, leaderboard, seedvals, s)
     return Analysis(
-        settings=s, leaderboard=leaderboard,
-        verdicts=evaluate_claims(claim_list, leaderboard, reps, s),
+        settings=s, leaderboard=leaderboard, verdicts=verdicts, verdicts_by_task=by_task,
         trials=lt, points=points, curves=curves, basins=C.axis_basins(curves, basin_specs),
         surfaces=C.surfaces(points, best, axes), best_along=C.best_along(points, axes),
         expected_best=pd.concat(dodge, ignore_index=True),
         profiles=pd.concat([performance_profile(leaderboard, c, low) for c, low in profile_metrics], ignore_index=True),
         mechanisms=mechanisms.reset_index(drop=True), failed=failed.reset_index(drop=True),
-        notes=notes, replicates=reps,
+        notes=notes, replicates=reps, per_seed=seedvals,
     )
 
 
-def _leaderboard_row(g, res, reps: dict, specs, s: AnalysisSettings, notes: list[str]) -> dict[str, Any]:
+def _leaderboard_row(g, res, reps: dict, per_seed, specs, s: AnalysisSettings, notes: list[str]) -> dict[str, Any]:
     who = f"{g.task}/{g.optimizer}"
     present = np.isfinite(g.loss)
     seeds_here = present.any(axis=0)
@@ -202,8 +213,16 @@ def _leaderboard_row(g, res, reps: dict, specs, s: AnalysisSettings, notes: list
             b = res.basins[col]
             row[col + "_cut"] = "+".join(side for side, cut in (("low", b["cut_low"]), ("high", b["cut_high"])) if cut)
             row[col + "_lr_low"], row[col + "_lr_high"] = b["low"], b["high"]
-        if spec.name == "lr_sensitivity":
-            row["lr_sensitivity_range_cut"] = res.lr_range_cut
+            row[col + "_disjoint"] = b["disjoint"]
+        elif col in res.cuts:
+            row[col + "_cut"] = "range" if res.cuts[col][0] else ""
+    # the best loss without the winner's curse: each seed scores the point chosen on the others
+    row["best_loss_xfit"] = float(np.nanmean(per_seed.values["best_loss"])) if np.isfinite(
+        per_seed.values["best_loss"]).any() else np.nan
+    row["undefined"] = "; ".join(f"{col}: {why}" for col, why in res.undefined.items())
+    for col, why in res.undefined.items():
+        if why != "lr not swept":
+            notes.append(f"{who}: {col} undefined: {why}")
 
     if missing:
         short = int((g.points["n_seeds"] < seeds_here.sum()).sum())

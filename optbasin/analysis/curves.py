@@ -11,8 +11,8 @@ import pandas as pd
 from optbasin.analysis import metrics as M
 from optbasin.analysis.grid import LR, Group
 from optbasin.analysis.loss_table import hp_columns
-from optbasin.analysis.robustness import is_numeric_axis, threshold
-from optbasin.analysis.specs import MetricSpec
+from optbasin.analysis.robustness import is_numeric_axis
+from optbasin.analysis.specs import MetricSpec, threshold
 
 STATS = ["median", "q25", "q75", "min", "max", "n_seeds", "n_diverged", "n_failed", "l0"]
 
@@ -75,6 +75,8 @@ def axis_basins(curves: pd.DataFrame, specs: list[MetricSpec]) -> pd.DataFrame:
         loss = c["median"].to_numpy(dtype=float)[None, :]
         lstar = np.array([loss.min()])
         for spec in specs:
+            if spec.scope != "own":  # task-wide tolerances are a leaderboard view only
+                continue
             t = threshold(lstar, spec)
             b = M.basin(coord, loss, t)
             back = (lambda z: 10**z) if scale == "log" else (lambda z: z)

@@ -1,9 +1,11 @@
-"""The per-trial loss every metric uses, with divergence and failure marked (robustness.md).
+"""The per-trial loss every metric uses, with divergence and failure marked (docs/statistics.md).
 
-    loss = final_val_loss, or final_train_loss where the task has no validation loss;
-    a diverged or failed trial has loss = l0, its loss at initialization (init_loss), never dropped.
+    loss = final_val_loss, or final_train_loss on a task with no validation loss (no trial of
+    the task reports one); a trial that did not complete has loss = l0, its loss at
+    initialization (init_loss), never dropped (optbasin.status.TrialStatus.counts_as_l0).
 
-A completed trial whose loss is NaN/inf is counted as diverged. A trial without an init_loss
+A completed trial whose loss is NaN/inf is counted as diverged: on a task with a validation loss
+that is its validation loss, whatever its train loss (a finite train loss does not rescue it). A trial without an init_loss
 (one that failed before its first evaluation) takes the median init_loss of its task and seed,
 else of its task.
 """
@@ -14,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from optbasin.errors import StoreError
+from optbasin.status import TrialStatus
 
 REQUIRED = ("trial_id", "task", "optimizer", "seed", "status", "init_loss", "final_val_loss")
 OPTIONAL = {
@@ -48,11 +51,14 @@ def loss_table(trials: pd.DataFrame) -> pd.DataFrame:
 
     val = pd.to_numeric(df["final_val_loss"], errors="coerce").astype(float)
     train = pd.to_numeric(df["final_train_loss"], errors="coerce").astype(float)
-    raw = val.where(val.notna(), train)
-    status = df["status"].astype(str)
-    df["failed"] = ~status.isin(["completed", "diverged"])
-    df["diverged"] = (status == "diverged") | ((status == "completed") & ~np.isfinite(raw))
-    df["loss"] = raw.where(~(df["diverged"] | df["failed"]), df["l0"])
+    has_val = val.notna().groupby(df["task"]).transform("any")
+    raw = val.where(has_val, train)
+    status = df["status"].map({v: TrialStatus.of(v).value for v in df["status"].unique()})
+    status = status.where(~((status == TrialStatus.COMPLETED.value) & ~np.isfinite(raw)), TrialStatus.DIVERGED.value)
+    df["failed"] = status == TrialStatus.FAILED.value
+    df["diverged"] = status == TrialStatus.DIVERGED.value
+    counts_as_l0 = status.map({st.value: st.counts_as_l0 for st in TrialStatus}).astype(bool)
+    df["loss"] = raw.where(~counts_as_l0, df["l0"])
 
     steps_done = pd.to_numeric(df["steps_done"], errors="coerce").astype(float)
     wall = pd.to_numeric(df["wall_time"], errors="coerce").astype(float)

@@ -1,7 +1,7 @@
-"""The robustness metrics of docs/statistics.md as array functions.
+"""The robustness metrics of the analysis (docs/statistics.md) as array functions.
 
-Every function takes a leading axis of rows (the point estimate and bootstrap resamples) and
-is vectorised over it.
+Every function takes a leading axis of rows (the point estimate, bootstrap resamples, or single
+seeds) and is vectorised over it.
 """
 
 from __future__ import annotations
@@ -10,6 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Grid lrs are stored to 6 significant digits (config.LogRange), about 2e-6 decades off the exact
+# log-spaced value: windows in log10 lr are compared with this tolerance, in decades.
+DECADE_TOL = 1e-3
+
 # ---------------------------------------------------------------------------------------------
 # 2. Basin width
 # ---------------------------------------------------------------------------------------------
@@ -17,46 +21,58 @@ import numpy as np
 
 @dataclass
 class Basin:
-    width: np.ndarray     # high - low (decades when x is log10 lr)
+    width: np.ndarray     # high - low (decades when x is log10 lr); 0 when no point qualifies
     low: np.ndarray       # left end of the basin on the x axis
     high: np.ndarray      # right end
     cut_low: np.ndarray   # bool: the basin reaches the grid's first point (low is not a crossing)
     cut_high: np.ndarray  # bool: the basin reaches the grid's last point
+    disjoint: np.ndarray  # bool: several separate intervals qualify (the widest is reported)
 
 
 def basin(x: np.ndarray, loss: np.ndarray, threshold: np.ndarray) -> Basin:
-    """Contiguous interval around the optimum where loss <= threshold, in the units of x.
+    """The widest contiguous interval of grid points whose loss is <= threshold, in the units of x.
 
     x: (u, n) or (n,) increasing grid coordinates (log10 lr), NaN padding at the right end.
     loss: (u, n) loss at those points (padding: +inf or NaN). threshold: (u,).
-    The interval is the run of grid points i with loss_i <= threshold that contains the argmin,
-    extended on each side to where the straight line between the last point inside and the
-    first point outside crosses the threshold (linear interpolation of the loss in x). A run that
-    reaches the grid's first (last) point stops there and is flagged cut: a lower bound.
+    Every run of qualifying grid points is a candidate; the widest wins, so near-tied minima in
+    separate runs cannot make the width jump, and ``disjoint`` says when there were several.
+    A run is extended on each side to where the straight line between its last point inside and
+    the first point outside crosses the threshold (linear interpolation of the loss in x). A run
+    that reaches the grid's first (last) point stops there and is flagged cut: a lower bound.
     """
     loss = np.where(np.isfinite(loss), loss, np.inf)
     u, n = loss.shape
     x = np.broadcast_to(x, (u, n))
     valid = np.isfinite(x) & np.isfinite(loss)
-    last = n - 1 - np.argmax(valid[:, ::-1], axis=1)       # last valid grid index per row
-    rows = np.arange(u)
-    best = np.argmin(loss, axis=1)
-    t = threshold[:, None]
-    inside = loss <= t
+    last = (n - 1 - np.argmax(valid[:, ::-1], axis=1))[:, None]   # last valid grid index per row
+    rows = np.arange(u)[:, None]
     i = np.arange(n)[None, :]
-    a = np.max(np.where(~inside & (i < best[:, None]), i, -1), axis=1) + 1
-    b = np.min(np.where(~inside & (i > best[:, None]), i, n), axis=1) - 1
+    t = threshold[:, None]
+    inside = valid & (loss <= t)
+    # the run [a, b] containing each grid point i (meaningful where inside)
+    a = np.maximum.accumulate(np.where(~inside, i, -1), axis=1) + 1
+    b = np.minimum.accumulate(np.where(~inside, i, n)[:, ::-1], axis=1)[:, ::-1] - 1
     cut_low, cut_high = a == 0, b >= last
 
     def crossing(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
         xi, xo = x[rows, inner], x[rows, outer]
         li, lo = loss[rows, inner], loss[rows, outer]
         with np.errstate(invalid="ignore", divide="ignore"):
-            return xi + (xo - xi) * (threshold - li) / (lo - li)
+            return xi + (xo - xi) * (t - li) / (lo - li)
 
-    low = np.where(cut_low, x[rows, a], crossing(a, np.maximum(a - 1, 0)))
-    high = np.where(cut_high, x[rows, np.minimum(b, last)], crossing(b, np.minimum(b + 1, n - 1)))
-    return Basin(width=high - low, low=low, high=high, cut_low=cut_low, cut_high=cut_high)
+    low = np.where(cut_low, x[rows, np.clip(a, 0, n - 1)], crossing(np.clip(a, 0, n - 1), np.clip(a - 1, 0, n - 1)))
+    bb = np.minimum(np.clip(b, 0, n - 1), last)
+    high = np.where(cut_high, x[rows, bb], crossing(bb, np.minimum(bb + 1, n - 1)))
+    width = np.where(inside, high - low, -np.inf)
+    pick = np.argmax(width, axis=1)[:, None]
+    found = inside.any(axis=1)
+    runs = (inside & ~np.hstack([np.zeros((u, 1), bool), inside[:, :-1]])).sum(axis=1)
+
+    def at(v: np.ndarray, empty) -> np.ndarray:
+        return np.where(found, np.take_along_axis(v, pick, axis=1)[:, 0], empty)
+
+    return Basin(width=at(width, 0.0), low=at(low, np.nan), high=at(high, np.nan),
+                 cut_low=at(cut_low, False), cut_high=at(cut_high, False), disjoint=runs > 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -66,18 +82,28 @@ def basin(x: np.ndarray, loss: np.ndarray, threshold: np.ndarray) -> Basin:
 
 def lr_sensitivity(log_lr: np.ndarray, loss: np.ndarray, l0: float, lstar: np.ndarray,
                    lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over the grid points with log10 lr in [lo, hi] of min(loss, l0) - l*.
+    """Log-uniform average over [lo, hi] (log10 lr) of min(loss, l0) - l*, estimated from the grid
+    points inside the window (to DECADE_TOL) with trapezoid weights in log10 lr, so that merged
+    or refined grids are not over-weighted where they are dense:
 
-    Returns (value, cut): cut is True where [lo, hi] reaches past the grid's ends, so the mean
-    covers less of the range than asked for."""
-    tol = 1e-9
-    inside = np.isfinite(log_lr) & np.isfinite(loss) & (log_lr >= lo[:, None] - tol) & (log_lr <= hi[:, None] + tol)
+        value = sum_i (x_{i+1} - x_i) (gap_i + gap_{i+1}) / 2 / (x_last - x_first)
+
+    (the gap itself when one point is inside). Returns (value, cut): cut is True where [lo, hi]
+    reaches past the grid's ends, so the average covers less of the range than asked for."""
+    x = np.broadcast_to(log_lr, loss.shape)
+    inside = (np.isfinite(x) & np.isfinite(loss) & (x >= lo[:, None] - DECADE_TOL)
+              & (x <= hi[:, None] + DECADE_TOL))
     gap = np.where(inside, np.minimum(loss, l0) - lstar[:, None], 0.0)
+    pair = inside[:, :-1] & inside[:, 1:]
     with np.errstate(invalid="ignore", divide="ignore"):
-        value = gap.sum(axis=1) / inside.sum(axis=1)
-    grid_lo = np.nanmin(np.where(np.isfinite(loss), log_lr, np.nan), axis=1)
-    grid_hi = np.nanmax(np.where(np.isfinite(loss), log_lr, np.nan), axis=1)
-    cut = (lo < grid_lo - tol) | (hi > grid_hi + tol)
+        dx = np.where(pair, np.diff(np.where(np.isfinite(x), x, 0.0), axis=1), 0.0)
+        area = (dx * (gap[:, :-1] + gap[:, 1:]) / 2).sum(axis=1)
+        span = dx.sum(axis=1)
+        single = gap.sum(axis=1) / inside.sum(axis=1)
+        value = np.where(span > 0, area / np.where(span > 0, span, 1.0), single)
+        grid_lo = np.min(np.where(np.isfinite(loss) & np.isfinite(x), x, np.inf), axis=1)
+        grid_hi = np.max(np.where(np.isfinite(loss) & np.isfinite(x), x, -np.inf), axis=1)
+    cut = (lo < grid_lo - DECADE_TOL) | (hi > grid_hi + DECADE_TOL)
     return value, cut
 
 

@@ -1,4 +1,4 @@
-"""Performance profiles across tasks, in the spirit of AlgoPerf (robustness.md, 7).
+"""Performance profiles across tasks, in the spirit of AlgoPerf (docs/statistics.md).
 
 For a metric and a task, an optimizer's ratio is its value over the best optimizer's value
 (best over value for a metric where higher is better, e.g. basin width), so 1 is the best and

@@ -1,12 +1,18 @@
-"""Every leaderboard metric of one optimizer on one task, for the point estimate and each
-bootstrap resample of the seeds at once (rows of a count matrix, see bootstrap.py).
+"""Every leaderboard metric of one optimizer on one task, for the rows of a count matrix at once
+(see bootstrap.py): the point estimate (every seed once), bootstrap resamples of the seeds, or
+single seeds (the per-seed values the claims' paired test compares).
 
-Per resample r, each grid point's loss is the median over its drawn seeds (a point none of whose
-seeds was drawn keeps its all-seeds median; a resample that draws none of the optimizer's seeds
+Per row r, each grid point's loss is the median over its drawn seeds (a point none of whose
+seeds was drawn keeps its all-seeds median; a row that draws none of the optimizer's seeds
 is NaN). l* is the lowest of these medians, the best point its argmin, and the lr curve is the
 lr slice through the best point ("the others at their per-optimizer best").
 Pooled metrics (expected best, tunability, divergence rate, time per step) use every trial,
-each weighted by how often its seed was drawn.
+each weighted by how often its seed was drawn; N, the number of trials they may use, counts
+trials (grid points x drawn seeds), and a budget k > N is undefined (NaN).
+
+Metrics never reward failure: a metric whose entry says ``fails_with_optimum`` (basin width, LR
+sensitivity, tunability) is undefined (NaN, with the reason in GroupResult.undefined) in a row
+whose best point diverged (most of its drawn seeds) or whose l* >= l0.
 """
 
 from __future__ import annotations
@@ -22,95 +28,143 @@ from optbasin.analysis.settings import AnalysisSettings
 from optbasin.analysis.specs import MetricSpec
 
 
+BUDGETED = ("expected_best_k", "tunability", "alpha_tunability")  # undefined for k > N trials
+
+
 @dataclass
 class GroupResult:
     values: dict[str, np.ndarray]                       # column -> (u,) values, row 0 = estimate
     best_point: int                                     # index into group.points (estimate)
     edges: list[str]                                    # e.g. ["lr:high"]: optimum on the grid's edge
+    cuts: dict[str, np.ndarray] = field(default_factory=dict)          # column -> (u,) bool
     basins: dict[str, dict[str, float]] = field(default_factory=dict)  # column -> low/high/cut (estimate)
-    lr_range_cut: bool = False
+    undefined: dict[str, str] = field(default_factory=dict)            # column -> why NaN (estimate)
+    ran: np.ndarray | None = None                       # (m,) seeds with a trial (seed_values only)
+    group: Group | None = None                          # the group (seed_values only)
 
 
-def threshold(lstar: np.ndarray, spec: MetricSpec) -> np.ndarray:
-    """Basin tolerance: l* + eps |l*| (relative) or l* + delta (absolute)."""
-    return lstar + spec.eps * np.abs(lstar) if spec.eps is not None else lstar + spec.delta
+@dataclass
+class Context:
+    """What the compute functions of specs.REGISTRY read, one entry per row of ``counts``."""
+
+    g: Group
+    settings: AnalysisSettings
+    counts: np.ndarray      # (u, m)
+    u: int
+    med: np.ndarray         # (u, P) median loss per point over the drawn seeds
+    best: np.ndarray        # (u,) best point
+    lstar: np.ndarray       # (u,)
+    task_best: np.ndarray   # (u,) lowest l* of every optimizer on the task, same rows
+    curve: np.ndarray       # (u, n) loss along the lr slice through the best point (+inf padding)
+    x: np.ndarray           # (u, n) log10 lr along that slice (NaN padding)
+    best_log_lr: np.ndarray  # (u,)
+    w: np.ndarray           # (u, N) weight of each trial
+    n_trials: np.ndarray    # (u,) trials drawn
+    v: np.ndarray           # sorted trial losses
+    surv: np.ndarray        # survival weights (metrics.survival)
+    l0: float
+    cache: dict = field(default_factory=dict)  # results that several metrics share
 
 
-def group_metrics(g: Group, counts: np.ndarray, specs: list[MetricSpec], s: AnalysisSettings) -> GroupResult:
+def medians(g: Group, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(med (u, P), best (u,), l* (u,)) for the rows of a count matrix."""
+    med = weighted_median(g.loss, counts)
+    med = np.where(np.isnan(med), med[0][None, :], med)
+    best = np.argmin(np.where(np.isnan(med), np.inf, med), axis=1)
+    return med, best, med[np.arange(len(best)), best]
+
+
+def group_metrics(g: Group, counts: np.ndarray, specs: list[MetricSpec], s: AnalysisSettings,
+                  task_best: np.ndarray | None = None, med: tuple | None = None) -> GroupResult:
+    """Every metric of ``specs`` for every row of ``counts``. task_best: (u,) the task's lowest
+    l* per row (for task-wide tolerances; default this optimizer's own l*). med: medians(g,
+    counts) when already computed."""
     u = counts.shape[0]
     rows = np.arange(u)
-    has_seed = np.isfinite(g.loss).any(axis=0)
-    valid = counts[:, has_seed].sum(axis=1) > 0                       # (u,)
+    valid = counts[:, np.isfinite(g.loss).any(axis=0)].sum(axis=1) > 0   # (u,)
+    med, best, lstar = med if med is not None else medians(g, counts)
 
-    med = weighted_median(g.loss, counts)                              # (u, P)
-    med = np.where(np.isnan(med), med[0][None, :], med)
-    best = np.argmin(med, axis=1)
-    lstar = med[rows, best]
-
-    # the lr curve through each row's best point
     idx = g.slices[g.slice_of[best]]                                   # (u, n)
     curve = np.where(idx >= 0, med[rows[:, None], np.maximum(idx, 0)], np.inf)
     x = np.where(idx >= 0, g.log_lr[np.maximum(idx, 0)], np.nan)
     lr_curve = g.lr_swept and np.isfinite(g.log_lr).all() and (g.slices[g.slice_of[best[0]]] >= 0).sum() >= 2
 
-    # pooled trials, weighted by their seed's count
     w = counts[:, g.trial_seed]                                        # (u, N)
     v, surv = M.survival(g.trial_loss, w)
+    ctx = Context(g=g, settings=s, counts=counts, u=u, med=med, best=best, lstar=lstar,
+                  task_best=lstar if task_best is None else task_best, curve=curve, x=x,
+                  best_log_lr=g.log_lr[best], w=w, n_trials=w.sum(axis=1), v=v, surv=surv, l0=g.l0)
 
-    out: dict[str, np.ndarray] = {}
-    cache: dict[str, dict] = {}
-    result = GroupResult(values=out, best_point=int(best[0]), edges=edges_of(g, int(best[0])))
+    drawn = counts[:, None, :] > 0                                     # (u, 1, m)
+    best_div = (g.diverged[best][:, None, :] & drawn[:, 0][:, None, :]).sum(axis=2)[:, 0]
+    best_runs = (np.isfinite(g.loss[best]) & (counts > 0)).sum(axis=1)
+    failed_optimum = (2 * best_div > best_runs) | (lstar >= g.l0)
+
+    result = GroupResult(values={}, best_point=int(best[0]), edges=edges_of(g, int(best[0])))
     for spec in specs:
-        col = spec.column
-        if spec.name == "best_loss":
-            out[col] = lstar
-        elif spec.name == "basin_width":
-            if not lr_curve:
-                out[col] = np.full(u, np.nan)
-                continue
-            b = M.basin(x, curve, threshold(lstar, spec))
-            out[col] = b.width
-            result.basins[col] = {"low": float(10 ** b.low[0]), "high": float(10 ** b.high[0]),
-                                  "cut_low": bool(b.cut_low[0]), "cut_high": bool(b.cut_high[0]),
-                                  "threshold": float(threshold(lstar, spec)[0])}
-        elif spec.name == "lr_sensitivity":
-            if not lr_curve:
-                out[col] = np.full(u, np.nan)
-                continue
-            if s.lr_range is not None:
-                lo = np.full(u, np.log10(s.lr_range[0]))
-                hi = np.full(u, np.log10(s.lr_range[1]))
-            else:
-                centre = g.log_lr[best]
-                lo, hi = centre - s.lr_decades / 2, centre + s.lr_decades / 2
-            out[col], cut = M.lr_sensitivity(x, curve, g.l0, lstar, lo, hi)
-            result.lr_range_cut = bool(cut[0])
-        elif spec.name == "expected_best_k":
-            if "ks" not in cache:
-                ks = sorted({sp.k for sp in specs if sp.name == "expected_best_k"})
-                cache["ks"] = dict(zip(ks, M.expected_min(v, surv, np.array(ks))[0].T))
-            out[col] = cache["ks"][spec.k]
-        elif spec.name == "tunability":
-            if "cp" not in cache:
-                cache["cp"] = M.cumulative_performance(v, surv, s.tunability_budget)
-            out[col] = cache["cp"][spec.weighting]
-        elif spec.name == "alpha_tunability":
-            out[col] = M.alpha_tunability(v, surv, s.tunability_budget, spec.alpha)
-        elif spec.name == "divergence_rate":
-            out[col] = (w * g.trial_diverged).sum(axis=1) / w.sum(axis=1).clip(min=1)
-        elif spec.name == "divergence_rate_points":
-            drawn = (counts > 0).astype(int)
-            some_drawn = drawn @ np.isfinite(g.loss).T.astype(int) > 0          # (u, P)
-            div_drawn = drawn @ g.diverged.T.astype(int) > 0
-            div_all = g.diverged.any(axis=1)[None, :]
-            out[col] = np.where(some_drawn, div_drawn, div_all).mean(axis=1)
-        elif spec.name == "time_per_step":
-            out[col] = weighted_median(g.trial_time[None, :], w)[:, 0]
-        else:
-            raise ValueError(f"unknown metric {spec.name!r}")
-    for col in out:
-        out[col] = np.where(valid, out[col].astype(float), np.nan)
+        col, entry = spec.column, spec.entry
+        if entry.needs_lr and not lr_curve:
+            result.values[col] = np.full(u, np.nan)
+            result.undefined[col] = "lr not swept"
+            continue
+        out = entry.compute(ctx, spec)
+        values = out.values.astype(float)
+        if entry.fails_with_optimum:
+            values = np.where(failed_optimum, np.nan, values)
+            if failed_optimum[0]:
+                result.undefined[col] = ("the best point diverged" if 2 * best_div[0] > best_runs[0]
+                                         else f"l* = {lstar[0]:.4g} >= l0 = {g.l0:.4g}: nothing was learned")
+        if np.isnan(values[0]) and col not in result.undefined and spec.name in BUDGETED:
+            result.undefined[col] = f"budget k beyond the N = {int(ctx.n_trials[0])} trials run"
+        result.values[col] = np.where(valid, values, np.nan)
+        if out.cut is not None:
+            result.cuts[col] = out.cut.astype(bool)
+        if out.detail is not None:
+            result.basins[col] = out.detail
     return result
+
+
+def seed_values(g: Group, specs: list[MetricSpec], s: AnalysisSettings,
+                task_best: np.ndarray | None = None, med: tuple | None = None) -> GroupResult:
+    """Each metric on each seed of the task alone (row j = seed j), the values the claims' paired
+    test compares. The best loss is cross-fitted: seed j scores the point that is best on the
+    other seeds (median over them), so the selection never sees the seed it is scored on."""
+    m = g.loss.shape[1]
+    eye = np.eye(m, dtype=np.int64)
+    res = group_metrics(g, eye, specs, s, task_best, med)
+    if "best_loss" in res.values:
+        res.values["best_loss"] = cross_fitted_best(g)
+    res.ran = np.isfinite(g.loss).any(axis=0)
+    res.group = g
+    return res
+
+
+def cross_fitted_best(g: Group) -> np.ndarray:
+    """(m,) loss on seed j of the point with the lowest median over the other seeds (NaN when
+    seed j did not run that point, or when there is no other seed)."""
+    return cross_fit(g.loss[None])[0]
+
+
+def cross_fit(loss: np.ndarray) -> np.ndarray:
+    """loss (K, P, m) -> (K, m): for each seed j, the loss on seed j of the grid point whose median
+    over the other seeds is lowest (choose on some seeds, score on another; averaging over j
+    averages over the m leave-one-seed-out splits). NaN with fewer than 2 seeds."""
+    K, P, m = loss.shape
+    out = np.full((K, m), np.nan)
+    if m < 2:
+        return out
+    rows = np.arange(K)
+    for j in range(m):
+        others = np.delete(loss, j, axis=2)
+        with np.errstate(all="ignore"):
+            med = np.sort(others, axis=2)  # NaN last
+            n = np.isfinite(others).sum(axis=2)
+            lo = np.take_along_axis(med, np.maximum((n - 1) // 2, 0)[..., None], axis=2)[..., 0]
+            hi = np.take_along_axis(med, np.maximum(n // 2, 0)[..., None], axis=2)[..., 0]
+            med = np.where(n > 0, (lo + hi) / 2, np.inf)
+        best = np.argmin(med, axis=1)
+        out[:, j] = loss[rows, best, j]
+    return out
 
 
 def edges_of(g: Group, best: int) -> list[str]:

@@ -19,7 +19,11 @@ class AnalysisSettings(Strict):
          optimizer's own best lr; lr_range instead fixes one range [a, b] for every optimizer.
     ks: budgets k at which the leaderboard reports Dodge's expected best after k trials.
     tunability_budget: K of Sivaprasad's tunability (P(k) for k = 1..K); alpha: alpha-tunability.
-    resamples, seed, confidence: the bootstrap over seeds (percentile intervals).
+         Both are undefined (NaN) when k or K exceeds N, the number of trials run (grid points x
+         seeds on the leaderboard; grid points for one seed in the claims' per-seed values).
+    resamples, seed, confidence: the bootstrap over seeds (leaderboard: percentile intervals;
+         claims: studentized bootstrap intervals of the effect).
+    level: the error rate of the claims' verdicts (Holm over every one-sided test of the analysis).
     curve_points: most k values of the expected-best curve stored (log-spaced beyond that).
     """
 
@@ -28,11 +32,12 @@ class AnalysisSettings(Strict):
     lr_decades: float = Field(default=3.0, gt=0)
     lr_range: tuple[float, float] | None = None
     ks: list[int] = Field(default_factory=lambda: [1, 5, 10, 20], min_length=1)
-    tunability_budget: int = Field(default=100, ge=1)
+    tunability_budget: int = Field(default=10, ge=1)
     alpha: float = Field(default=0.01, ge=0)
     resamples: int = Field(default=1000, ge=1)
     seed: int = 0
     confidence: float = Field(default=0.95, gt=0, lt=1)
+    level: float = Field(default=0.05, gt=0, lt=1)
     curve_points: int = Field(default=256, ge=2)
 
     @field_validator("eps", "delta")

@@ -1,31 +1,34 @@
-"""Names of the metrics an optimizer gets per task, and the column each one is stored under."""
+"""The metric registry: one entry per metric (direction, display name, unit, options, compute
+function), and MetricSpec, one metric with its options and the column it is stored under.
+
+Adding a metric touches this module only: its compute function (below, on the per-row context
+built by robustness.py), its entry in REGISTRY, and, if it takes options, its column name.
+The analysis (robustness.py), the claims engine (claims.py, also for validating a claim's
+options), the text summary (text.py) and the report read the entries.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
-# metric name -> True when a lower value is the better one (robustness.md numbering in brackets)
-LOWER_IS_BETTER = {
-    "best_loss": True,               # l* (1)
-    "basin_width": False,            # decades of lr within tolerance (2)
-    "lr_sensitivity": True,          # Wortsman (3)
-    "expected_best_k": True,         # Dodge (4)
-    "tunability": True,              # Sivaprasad CP on a loss (5)
-    "alpha_tunability": True,        # fraction of the budget to get within alpha of the peak (5)
-    "divergence_rate": True,         # fraction of trials (grid points x seeds) that diverged (6)
-    "divergence_rate_points": True,  # fraction of grid points where some seed diverged (6)
-    "time_per_step": True,           # median wall time per step (s)
-}
-METRICS = tuple(LOWER_IS_BETTER)
+import numpy as np
+
+from optbasin.analysis import metrics as M
+
+if TYPE_CHECKING:  # pragma: no cover
+    from optbasin.analysis.robustness import Context
 
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """One metric with its parameters; ``column`` is its name in the leaderboard."""
+    """One metric with its options; ``column`` is its name in the leaderboard."""
 
     name: str
     eps: float | None = None        # basin_width, relative tolerance
     delta: float | None = None      # basin_width, absolute tolerance
+    scope: str = "own"              # basin_width: tolerance around the optimizer's own l* ("own")
+                                    # or around the best l* of every optimizer on the task ("task")
     k: int | None = None            # expected_best_k
     weighting: str | None = None    # tunability: early | uniform | late
     alpha: float | None = None      # alpha_tunability
@@ -33,7 +36,8 @@ class MetricSpec:
     @property
     def column(self) -> str:
         if self.name == "basin_width":
-            return f"basin_width_rel{self.eps:g}" if self.eps is not None else f"basin_width_abs{self.delta:g}"
+            kind = f"rel{self.eps:g}" if self.eps is not None else f"abs{self.delta:g}"
+            return f"basin_width_{'task' if self.scope == 'task' else ''}{kind}"
         if self.name == "expected_best_k":
             return f"expected_best_k{self.k}"
         if self.name == "tunability":
@@ -43,14 +47,147 @@ class MetricSpec:
         return self.name
 
     @property
+    def entry(self) -> "MetricDef":
+        return REGISTRY[self.name]
+
+    @property
     def lower_is_better(self) -> bool:
-        return LOWER_IS_BETTER[self.name]
+        return self.entry.lower_is_better
+
+
+@dataclass(frozen=True)
+class Computed:
+    """A metric over the rows of a count matrix: values (u,), and where the grid cut it (u,)
+    bool (the value is a bound, or covers less of the range than asked for) or None."""
+
+    values: np.ndarray
+    cut: np.ndarray | None = None
+    detail: dict | None = None  # the point estimate's extra facts (basin ends), for the tables
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    name: str
+    lower_is_better: bool
+    display: str
+    unit: str
+    options: tuple[str, ...]            # claim fields this metric accepts
+    compute: Callable[["Context", MetricSpec], Computed]
+    needs_lr: bool = False              # undefined when lr is not swept
+    fails_with_optimum: bool = False    # undefined when the best point diverged or l* >= l0
+    cut_kind: str | None = None         # what a grid cut means: "lower_bound" (the value can only
+                                        # grow) or "partial" (it covers less than asked, either way)
+
+
+# ---------------------------------------------------------------------------------------------
+# Compute functions (ctx: robustness.Context, rows = point estimate / resamples / single seeds)
+# ---------------------------------------------------------------------------------------------
+
+
+def _best_loss(ctx: "Context", spec: MetricSpec) -> Computed:
+    return Computed(ctx.lstar)
+
+
+def threshold(ref: np.ndarray, spec: MetricSpec) -> np.ndarray:
+    """Basin tolerance around a reference best loss: ref + eps |ref| (relative) or ref + delta."""
+    return ref + spec.eps * np.abs(ref) if spec.eps is not None else ref + spec.delta
+
+
+def _basin_width(ctx: "Context", spec: MetricSpec) -> Computed:
+    t = threshold(ctx.lstar if spec.scope == "own" else ctx.task_best, spec)
+    b = M.basin(ctx.x, ctx.curve, t)
+    detail = {"low": float(10 ** b.low[0]), "high": float(10 ** b.high[0]), "cut_low": bool(b.cut_low[0]),
+              "cut_high": bool(b.cut_high[0]), "disjoint": bool(b.disjoint[0]), "threshold": float(t[0])}
+    return Computed(b.width, b.cut_low | b.cut_high, detail)
+
+
+def _lr_sensitivity(ctx: "Context", spec: MetricSpec) -> Computed:
+    s = ctx.settings
+    if s.lr_range is not None:
+        lo = np.full(ctx.u, np.log10(s.lr_range[0]))
+        hi = np.full(ctx.u, np.log10(s.lr_range[1]))
+    else:
+        centre = ctx.best_log_lr
+        lo, hi = centre - s.lr_decades / 2, centre + s.lr_decades / 2
+    value, cut = M.lr_sensitivity(ctx.x, ctx.curve, ctx.l0, ctx.lstar, lo, hi)
+    return Computed(value, cut)
+
+
+def _beyond_trials(values: np.ndarray, k: int, n_trials: np.ndarray) -> np.ndarray:
+    """Dodge's and Sivaprasad's curves are defined for k <= N (N = trials): NaN beyond."""
+    return np.where(k <= n_trials, values, np.nan)
+
+
+def _expected_best_k(ctx: "Context", spec: MetricSpec) -> Computed:
+    mean = M.expected_min(ctx.v, ctx.surv, np.array([spec.k]))[0][:, 0]
+    return Computed(_beyond_trials(mean, spec.k, ctx.n_trials))
+
+
+def _tunability(ctx: "Context", spec: MetricSpec) -> Computed:
+    K = ctx.settings.tunability_budget
+    if "cp" not in ctx.cache:  # the three weightings share one computation
+        ctx.cache["cp"] = M.cumulative_performance(ctx.v, ctx.surv, K)
+    return Computed(_beyond_trials(ctx.cache["cp"][spec.weighting], K, ctx.n_trials))
+
+
+def _alpha_tunability(ctx: "Context", spec: MetricSpec) -> Computed:
+    K = ctx.settings.tunability_budget
+    return Computed(_beyond_trials(M.alpha_tunability(ctx.v, ctx.surv, K, spec.alpha), K, ctx.n_trials))
+
+
+def _divergence_rate(ctx: "Context", spec: MetricSpec) -> Computed:
+    return Computed((ctx.w * ctx.g.trial_diverged).sum(axis=1) / ctx.w.sum(axis=1).clip(min=1))
+
+
+def _divergence_rate_points(ctx: "Context", spec: MetricSpec) -> Computed:
+    g = ctx.g
+    drawn = (ctx.counts > 0).astype(int)
+    some_drawn = drawn @ np.isfinite(g.loss).T.astype(int) > 0          # (u, P)
+    div_drawn = drawn @ g.diverged.T.astype(int) > 0
+    div_all = g.diverged.any(axis=1)[None, :]
+    return Computed(np.where(some_drawn, div_drawn, div_all).mean(axis=1))
+
+
+def _time_per_step(ctx: "Context", spec: MetricSpec) -> Computed:
+    from optbasin.analysis.bootstrap import weighted_median
+
+    return Computed(weighted_median(ctx.g.trial_time[None, :], ctx.w)[:, 0])
+
+
+REGISTRY: dict[str, MetricDef] = {d.name: d for d in [
+    MetricDef("best_loss", True, "best loss", "loss", (), _best_loss),
+    MetricDef("basin_width", False, "basin width", "decades of lr", ("tolerance", "delta", "scope"), _basin_width,
+              needs_lr=True, fails_with_optimum=True, cut_kind="lower_bound"),
+    MetricDef("lr_sensitivity", True, "LR sensitivity (Wortsman)", "loss", (), _lr_sensitivity,
+              needs_lr=True, fails_with_optimum=True, cut_kind="partial"),
+    MetricDef("expected_best_k", True, "expected best after k trials (Dodge)", "loss", ("k",), _expected_best_k),
+    MetricDef("tunability", True, "tunability CP (Sivaprasad)", "loss", ("weighting",), _tunability,
+              fails_with_optimum=True),
+    MetricDef("alpha_tunability", True, "alpha-tunability", "fraction of the budget", ("alpha",),
+              _alpha_tunability, fails_with_optimum=True),
+    MetricDef("divergence_rate", True, "divergence rate (trials)", "fraction", (), _divergence_rate),
+    MetricDef("divergence_rate_points", True, "divergence rate (grid points)", "fraction", (),
+              _divergence_rate_points),
+    MetricDef("time_per_step", True, "time per step", "s", (), _time_per_step),
+]}
+METRICS = tuple(REGISTRY)
+LOWER_IS_BETTER = {name: d.lower_is_better for name, d in REGISTRY.items()}
+
+
+def entry_of_column(column: str) -> MetricDef | None:
+    """The registry entry a leaderboard column belongs to (None for other columns)."""
+    for name in sorted(REGISTRY, key=len, reverse=True):
+        if column == name or column.startswith(name + "_") or (name == "expected_best_k" and column.startswith(name)):
+            return REGISTRY[name]
+    return None
 
 
 def default_specs(settings) -> list[MetricSpec]:
-    """The leaderboard's metrics for the given AnalysisSettings."""
+    """The leaderboard's metrics for the given AnalysisSettings: basins at every tolerance around
+    the optimizer's own best, and at the primary one around the task's best (shown side by side)."""
     specs = [MetricSpec("best_loss")]
     specs += [MetricSpec("basin_width", eps=e) for e in settings.eps]
+    specs += [MetricSpec("basin_width", eps=settings.eps[0], scope="task")]
     specs += [MetricSpec("basin_width", delta=d) for d in settings.delta]
     specs += [MetricSpec("lr_sensitivity")]
     specs += [MetricSpec("expected_best_k", k=k) for k in settings.ks]

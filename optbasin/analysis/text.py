@@ -6,7 +6,16 @@ import math
 
 import pandas as pd
 
-from optbasin.analysis.specs import MetricSpec
+from optbasin.analysis.specs import MetricSpec, entry_of_column
+
+
+def _display(column: str) -> str:
+    """A metric column's display name from the registry, with its options (e.g. 'basin width (rel0.1)')."""
+    entry = entry_of_column(column)
+    if entry is None:
+        return column
+    options = column.removeprefix(entry.name).strip("_")
+    return entry.display + (f" ({options})" if options else "")
 
 
 def _num(x: float, fmt: str = ".4g") -> str:
@@ -22,18 +31,20 @@ def render_text(a) -> str:
     if a.leaderboard.empty:
         return "no trials recorded yet"
     basin = MetricSpec("basin_width", eps=s.eps[0]).column
+    task_basin = MetricSpec("basin_width", eps=s.eps[0], scope="task").column
     k = s.ks[len(s.ks) // 2]
     pct = round(100 * s.confidence)
     table = []
     for _, r in a.leaderboard.sort_values(["task", "best_loss"]).iterrows():
-        width = _ci(r, basin, ".2f")
-        if r.get(basin + "_cut"):
-            width = ">=" + width
+        widths = []
+        for col in (basin, task_basin):
+            width = _ci(r, col, ".2f")
+            widths.append((">=" if r.get(col + "_cut") else "") + width + ("+" if r.get(col + "_disjoint") is True else ""))
         table.append({
             "task": r["task"], "optimizer": r["optimizer"], "seeds": r["seeds"],
-            "best loss": _ci(r, "best_loss"),
+            "best loss": _ci(r, "best_loss"), "cross-fit": _num(r["best_loss_xfit"]),
             "best lr": _num(r["best_lr"], ".3g") + ("*" if r["best_at_edge"] else ""),
-            f"basin {s.eps[0]:g} (dec)": width,
+            f"basin {s.eps[0]:g} (dec)": widths[0], "task-wide": widths[1],
             "lr sens": _ci(r, "lr_sensitivity", ".3g"),
             f"E[best|k={k}]": _ci(r, f"expected_best_k{k}"),
             "CP uniform": _num(r["tunability_uniform"]),
@@ -45,23 +56,31 @@ def render_text(a) -> str:
         f"trials count as their initial loss). [{pct}% bootstrap interval over seeds, {s.resamples} resamples, "
         f"rng seed {s.seed}]",
         pd.DataFrame(table).to_string(index=False),
-        f"* optimum at the grid's edge; >= basin cut by the grid's edge (a lower bound). basin: decades of lr "
-        f"within {s.eps[0]:g} (relative) of the best loss, interpolated linearly in log10 lr. lr sens: "
+        f"* optimum at the grid's edge; >= basin cut by the grid's edge (a lower bound); + several disjoint "
+        f"intervals qualify (the widest is shown). basin: decades of lr within {s.eps[0]:g} (relative) of the "
+        f"optimizer's own best loss; task-wide: of the best loss of every optimizer on the task; interpolated "
+        f"linearly in log10 lr. '-': undefined (see the notes). cross-fit: best loss with the point chosen on "
+        f"the other seeds (no winner's curse). E[best|k] and CP: N counts trials (grid points x seeds). lr sens: "
         f"Wortsman, {'range ' + str(list(s.lr_range)) if s.lr_range else f'{s.lr_decades:g} decades centred on each best lr'}.",
     ]
     if not a.verdicts.empty:
-        lines += ["", "Claims"]
+        lines += ["", f"Claims (paired sign-flip test over seeds, Holm over {int(a.verdicts['tests'].max())} one-sided "
+                  f"tests, level {s.level:g}; effect = mean over seeds of A - B, {pct}% studentized bootstrap interval)"]
         v = pd.DataFrame({
             "claim": a.verdicts["claim"], "verdict": a.verdicts["verdict"].str.upper(),
-            "metric": a.verdicts["metric"], "A vs B": a.verdicts["a"] + " vs " + a.verdicts["b"],
+            "metric": [_display(m) for m in a.verdicts["metric"]],
+            "A vs B": a.verdicts["a"] + " vs " + a.verdicts["b"], "seeds": a.verdicts["seeds"],
+            "p": [_num(p, ".3g") for p in a.verdicts["p_value"]],
             "effect [CI]": [f"{_num(e)} [{_num(lo)}, {_num(hi)}]" for e, lo, hi in
                             zip(a.verdicts["effect"], a.verdicts["ci_low"], a.verdicts["ci_high"])],
-            "reason": a.verdicts["reason"],
         })
         lines.append(v.to_string(index=False))
         for _, r in a.verdicts.iterrows():
+            lines.append(f"  {r['claim']}: {r['reason']}")
+            if "," in str(r["tasks"]):
+                lines.append(f"    per task: {r['per_task']}")
             if r["caveats"]:
-                lines.append(f"  {r['claim']}: caveats: {r['caveats']}")
+                lines.append(f"    caveats: {r['caveats']}")
     if a.notes:
         lines += ["", "Notes"] + [f"- {n}" for n in a.notes]
     return "\n".join(lines)

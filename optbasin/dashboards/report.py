@@ -37,6 +37,7 @@ from optbasin.analysis.loss_table import hp_columns
 from optbasin.analysis.specs import MetricSpec
 from optbasin.dashboards import figures as F
 from optbasin.dashboards.figures import plural
+from optbasin.dashboards.verdicts import verdicts_section
 
 REFRESH_S = 10
 MIN_PROFILE_TASKS = 3  # a profile over one or two tasks is a step function of one comparison
@@ -203,7 +204,8 @@ def _ci_cell(r: pd.Series, col: str, fmt: str = ".4g", prefix: str = "") -> tupl
 def leaderboard_html(a: Analysis) -> str:
     s = a.settings
     lb = a.leaderboard.sort_values(["task", "best_loss"])
-    basins = [MetricSpec("basin_width", eps=x).column for x in s.eps] + [MetricSpec("basin_width", delta=d).column for d in s.delta]
+    basins = ([MetricSpec("basin_width", eps=x).column for x in s.eps] + [MetricSpec("basin_width", eps=s.eps[0], scope="task").column]
+              + [MetricSpec("basin_width", delta=d).column for d in s.delta])
     ks = [f"expected_best_k{k}" for k in s.ks]
     alpha = MetricSpec("alpha_tunability", alpha=s.alpha).column
     others = {i: F.at_text(json.loads(p), skip=("lr",)) for i, p in lb["best_point"].items()}
@@ -216,9 +218,11 @@ def leaderboard_html(a: Analysis) -> str:
         "best loss": "l*: lowest median-over-seeds final loss; [bootstrap interval over seeds]",
         "best lr": "lr of the best point; the warning sign marks an optimum on the grid's edge",
         "best other axes": "every other swept hyperparameter at the best grid point",
-        "lr sensitivity": f"Wortsman: mean of min(l, l0) - l* over the grid points within "
+        "lr sensitivity": f"Wortsman: log-uniform (trapezoid) mean of min(l, l0) - l* over the grid points within "
                           + (f"{list(s.lr_range)}" if s.lr_range else f"{s.lr_decades:g} decades centred on the best lr"),
         "CP uniform": f"Sivaprasad tunability: weighted mean of P(k), k = 1..{s.tunability_budget}",
+        **{f"E[best | k={k}]": "Dodge: expected best of k trials drawn from the N trials run (N counts trials: grid "
+                               "points x seeds); undefined (-) for k > N" for k in s.ks},
         "diverged (trials)": "fraction of grid point x seed trials that diverged",
         "diverged (points)": "fraction of grid points where some seed diverged",
     }
@@ -240,7 +244,7 @@ def leaderboard_html(a: Analysis) -> str:
             cells.append((v, h + (f' <span class="warn" title="basin cut by the grid edge ({e(cut)})">cut</span>' if cut else "")))
         v, h = _ci_cell(r, "lr_sensitivity", ".3g")
         cells.append((v, h + (' <span class="muted" title="the lr range reaches past the grid: the mean covers '
-                              'only the grid points inside it">&dagger;</span>' if r.get("lr_sensitivity_range_cut") == True else "")))
+                              'only the grid points inside it">&dagger;</span>' if r.get("lr_sensitivity_cut") == "range" else "")))
         cells += [_ci_cell(r, k) for k in ks]
         cells += [(r[c], _fmt(r[c])) for c in ("tunability_early", "tunability_uniform", "tunability_late")]
         cells.append(_ci_cell(r, alpha, ".2f"))
@@ -310,29 +314,7 @@ def merge_warnings(a: Analysis, metas: list[tuple[Path, dict]]) -> list[str]:
 
 
 def verdicts_html(a: Analysis) -> str:
-    v = a.verdicts
-    if v.empty:
-        return '<p class="muted">No claims declared (add a <code>claims:</code> list to the sweep file or pass a claims file).</p>'
-    cols = ["claim", "verdict", "metric", "A vs B", "direction", "tasks", "A", "B", "effect [interval]",
-            "threshold", "reason", "caveats", "per task"]
-    rows = []
-    for _, r in v.iterrows():
-        eff = f"{_fmt(r['effect'])} <span class=\"ci\">[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]</span>"
-        kind = "A / B" if r["effect_kind"] == "ratio" else "A &minus; B"
-        rows.append([
-            (r["claim"], f"<b>{e(r['claim'])}</b>" + (f'<div class="muted">{e(r["description"])}</div>' if r["description"] else "")),
-            (r["verdict"], f'<span class="verdict {e(r["verdict"])}">{e(r["verdict"])}</span>'),
-            (r["metric"], e(r["metric"])), (r["a"], f"{e(r['a'])} vs {e(r['b'])}"),
-            (r["direction"], f"{kind} {'&gt;' if r['direction'] == 'greater' else '&lt;'} {_fmt(r['threshold'], 'g')}"),
-            (r["tasks"], e(r["tasks"])), (r["value_a"], _fmt(r["value_a"])), (r["value_b"], _fmt(r["value_b"])),
-            (r["effect"], eff), (r["threshold"], _fmt(r["threshold"], "g")), (r["reason"], e(r["reason"])),
-            (r["caveats"], f'<span class="small">{e(r["caveats"])}</span>'),
-            (r["per_task"], f'<span class="small">{e(r["per_task"])}</span>'),
-        ])
-    n = a.settings.resamples
-    return (_table(cols, rows) + f'<p class="muted">Verdict: supported when the {round(100 * a.settings.confidence)}% '
-            f"bootstrap interval ({n} resamples of whole seeds, rng seed {a.settings.seed}) lies entirely on the "
-            "claimed side of the threshold, contradicted when entirely on the other side, inconclusive otherwise.</p>")
+    return verdicts_section(a)
 
 
 def meta_html(metas: list[tuple[Path, dict]], a: Analysis, png_note: str) -> str:

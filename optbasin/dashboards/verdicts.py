@@ -1,0 +1,88 @@
+"""The report's claim verdicts section: each claim's overall verdict, then one row per task with
+its verdict, seed count, Holm-adjusted p-value, effect with its studentized bootstrap interval and a mark when an
+optimum sits on the grid's edge. The statistics are in optbasin/analysis/claims.py and
+docs/statistics.md; this module only renders Analysis.verdicts and Analysis.verdicts_by_task.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optbasin.analysis.specs import entry_of_column
+
+STYLE = ("<style>.verdict.mixed{background:#6a1b9a}.verdict.insufficient-seeds{background:#b35900}"
+         "tr.claim-head td{background:#f6f7f9;border-top:2px solid #ccc}</style>")
+
+
+def _num(x: Any, fmt: str = ".4g") -> str:
+    if x is None or (isinstance(x, (float, np.floating)) and not np.isfinite(x)):
+        return "&ndash;"
+    return format(x, fmt)
+
+
+def _badge(verdict: str) -> str:
+    slug = verdict.replace(" ", "-")
+    return f'<span class="verdict {html.escape(slug)}">{html.escape(verdict)}</span>'
+
+
+def _metric(column: str) -> str:
+    entry = entry_of_column(column)
+    if entry is None:
+        return html.escape(column)
+    return f'{html.escape(entry.display)} <span class="muted">({html.escape(column)}, {html.escape(entry.unit)})</span>'
+
+
+def _effect(r: pd.Series) -> str:
+    if not np.isfinite(r["effect"]):
+        return "&ndash;"
+    return f'{_num(r["effect"])} <span class="ci">[{_num(r["ci_low"])}, {_num(r["ci_high"])}]</span>'
+
+
+def _edges(r: pd.Series) -> str:
+    marks = [f'{html.escape(o)}: {html.escape(str(edge))}' for o, edge in ((r["a"], r["edge_a"]), (r["b"], r["edge_b"]))
+             if isinstance(edge, str) and edge]
+    return ('<span class="warn" title="optimum at the grid\'s edge: a better point may lie outside">&#9888; '
+            + "; ".join(marks) + "</span>") if marks else ""
+
+
+def verdicts_section(a) -> str:
+    """HTML of the verdicts: one header row per claim, one row per task below it."""
+    v, by_task = a.verdicts, a.verdicts_by_task
+    if v.empty:
+        return ('<p class="muted">No claims declared (add a <code>claims:</code> list to the sweep file or pass '
+                'a claims file).</p>')
+    cols = ["claim / task", "verdict", "seeds", "p (Holm)", "effect [interval]", "A", "B", "grid edge", "reason"]
+    head = "".join(f"<th>{c}</th>" for c in cols)
+    body = []
+    for _, c in v.iterrows():
+        kind = "A / B" if c["effect_kind"] == "ratio" else "A &minus; B"
+        sign = "&gt;" if c["direction"] == "greater" else "&lt;"
+        title = (f'<b>{html.escape(c["claim"])}</b><div class="small">{_metric(c["metric"])}: {html.escape(c["a"])} vs '
+                 f'{html.escape(c["b"])}, claimed {kind} {sign} {_num(c["threshold"], "g")}</div>'
+                 + (f'<div class="muted">{html.escape(c["description"])}</div>' if c["description"] else ""))
+        body.append(f'<tr class="claim-head"><td>{title}</td><td>{_badge(c["verdict"])}</td><td>{c["seeds"]}</td>'
+                    f'<td>{_num(c["p_value"], ".3g")}</td><td>{_effect(c)}</td><td></td><td></td><td></td>'
+                    f'<td class="small">{html.escape(str(c["reason"]))}</td></tr>')
+        rows = by_task[by_task["claim"] == c["claim"]] if not by_task.empty else by_task
+        for _, r in rows.iterrows():
+            caveats = f'<div class="muted">{html.escape(r["caveats"])}</div>' if r["caveats"] else ""
+            body.append(f'<tr><td>&nbsp;&nbsp;{html.escape(r["task"])}</td><td>{_badge(r["verdict"])}</td>'
+                        f'<td>{r["seeds"]}</td><td>{_num(r["p_claimed_holm"], ".3g")}</td><td>{_effect(r)}</td>'
+                        f'<td>{_num(r["value_a"])}</td><td>{_num(r["value_b"])}</td><td>{_edges(r)}</td>'
+                        f'<td class="small">{html.escape(str(r["reason"]))}{caveats}</td></tr>')
+    s = a.settings
+    tests = int(v["tests"].max()) if len(v) else 0
+    legend = (f'<p class="muted">Each task: paired sign-flip test over seeds (exact over all 2^m swaps of A\'s and '
+              f"B's results of a seed; Monte Carlo beyond 12 seeds), one-sided in the claimed direction and in the "
+              f"opposite one, Holm's correction over the {tests} one-sided tests of this analysis, level {s.level:g}. "
+              f"Supported (contradicted) overall only when every task supports (contradicts) the claim: the claim's "
+              f"p-value is the largest of its tasks'; tasks that disagree give <i>mixed</i>. <i>insufficient seeds</i>: "
+              f"no outcome with this many seeds could reach the level. Effect: mean over seeds of A &minus; B (geometric "
+              f"mean for a ratio), {round(100 * s.confidence)}% studentized bootstrap interval over seeds ({s.resamples} "
+              f"resamples, rng seed {s.seed}); never averaged across tasks. A and B: the leaderboard values. "
+              f"&#9888;: optimum at the grid's edge. Definitions: docs/statistics.md.</p>")
+    return f'{STYLE}<table class="verdicts"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{legend}'
