@@ -115,7 +115,8 @@ def group_metrics(g: Group, counts: np.ndarray, specs: list[MetricSpec], s: Anal
                 result.undefined[col] = ("the best point diverged" if 2 * best_div[0] > best_runs[0]
                                          else f"l* = {lstar[0]:.4g} >= l0 = {g.l0:.4g}: nothing was learned")
         if np.isnan(values[0]) and col not in result.undefined and spec.name in BUDGETED:
-            result.undefined[col] = f"budget k beyond the N = {int(ctx.n_trials[0])} trials run"
+            n = int(ctx.n_trials[0])
+            result.undefined[col] = f"budget k beyond the N = {n} trial{'s' * (n != 1)} run"
         result.values[col] = np.where(valid, values, np.nan)
         if out.cut is not None:
             result.cuts[col] = out.cut.astype(bool)
