@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from optbasin.catalog import Catalog, optimizer_class, task_factory
-from optbasin.config import read_yaml
+from optbasin.config import MAX_TRIALS, read_yaml
 from optbasin.errors import ConfigError, Problem
 
 
-def validate_file(path: Path, catalog_dirs: list[str]) -> list[Problem]:
+def validate_file(path: Path, catalog_dirs: list[str], max_trials: int = MAX_TRIALS) -> list[Problem]:
     """Every problem of one file (empty when valid). The kind comes from its ``kind`` field
     (a file without one is a sweep, or a claims file when ``claims`` is its only content)."""
     from optbasin.sweeps.spec import load_sweep
@@ -29,7 +29,7 @@ def validate_file(path: Path, catalog_dirs: list[str]) -> list[Problem]:
 
             load_claims(path)
         else:
-            load_sweep(path, catalog_dirs)
+            load_sweep(path, catalog_dirs, max_trials=max_trials)
     except ConfigError as e:
         return e.problems
     except (ImportError, TypeError) as e:
@@ -38,5 +38,5 @@ def validate_file(path: Path, catalog_dirs: list[str]) -> list[Problem]:
     return []
 
 
-def validate_files(files: list[str], catalog_dirs: list[str]) -> list[Problem]:
-    return [p for f in files for p in validate_file(Path(f), catalog_dirs)]
+def validate_files(files: list[str], catalog_dirs: list[str], max_trials: int = MAX_TRIALS) -> list[Problem]:
+    return [p for f in files for p in validate_file(Path(f), catalog_dirs, max_trials)]
