@@ -72,6 +72,8 @@ class HParamDef(Strict):
         if self.type in ("float", "int"):
             if isinstance(value, float) and not math.isfinite(value):
                 return f"got {value!r}, expected a finite number"
+            if isinstance(value, int) and not -SEED_BOUND <= value < SEED_BOUND:
+                return f"got {short(value)}, expected a 64-bit integer"  # what the results store can hold
             bad = (
                 (self.gt is not None and not value > self.gt)
                 or (self.ge is not None and not value >= self.ge)

@@ -331,6 +331,9 @@ def stop_ray(session_dir: Path, local: bool, keep_logs: bool) -> None:
     ray.shutdown()
     if local and not keep_logs:
         shutil.rmtree(session_dir, ignore_errors=True)
+        latest = session_dir.parent / "session_latest"
+        if latest.is_symlink() and Path(os.readlink(latest)) == session_dir:
+            latest.unlink(missing_ok=True)
 
 
 def run_trials(
