@@ -332,7 +332,7 @@ def stop_ray(session_dir: Path, local: bool, keep_logs: bool) -> None:
     if local and not keep_logs:
         shutil.rmtree(session_dir, ignore_errors=True)
         latest = session_dir.parent / "session_latest"
-        if latest.is_symlink() and Path(os.readlink(latest)) == session_dir:
+        if latest.is_symlink() and latest.resolve() == session_dir.resolve():
             latest.unlink(missing_ok=True)
 
 
