@@ -316,6 +316,8 @@ def init_ray(address: str | None = None, show_ray_logs: bool = False) -> Path | 
     if ray.is_initialized():
         return None
     quiet = {} if show_ray_logs else {"log_to_driver": False, "logging_level": logging.ERROR}
+    if not show_ray_logs:  # a dead or timed-out worker is recorded in its trial's row; no Tune error dump
+        logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
     if address:
         ctx = ray.init(address=address, **quiet)
     else:  # "local": always a fresh embedded Ray, never a cluster that happens to run on this machine
