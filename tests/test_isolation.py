@@ -96,3 +96,15 @@ def test_hanging_trial_times_out_and_its_batch_runs_on(tmp_path):
     trials = pd.read_parquet(tmp_path / "run" / "trials.parquet")
     assert code == 1 and trials.status.value_counts().to_dict() == {"completed": N_TRIALS - 1, "failed": 1}
     assert list(trials[trials.status == "failed"].error) == ["timeout after 5 s"]
+
+
+def test_timeout_is_sweep_wide_with_a_per_task_override_and_not_part_of_identity(tmp_path, write_sweep):
+    from optbasin.sweeps.spec import expand, load_sweep
+
+    doc = base_sweep(tmp_path / "run")
+    doc["tasks"] = [doc["tasks"][0], {**doc["tasks"][0], "label": "q-short", "timeout_s": 3}]
+    plain = expand(*load_sweep(write_sweep(doc)))
+    doc["budget"]["timeout_s"] = 7
+    limited = expand(*load_sweep(write_sweep(doc)))
+    assert {t.task: t.timeout_s for t in limited} == {"quadratic": 7, "q-short": 3}
+    assert [t.trial_id for t in limited] == [t.trial_id for t in plain]  # a limit does not change results

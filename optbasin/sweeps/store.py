@@ -85,8 +85,6 @@ class ResultsStore:
     # ---- writing -------------------------------------------------------------------------
     def prepare(self) -> None:
         """Create the run directory and check that it is writable (nothing is deleted)."""
-        if self.root.exists() and not self.root.is_dir():
-            raise StoreError(f"{self.root}: output is not a directory; choose a directory (--output)")
         try:
             for sub in (TRIALS, STEPS):
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
