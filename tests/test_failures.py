@@ -197,3 +197,18 @@ def test_moved_steps_part_and_foreign_part_are_reported(tmp_path, capsys):
         assert main(command) == 2
         err = capsys.readouterr().err
         assert "part-foreign.parquet: not an optbasin trials.parquet part" in err and "Traceback" not in err
+
+
+def test_a_run_that_stopped_before_its_metadata_can_start_again(tmp_path):
+    """Its lock file and empty datasets are ours; anything else makes the directory foreign."""
+    from optbasin.errors import StoreError
+    from optbasin.sweeps import sweep
+
+    p = sweep.plan(sweep_with(tmp_path, [{"name": "sgd", "grid": {"lr": [0.1]}}]))
+    for sub in ("trials.parquet", "steps.parquet"):
+        (p.store.root / sub).mkdir(parents=True)
+    (p.store.root / ".lock").write_text("")
+    sweep.check_directory(p)  # no error
+    (p.store.root / "steps.parquet" / "notes.txt").write_text("mine")
+    with pytest.raises(StoreError, match="is not an optbasin run directory"):
+        sweep.check_directory(p)

@@ -20,11 +20,11 @@ from typing import Callable
 from optbasin.catalog import Catalog
 from optbasin.config import MAX_TRIALS, SweepSpec
 from optbasin.errors import Interrupted, StoreError
-from optbasin.sweeps.lock import RunLock
+from optbasin.sweeps.lock import LOCK, RunLock
 from optbasin.sweeps.runner import Outcome, run_trials
 from optbasin.sweeps.search import run_search
 from optbasin.sweeps.spec import TrialSpec, expand, load_sweep
-from optbasin.sweeps.store import ResultsStore
+from optbasin.sweeps.store import STEPS, TRIALS, ResultsStore
 
 SWEEP_COPY = "sweep.yaml"
 PACKAGES = ("optbasin", "torch", "ray", "optuna", "pandas", "pyarrow", "plotly", "numpy", "pydantic")
@@ -79,9 +79,14 @@ def check_directory(p: Plan) -> None:
     if meta is not None and meta.get("sweep") != p.spec.name:
         raise StoreError(f"{root}: holds results of sweep {meta.get('sweep')!r}, not {p.spec.name!r}; "
                          "choose another output directory (--output)")
-    if meta is None and root.exists() and any(n.name != ".lock" for n in root.iterdir()):
+    if meta is None and root.exists() and any(not _ours_and_empty(n) for n in root.iterdir()):
         raise StoreError(f"{root}: exists, is not empty and is not an optbasin run directory; "
                          "choose another output directory (--output)")
+
+
+def _ours_and_empty(path: Path) -> bool:
+    """What a run that stopped before writing meta.json leaves: its lock and empty datasets."""
+    return path.name == LOCK or (path.name in (TRIALS, STEPS) and path.is_dir() and not any(path.iterdir()))
 
 
 def claim_directory(p: Plan) -> dict:
