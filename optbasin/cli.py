@@ -1,14 +1,19 @@
 """The ``optbasin`` command line: parses, calls the packages, prints. Exit codes: 0 ok, 1 a run
-finished with failed trials, 2 bad input (a message naming file, field and reason; no traceback)."""
+finished with failed trials, 2 bad input or an unusable run directory (a message naming file,
+field and reason; no traceback), 130 / 143 a run stopped by SIGINT / SIGTERM (resume continues)."""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
-from optbasin.errors import ConfigError, OptbasinError
+from optbasin.config import MAX_TRIALS
+from optbasin.errors import ConfigError, Interrupted, OptbasinError
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -27,14 +32,14 @@ def _print_problems(e: OptbasinError) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from optbasin.sweeps import sweep
 
-    p = sweep.plan(args.sweep, args.catalog, args.output)
+    p = sweep.plan(args.sweep, args.catalog, args.output, max_trials=args.max_trials)
     return _execute(p, args)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from optbasin.sweeps import sweep
 
-    return _execute(sweep.resume_plan(args.run_dir), args)
+    return _execute(sweep.resume_plan(args.run_dir, args.max_trials), args)
 
 
 def _execute(p, args: argparse.Namespace) -> int:
@@ -48,14 +53,18 @@ def _execute(p, args: argparse.Namespace) -> int:
             hp = ", ".join(f"{k}={t.hparams[k]}" for k in t.swept)
             print(f"  {t.trial_id}  {t.task:<14} {t.optimizer:<14} seed={t.seed}  {hp}")
         return EXIT_OK
+    from optbasin.sweeps.signals import StopRequest, stop_on_signals
+
     on_commit = _live_report(p.store.root) if args.report else None
     try:
-        outcome = sweep.execute(p, address=args.address, progress=not args.quiet, show_ray_logs=args.ray_logs,
-                                on_commit=on_commit)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: finished trials are saved in {p.store.root}; "
+        with stop_on_signals(StopRequest()):  # a signal before or after Ray Tune runs: stop there
+            outcome = sweep.execute(p, address=args.address, progress=not args.quiet,
+                                    show_ray_logs=args.ray_logs, on_commit=on_commit)
+    except (Interrupted, KeyboardInterrupt) as e:
+        signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+        print(f"\ninterrupted ({signal.Signals(signum).name}): finished trials are saved in {p.store.root}; "
               f"continue with: optbasin resume {p.store.root}", file=sys.stderr)
-        return 130
+        return 128 + signum
     if outcome.skipped:
         print(f"{outcome.skipped} trials already complete in {p.store.root} were skipped")
     _print_summary(p.store.root)
@@ -89,26 +98,37 @@ def _live_report(run_dir: Path):
     return refresh
 
 
-def _write_report(run_dirs: list[Path], out: Path, live: bool, png: bool = False) -> Path:
-    import warnings
-
-    from optbasin.dashboards import write_report
+@contextmanager
+def _notes():
+    """Print the report's and the store's warnings as one-line notes (no file:line noise)."""
     from optbasin.dashboards.report import ReportWarning
+    from optbasin.sweeps.store import MissingStepsWarning
 
+    kinds = (ReportWarning, MissingStepsWarning)
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ReportWarning)
-        path = write_report(run_dirs, out, live=live, png_dir=out.parent / "figures" if png else None)
+        for k in kinds:
+            warnings.simplefilter("always", k)
+        yield
     for w in caught:
-        if issubclass(w.category, ReportWarning):
+        if issubclass(w.category, kinds):
             print(f"note: {w.message}", file=sys.stderr)
-    return path
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
+def _write_report(run_dirs: list[Path], out: Path, live: bool, png: bool = False) -> Path:
+    from optbasin.dashboards import write_report
+
+    with _notes():
+        return write_report(run_dirs, out, live=live, png_dir=out.parent / "figures" if png else None)
 
 
 def _print_summary(run_dir: Path) -> None:
     """Per task and optimizer: best lr, best loss, basin width, divergences (from the analysis)."""
     from optbasin.analysis import analyze_runs
 
-    board = analyze_runs([run_dir]).leaderboard
+    with _notes():
+        board = analyze_runs([run_dir]).leaderboard
     if board.empty:
         print("no trials recorded")
         return
@@ -125,7 +145,7 @@ def _print_summary(run_dir: Path) -> None:
 def cmd_refine(args: argparse.Namespace) -> int:
     from optbasin.sweeps import search, sweep
 
-    p = sweep.resume_plan(args.run_dir)
+    p = sweep.resume_plan(args.run_dir, args.max_trials)
     path = search.write_refine(p.spec, p.store, args.decades, args.per_decade)
     print(f"refined grid: {path}")
     if args.dry_run:
@@ -133,7 +153,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
         return EXIT_OK
     meta = p.store.read_meta() or {}
     refined = sweep.plan(path, meta.get("catalog_dirs", []), output=str(p.store.root),
-                         base_dir=Path(meta.get("sweep_file", path)).parent)
+                         base_dir=Path(meta.get("sweep_file", path)).parent, max_trials=args.max_trials)
     return _execute(refined, args)
 
 
@@ -149,18 +169,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     planned = meta.get("trials_planned", "?")
     print(f"sweep {meta['sweep']!r} in {args.run_dir}: {len(trials)}/{planned} trials recorded "
           + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
-    print(f"started {meta.get('started_at')}, finished {meta.get('finished_at') or '(not finished)'}, "
-          f"{meta.get('elapsed_s', 0):.0f} s of running")
+    stopped = meta.get("interrupted")
+    if meta.get("finished_at"):
+        state = f"finished {meta['finished_at']}"
+    elif stopped:
+        state = f"interrupted ({stopped['signal']} at {stopped['at']}; continue with: optbasin resume {args.run_dir})"
+    else:
+        state = "not finished (running, or its driver was killed)"
+    print(f"started {meta.get('started_at')}, {state}, {meta.get('elapsed_s', 0):.0f} s of running")
     return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from optbasin.validate import fairness_warnings, validate_files
 
-    problems = validate_files(args.files, args.catalog)
+    problems = validate_files(args.files, args.catalog, args.max_trials)
     if problems:
         raise ConfigError(problems)
-    for w in fairness_warnings(args.files, args.catalog):
+    for w in fairness_warnings(args.files, args.catalog, args.max_trials):
         print(f"warning: {w}", file=sys.stderr)
     print(f"ok: {len(args.files)} file(s) valid")
     return EXIT_OK
@@ -176,7 +202,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from optbasin.analysis import analyze_runs
 
-    result = analyze_runs(args.run_dirs, claims_file=args.claims)
+    with _notes():
+        result = analyze_runs(args.run_dirs, claims_file=args.claims)
     print(result.to_text())
     out = Path(args.out) if args.out else Path(args.run_dirs[0]) / "analysis"
     result.write(out)
@@ -209,7 +236,12 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--catalog", action="append", default=[], metavar="DIR",
                        help="directory of optimizer/task YAML files to add (repeatable)")
 
+    def max_trials_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--max-trials", type=int, default=MAX_TRIALS, metavar="N",
+                       help=f"refuse sweeps of more than N trials (default {MAX_TRIALS})")
+
     def run_args(p: argparse.ArgumentParser) -> None:
+        max_trials_arg(p)
         p.add_argument("--address", help="join this Ray cluster (e.g. 10.0.0.1:6379 or 'auto') instead of a local Ray")
         p.add_argument("--report", action="store_true", help="keep RUN_DIR/report.html up to date while running")
         p.add_argument("--dry-run", action="store_true", help="list the trials and exit")
@@ -242,6 +274,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check sweep / optimizer / task / claims YAML files; report every problem")
     p.add_argument("files", nargs="+")
     catalog_arg(p)
+    max_trials_arg(p)
     p.set_defaults(fn=cmd_validate)
 
     p = sub.add_parser("list", help="list optimizers, tasks, or the parameter split of a task")

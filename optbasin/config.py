@@ -18,9 +18,17 @@ import yaml
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator,
                       model_validator)
 
-from optbasin.errors import ConfigError, Problem
+from optbasin.errors import ConfigError, Problem, short
 
 Scalar = Union[bool, int, float, str]
+
+# Limits, checked before anything is expanded (README "Reliability" lists them).
+MAX_YAML_BYTES = 1 << 20  # a YAML file larger than 1 MiB is refused unread
+MAX_YAML_NODES = 100_000  # values in a YAML document once its aliases are expanded
+MAX_SEEDS = 100_000  # seeds of a sweep (a count, or the length of the list)
+MAX_AXIS_POINTS = 100_000  # points of one log_range grid axis
+MAX_TRIALS = 100_000  # trials of a sweep; `--max-trials N` raises it
+SEED_BOUND = 2**63  # seeds are integers in [0, 2^63)
 
 
 class Strict(BaseModel):
@@ -72,6 +80,8 @@ class HParamDef(Strict):
         if self.type in ("float", "int"):
             if isinstance(value, float) and not math.isfinite(value):
                 return f"got {value!r}, expected a finite number"
+            if isinstance(value, int) and not -SEED_BOUND <= value < SEED_BOUND:
+                return f"got {short(value)}, expected a 64-bit integer"  # what the results store can hold
             bad = (
                 (self.gt is not None and not value > self.gt)
                 or (self.ge is not None and not value >= self.ge)
@@ -224,7 +234,7 @@ class LogRange(Strict):
     """``{log_range: [lo, hi], points: n}``: n points evenly spaced in log10 between lo and hi."""
 
     log_range: tuple[float, float]
-    points: int = Field(ge=1)
+    points: int = Field(ge=1, le=MAX_AXIS_POINTS)
 
     @model_validator(mode="after")
     def _ordered(self) -> "LogRange":
@@ -234,6 +244,9 @@ class LogRange(Strict):
         if hi < lo:
             raise ValueError(f"log_range must be [low, high] with low <= high, got [{lo:g}, {hi:g}]")
         return self
+
+    def __len__(self) -> int:
+        return self.points
 
     def values(self) -> list[float]:
         lo, hi = (math.log10(v) for v in self.log_range)
@@ -278,6 +291,7 @@ class TaskEntry(Strict):
     label: str | None = None
     params: dict[str, Any] = {}
     steps: int | None = Field(default=None, gt=0)
+    timeout_s: float | None = Field(default=None, gt=0)  # this task's trials; default budget.timeout_s
     split: ParamSplit | None = None
 
     @property
@@ -305,6 +319,7 @@ class Budget(Strict):
     log_every: int = Field(default=10, gt=0)
     accumulate: int = Field(default=1, gt=0)  # micro-batches per optimizer step (gradient accumulation)
     grad_clip: float | None = Field(default=None, gt=0)  # clip the global gradient norm to this
+    timeout_s: float | None = Field(default=None, gt=0)  # a trial running longer is failed; None: no limit
 
 
 class Divergence(Strict):
@@ -345,14 +360,28 @@ class SweepSpec(Strict):
     claims: list[Claim] = []  # checked against the sweep's labels (cross_problems)
     source: str = ""  # the file it was read from
 
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        if v in (".", "..") or any(c in v for c in "/\\\0"):
+            raise ValueError(f"got {short(v)}: a sweep name is a name, not a path (no '/', '\\', '.' or '..'); "
+                             "use 'output' to choose the run directory")
+        return v
+
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, v: Union[list[int], int]) -> list[int]:
-        seeds = list(range(v)) if isinstance(v, int) else v
-        if not seeds:
+        n = v if isinstance(v, int) else len(v)
+        if n < 1:
             raise ValueError("at least one seed is needed (a list of ints, or a count >= 1)")
+        if n > MAX_SEEDS:
+            raise ValueError(f"{n} seeds: at most {MAX_SEEDS} are allowed")
+        seeds = list(range(v)) if isinstance(v, int) else v
+        bad = [s for s in seeds if not 0 <= s < SEED_BOUND]
+        if bad:
+            raise ValueError(f"got {short(bad[0])}: seeds are integers in [0, 2^63)")
         if len(set(seeds)) != len(seeds):
-            raise ValueError(f"seeds must be distinct, got {seeds}")
+            raise ValueError(f"seeds must be distinct, got {short(seeds)}")
         return seeds
 
     @field_validator("tasks", "optimizers", mode="before")
@@ -364,6 +393,21 @@ class SweepSpec(Strict):
         """Problems between fields (each located): claims naming labels the sweep does not run."""
         return claim_problems(self.claims, file, [o.key for o in self.optimizers], [t.key for t in self.tasks])
 
+    def trial_count(self) -> int:
+        """Trials this sweep plans, from the axes' lengths (nothing is expanded)."""
+        if self.search.method == "optuna":
+            return len(self.tasks) * len(self.optimizers) * self.search.trials
+        points = sum(math.prod(len(axis) for axis in o.grid.values()) for o in self.optimizers)
+        return len(self.tasks) * points * len(self.seeds)
+
+    def check_size(self, max_trials: int = MAX_TRIALS) -> None:
+        """Refuse a sweep of more than ``max_trials`` trials (raise ConfigError)."""
+        n = self.trial_count()
+        if n > max_trials:
+            raise ConfigError([Problem(self.source or "(sweep)", "(sweep)",
+                                       f"{n} trials (tasks x grid points x seeds) exceed the limit of {max_trials}; "
+                                       "shrink the grid or raise the limit with --max-trials N")])
+
     def output_dir(self) -> Path:
         return Path(self.output) if self.output else Path("runs") / self.name
 
@@ -371,17 +415,59 @@ class SweepSpec(Strict):
 # --------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------
+def _expanded_size(node: yaml.Node, memo: dict[int, int | None]) -> int:
+    """Values under ``node`` once aliases are expanded (an alias counts its whole target again)."""
+    key = id(node)
+    if key in memo:
+        if memo[key] is None:
+            raise ValueError("a recursive alias (an anchor used inside itself)")
+        return memo[key]
+    memo[key] = None
+    if isinstance(node, yaml.MappingNode):
+        n = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        n = 1 + sum(_expanded_size(v, memo) for v in node.value)
+    else:
+        n = 1
+    memo[key] = n
+    return n
+
+
+def _bounded_load(text: str) -> Any:
+    """yaml.safe_load, refusing documents of more than MAX_YAML_NODES values after alias expansion."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, {})
+        if size > MAX_YAML_NODES:
+            raise ValueError(f"{size} values once aliases are expanded; at most {MAX_YAML_NODES} are read")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def read_yaml(path: str | Path) -> Any:
-    """Read a YAML file with the safe loader (no object-constructing tags)."""
+    """Read a YAML file with the safe loader (no object-constructing tags), bounded in size:
+    at most MAX_YAML_BYTES bytes and MAX_YAML_NODES values with aliases expanded."""
     path = Path(path)
     try:
-        text = path.read_text()
+        with open(path, "rb") as f:
+            raw = f.read(MAX_YAML_BYTES + 1)
+        if len(raw) > MAX_YAML_BYTES:
+            raise ConfigError([Problem(str(path), "(file)", f"larger than {MAX_YAML_BYTES} bytes: refused "
+                                       "(a sweep file is small; generate large grids with log_range)")])
+        text = raw.decode()
     except FileNotFoundError:
         raise ConfigError([Problem(str(path), "(file)", "no such file")]) from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
         raise ConfigError([Problem(str(path), "(file)", f"cannot read: {e.__class__.__name__}")]) from None
     try:
-        return yaml.safe_load(text)
+        return _bounded_load(text)
+    except (ValueError, RecursionError) as e:
+        why = str(e) if isinstance(e, ValueError) else "nested too deeply"
+        raise ConfigError([Problem(str(path), "(document)", f"refused: {why}")]) from None
     except yaml.constructor.ConstructorError as e:
         where = f"line {e.problem_mark.line + 1}" if e.problem_mark else "(document)"
         raise ConfigError([Problem(str(path), where, f"refused: {e.problem} (only plain YAML is read; "
@@ -412,7 +498,7 @@ def problems_from(err: ValidationError, file: str, prefix: str = "") -> list[Pro
         if e["type"] == "extra_forbidden":
             msg = "unknown field"
         elif any(p in UNION_BRANCHES - {"log_range_axis", "values_axis"} for p in e["loc"]):
-            msg = f"got {e['input']!r}, expected a number, a bool or a string"
+            msg = f"got {short(e['input'])}, expected a number, a bool or a string"
         out.setdefault(field, Problem(file, field, msg))
     return list(out.values())
 

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
+from typing import Any
+
+MAX_REASON_CHARS = 500  # a message never repeats a huge input in full
+
+_repr = reprlib.Repr()
+_repr.maxstring, _repr.maxother, _repr.maxlist, _repr.maxdict, _repr.maxlevel = 60, 60, 6, 6, 3
+
+
+def short(value: Any) -> str:
+    """``repr(value)`` shortened for messages: long strings and lists are cut with '...'."""
+    return _repr.repr(value)
 
 
 @dataclass(frozen=True)
@@ -14,7 +26,8 @@ class Problem:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.field}: {self.reason}"
+        reason = self.reason if len(self.reason) <= MAX_REASON_CHARS else self.reason[:MAX_REASON_CHARS] + "..."
+        return f"{self.file}: {self.field}: {reason}"
 
 
 class OptbasinError(Exception):
@@ -34,4 +47,12 @@ class DataError(OptbasinError):
 
 
 class StoreError(OptbasinError):
-    """A results directory that cannot be used: corrupt, unwritable or holding another sweep."""
+    """A results directory that cannot be used: corrupt, unwritable, full, locked or holding another sweep."""
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM stopped a sweep; ``signum`` says which (the CLI exits 128 + signum)."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(f"interrupted by signal {signum}")

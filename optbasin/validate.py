@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from optbasin.catalog import Catalog, optimizer_class, task_factory
-from optbasin.config import read_yaml
+from optbasin.config import MAX_TRIALS, read_yaml
 from optbasin.errors import ConfigError, Problem
 
 
-def validate_file(path: Path, catalog_dirs: list[str]) -> list[Problem]:
+def validate_file(path: Path, catalog_dirs: list[str], max_trials: int = MAX_TRIALS) -> list[Problem]:
     """Every problem of one file (empty when valid). The kind comes from its ``kind`` field
     (a file without one is a sweep, or a claims file when ``claims`` is its only content)."""
     from optbasin.sweeps.spec import load_sweep
@@ -31,7 +31,7 @@ def validate_file(path: Path, catalog_dirs: list[str]) -> list[Problem]:
 
             load_claims(path)
         else:
-            load_sweep(path, catalog_dirs)
+            load_sweep(path, catalog_dirs, max_trials=max_trials)
     except ConfigError as e:
         return e.problems
     except (ImportError, TypeError) as e:
@@ -40,11 +40,11 @@ def validate_file(path: Path, catalog_dirs: list[str]) -> list[Problem]:
     return []
 
 
-def validate_files(files: list[str], catalog_dirs: list[str]) -> list[Problem]:
-    return [p for f in files for p in validate_file(Path(f), catalog_dirs)]
+def validate_files(files: list[str], catalog_dirs: list[str], max_trials: int = MAX_TRIALS) -> list[Problem]:
+    return [p for f in files for p in validate_file(Path(f), catalog_dirs, max_trials)]
 
 
-def fairness_warnings(files: list[str], catalog_dirs: list[str]) -> list[Problem]:
+def fairness_warnings(files: list[str], catalog_dirs: list[str], max_trials: int = MAX_TRIALS) -> list[Problem]:
     """Per claim of each valid sweep file: hyperparameters the compared optimizers both have but
     run with different unswept values (see fairness.py). Call after validate_files found nothing."""
     from optbasin.fairness import unmatched_hyperparameters
@@ -56,14 +56,8 @@ def fairness_warnings(files: list[str], catalog_dirs: list[str]) -> list[Problem
         if not (isinstance(doc, dict) and doc.get("kind", "sweep") == "sweep" and doc.get("claims")
                 and "optimizers" in doc):
             continue
-        spec, catalog = load_sweep(f, catalog_dirs)
-        compared = [(i, c, _get(c, "compare")) for i, c in enumerate(spec.claims)]
-        pairs = [(f"claims[{i}] ({_get(c, 'name')})", *ab) for i, c, ab in compared
-                 if isinstance(ab, (list, tuple)) and len(ab) == 2]
+        spec, catalog = load_sweep(f, catalog_dirs, max_trials=max_trials)
+        pairs = [(f"claims[{i}] ({c.name})", *c.compare) for i, c in enumerate(spec.claims)]
         warnings += unmatched_hyperparameters(spec, catalog, pairs)
     return warnings
 
-
-def _get(claim, key: str):
-    """A claim's field, whether claims are plain mappings or typed models."""
-    return claim.get(key) if isinstance(claim, dict) else getattr(claim, key)

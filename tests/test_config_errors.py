@@ -132,3 +132,26 @@ def test_user_optimizer_class_that_is_not_an_optimizer(tmp_path, write_sweep, ca
     err = capsys.readouterr().err
     assert f"{cat / 'mine.yaml'}: class: 'mymod:NotAnOptimizer' is not a torch.optim.Optimizer subclass" in err
     assert f"{cat / 'broken.yaml'}: class: cannot import module 'nosuchmodule'" in err
+
+
+@pytest.mark.parametrize("name", ["../x", "/tmp/abs-name", "a/b", ".."])
+def test_a_sweep_name_is_a_name_not_a_path(tmp_path, write_sweep, capsys, name):
+    doc = {**base_sweep(tmp_path / "run"), "name": name}
+    del doc["output"]
+    path = write_sweep(doc)
+    code, err = run_validate(path, capsys)
+    assert code == 2 and f"{path}: name: " in err and "a sweep name is a name, not a path" in err
+
+
+def test_output_that_is_not_a_directory(tmp_path, write_sweep, capsys):
+    path = write_sweep(output="/dev/null")
+    assert main(["run", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "/dev/null: output is not a directory" in err and "Traceback" not in err
+
+
+def test_yaml_file_that_is_not_text(tmp_path, capsys):
+    path = tmp_path / "sweep.yaml"
+    path.write_bytes(b"\xff\xfe\x00binary")
+    code, err = run_validate(path, capsys)
+    assert code == 2 and f"{path}: (file): cannot read" in err

@@ -137,3 +137,78 @@ def test_bad_input_leaves_existing_results_intact(tmp_path, capsys):
     path.write_text(yaml.safe_dump(doc))
     assert main(["run", str(path), "--quiet"]) == 2
     assert {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()} == snapshot
+
+
+def two_trial_sweep(tmp_path) -> Path:
+    return sweep_with(tmp_path, [{"name": "sgd", "grid": {"lr": [0.01, 0.1]}}, {"name": "adamw", "grid": {"lr": [0.01]}}])
+
+
+def test_a_row_that_cannot_be_written_fails_that_trial_only(tmp_path, capsys, monkeypatch):
+    real = ResultsStore.record
+    calls = []
+
+    def record(self, trial, steps):
+        calls.append(trial["trial_id"])
+        if len(calls) == 1:  # the first trial's row cannot be written
+            raise OverflowError("Python int too large to convert to C long")
+        return real(self, trial, steps)
+
+    monkeypatch.setattr(ResultsStore, "record", record)
+    assert main(["run", str(two_trial_sweep(tmp_path)), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "its results cannot be written: OverflowError" in err
+    trials = ResultsStore(tmp_path / "run").trials()
+    assert trials.status.value_counts().to_dict() == {"completed": 2, "failed": 1}
+    assert trials.set_index("trial_id").loc[calls[0], "error"].startswith("its results cannot be written")
+
+
+def test_disk_full_stops_with_a_clear_error_and_resume_works_in_the_same_space(tmp_path, capsys, monkeypatch):
+    from tests.test_store import full_disk
+
+    path = two_trial_sweep(tmp_path)
+    seen = []
+    full_disk(monkeypatch, when=lambda p: p.parent.name == "trials.parquet" and (seen.append(p) or len(seen) > 1))
+    assert main(["run", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "disk full writing " in err and ": free space and resume" in err and "Traceback" not in err
+    run = tmp_path / "run"
+    assert not list(run.rglob("*.tmp")) and len(ResultsStore(run).trials()) == 1
+    monkeypatch.undo()
+    full_disk(monkeypatch, when=lambda p: "merged" in p.name)  # still no room for a merged copy
+    assert main(["resume", str(run), "--quiet"]) == 0
+    assert len(ResultsStore(run).trials()) == 3 and not list(run.rglob("*.tmp"))
+
+
+def test_moved_steps_part_and_foreign_part_are_reported(tmp_path, capsys):
+    path = two_trial_sweep(tmp_path)
+    assert main(["run", str(path), "--quiet"]) == 0
+    run = tmp_path / "run"
+    steps = pd.read_parquet(run / "steps.parquet")
+    steps[steps.trial_id != steps.trial_id.iloc[0]].to_parquet(run / "steps.parquet" / "part-0-merged-1.parquet")
+    for p in (run / "steps.parquet").glob("part-*"):
+        if p.name != "part-0-merged-1.parquet":
+            p.rename(tmp_path / p.name)  # the advised "move the corrupt part aside"
+    capsys.readouterr()
+    assert main(["analyze", str(run)]) == 0
+    assert "note: 1 finished trial(s) have no step rows" in capsys.readouterr().err
+
+    pd.DataFrame({"x": [1]}).to_parquet(run / "trials.parquet" / "part-foreign.parquet")
+    for command in (["status", str(run)], ["analyze", str(run)], ["resume", str(run), "--quiet"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "part-foreign.parquet: not an optbasin trials.parquet part" in err and "Traceback" not in err
+
+
+def test_a_run_that_stopped_before_its_metadata_can_start_again(tmp_path):
+    """Its lock file and empty datasets are ours; anything else makes the directory foreign."""
+    from optbasin.errors import StoreError
+    from optbasin.sweeps import sweep
+
+    p = sweep.plan(sweep_with(tmp_path, [{"name": "sgd", "grid": {"lr": [0.1]}}]))
+    for sub in ("trials.parquet", "steps.parquet"):
+        (p.store.root / sub).mkdir(parents=True)
+    (p.store.root / ".lock").write_text("")
+    sweep.check_directory(p)  # no error
+    (p.store.root / "steps.parquet" / "notes.txt").write_text("mine")
+    with pytest.raises(StoreError, match="is not an optbasin run directory"):
+        sweep.check_directory(p)

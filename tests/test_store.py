@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -119,3 +120,76 @@ def test_kill_during_writes_leaves_a_readable_store(tmp_path, delay):
     assert len(t) > 0
     counts = s.groupby("trial_id").size()
     assert (counts.reindex(t.trial_id) == 200).all()  # every committed trial has all its steps
+
+
+def full_disk(monkeypatch, when=lambda path: True):
+    """Writes of matching parts fail as on a full disk: a 0-byte temporary file, then ENOSPC."""
+    import errno
+
+    import pyarrow.parquet as pq
+
+    real = pq.write_table
+
+    def write_table(table, where, *a, **k):
+        if not when(Path(where)):
+            return real(table, where, *a, **k)
+        Path(where).write_bytes(b"")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", write_table)
+
+
+def test_disk_full_is_a_clear_error_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    store = ResultsStore(tmp_path)
+    store.prepare()
+    store.record(trial("a"), steps(2))
+    full_disk(monkeypatch, when=lambda p: "trials.parquet" in str(p))
+    with pytest.raises(StoreError, match=r"disk full writing .*trials.parquet.*part-b-.*: free space and resume"):
+        store.record(trial("b"), steps(2))
+    assert not list(tmp_path.rglob("*.tmp"))  # no 0-byte temporary file stays
+    assert sorted(store.trials().trial_id) == ["a"] and set(store.raw()[1].trial_id) == {"a"}  # no orphan steps
+
+
+def test_compaction_is_skipped_when_there_is_no_room_for_the_merged_copy(tmp_path, monkeypatch):
+    store = ResultsStore(tmp_path)
+    store.prepare()
+    for i in range(3):
+        store.record(trial(f"t{i}"), steps(2))
+    full_disk(monkeypatch, when=lambda p: "merged" in p.name)
+    assert store.compact() is False
+    assert len(list((tmp_path / "trials.parquet").glob("part-*"))) == 3 and not list(tmp_path.rglob("*.tmp"))
+    assert sorted(store.trials().trial_id) == ["t0", "t1", "t2"] and len(store.steps()) == 6
+
+
+def test_a_row_that_cannot_be_written_leaves_no_orphan_steps(tmp_path):
+    store = ResultsStore(tmp_path)
+    store.prepare()
+    with pytest.raises((OverflowError, ValueError)):  # pyarrow: an int beyond int64
+        store.record(trial("big", **{"hp.width": 10**23}), steps(2))
+    assert not list(tmp_path.rglob("part-*")) and not list(tmp_path.rglob("*.tmp"))
+
+
+def test_foreign_schema_part_is_a_clear_error(tmp_path):
+    import pandas as pd
+
+    store = ResultsStore(tmp_path)
+    store.prepare()
+    store.record(trial("a"), steps(1))
+    pd.DataFrame({"x": [1]}).to_parquet(tmp_path / "trials.parquet" / "part-foreign.parquet")
+    with pytest.raises(StoreError, match=r"part-foreign.parquet: not an optbasin trials.parquet part "
+                                         r"\(no column trial_id, status, attempt, written_at\)"):
+        store.trials()
+
+
+def test_finished_trials_without_steps_are_named(tmp_path):
+    from optbasin.sweeps.store import MissingStepsWarning
+
+    store = ResultsStore(tmp_path)
+    store.prepare()
+    store.record(trial("a"), steps(2))
+    store.record(trial("b"), steps(2))
+    store.record(trial("c", status="failed"), [])  # a failed trial has no steps: not missing
+    part_b = next((tmp_path / "steps.parquet").glob("part-b-*"))
+    part_b.rename(tmp_path / "aside.parquet")  # "move the corrupt part aside"
+    with pytest.warns(MissingStepsWarning, match=r"1 finished trial\(s\) have no step rows .*trial b"):
+        load_runs([tmp_path])

@@ -4,6 +4,13 @@ Local by default: an embedded Ray (no dashboard) started and stopped here, sized
 ``address`` joins an existing cluster instead; results travel back through Ray, so the cluster
 needs no shared filesystem. Each trial declares its resources (cpus, a fraction of a GPU); Ray
 Tune schedules them. Trials already complete in the store are skipped; failed ones run again.
+
+Crash isolation: trials travel in batches (one Ray Tune trial runs several of ours), and each
+report of a finished trial also tells the driver that the next one is starting. When a worker
+process dies (kill, out of memory, or its trial over ``timeout_s``, which the worker enforces
+by ending its own process) only the trial it was running is recorded failed ("timeout after N
+s", or "trial process died" once ``retries`` reruns are spent); the batch's never-started
+trials run again in a follow-up round of Ray Tune, on fresh workers.
 """
 
 from __future__ import annotations
@@ -13,14 +20,19 @@ import logging
 import math
 import os
 import platform
-import tempfile
+import shutil
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
+from optbasin.errors import StoreError
 from optbasin.sweeps.progress import Progress
+from optbasin.sweeps.signals import StopRequest, graceful, stop_on_signals
 from optbasin.sweeps.spec import TrialSpec
 from optbasin.sweeps.store import ResultsStore
 from optbasin.sweeps.trial import FAILED, run_trial
@@ -28,6 +40,10 @@ from optbasin.sweeps.trial import FAILED, run_trial
 # Ray Tune's own per-trial JSON/CSV/TensorBoard loggers: the results store replaces them.
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+# Ray Tune's SIGINT handler makes fit() return as if finished: optbasin handles signals (signals.py).
+os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+TUNE_DIR = ".tune"  # Ray Tune's experiment state of the running sweep, inside the run directory
+TIMEOUT_EXIT = 124  # exit status of a worker that ended itself because its trial ran over time
 
 
 def tune_trainable(config: dict[str, Any]) -> None:
@@ -38,7 +54,8 @@ def tune_trainable(config: dict[str, Any]) -> None:
     still reported, and committed by the driver, the moment it ends.
     A Python exception (out-of-memory included) is retried here, in the same process, up to
     ``retries`` times, then reported as a failed trial: the worker stays alive for the next
-    trial. A worker that dies outright is restarted by Ray (FailureConfig, same budget).
+    trial. An attempt over ``spec.timeout_s`` ends this process; a worker that dies outright
+    is handled by the driver (see the module doc).
     """
     from ray import tune
 
@@ -48,7 +65,8 @@ def tune_trainable(config: dict[str, Any]) -> None:
         for attempt in range(retries + 1):
             rows: list[dict] = []
             try:
-                summary = run_trial(spec, emit=rows.extend)
+                with deadline(spec.timeout_s):
+                    summary = run_trial(spec, emit=rows.extend)
                 break
             except Exception as e:  # the trial's own failure, recorded as a result
                 _free_accelerator_memory()
@@ -57,6 +75,22 @@ def tune_trainable(config: dict[str, Any]) -> None:
                 rows = []
         summary.update(placement(), started_at=started, finished_at=time.time())
         tune.report({"trial": index, "rows": rows, "summary": summary, "loss": objective(summary)})
+
+
+@contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """End this worker process if the block runs longer than ``seconds`` (a hung trial cannot be
+    interrupted from inside: a C call, a deadlock, a sleep). The driver records the timeout."""
+    if seconds is None:
+        yield
+        return
+    timer = threading.Timer(seconds, os._exit, args=(TIMEOUT_EXIT,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def specs_of(config: dict[str, Any]) -> list[TrialSpec]:
@@ -69,8 +103,16 @@ def specs_of(config: dict[str, Any]) -> list[TrialSpec]:
 
 def batch_size(n_trials: int, slots: int, most: int = 16) -> int:
     """Trials per Ray Tune trial: at least 4 batches per concurrent slot (load balance), at most
-    ``most`` trials a batch (a killed worker reruns at most one batch)."""
+    ``most`` trials a batch."""
     return max(1, min(most, math.ceil(n_trials / (4 * max(1, slots)))))
+
+
+def batched_space(pending: list[TrialSpec], slots: int) -> dict[str, Any]:
+    """A Ray Tune grid whose points are batches of trials (strided, so each mixes the sweep)."""
+    from ray import tune
+
+    n = math.ceil(len(pending) / batch_size(len(pending), slots))
+    return {"specs": tune.grid_search([[t.model_dump() for t in pending[i::n]] for i in range(n)])}
 
 
 def placement() -> dict[str, str]:
@@ -122,13 +164,19 @@ class Outcome:
 
 
 class _StoreCallback:
-    """Ray Tune callback (driver side): commits each trial to the store as its report arrives."""
+    """Ray Tune callback (driver side): commits each trial to the store as its report arrives,
+    and knows which trial of each batch is running (for crash isolation and time limits)."""
 
     def __init__(self, store: ResultsStore, progress: Progress, outcome: Outcome,
-                 on_commit: Callable[[], None] | None):
+                 on_commit: Callable[[], None] | None, retries: int = 0):
         self.store, self.progress, self.outcome, self.on_commit = store, progress, outcome, on_commit
+        self.retries = retries
         self.committed: set[str] = set()
         self.specs: dict[str, list[TrialSpec]] = {}  # Ray Tune trial id -> its batch, parsed once
+        self.running: dict[str, tuple[int, float]] = {}  # Ray Tune trial id -> (index in batch, since)
+        self.deaths: dict[str, int] = defaultdict(int)  # our trial id -> times its process died
+        self.rerun: list[TrialSpec] = []  # to run again in a follow-up round
+        self.fatal: StoreError | None = None  # the store cannot take more (disk full): stop
 
     def _specs(self, trial: Any) -> list[TrialSpec]:
         if trial.trial_id not in self.specs:
@@ -137,10 +185,23 @@ class _StoreCallback:
 
     def _commit(self, spec: TrialSpec, rows: list[dict], summary: dict[str, Any]) -> None:
         tid = spec.trial_id
-        if tid in self.committed:  # a batch rerun after its worker died: recorded once already
+        if tid in self.committed or self.fatal is not None:
             return
+        try:
+            self.store.record(trial_row(spec, summary), rows)
+        except StoreError as e:  # disk full: nothing more can be written; the sweep stops
+            self.fatal = e
+            return
+        except Exception as e:  # this row cannot be written: the trial is failed with the reason
+            summary = {"status": FAILED, "error": f"its results cannot be written: {type(e).__name__}: {e}"[:2000]}
+            try:
+                self.store.record(trial_row(spec, summary), [])
+            except StoreError as e2:
+                self.fatal = e2
+                return
+            except Exception:
+                pass  # not even the failure is writable: counted, reported, and rerun by a resume
         self.committed.add(tid)
-        self.store.record(trial_row(spec, summary), rows)
         self.outcome.counts[summary["status"]] += 1
         if summary["status"] == FAILED:
             self.outcome.errors[tid] = summary["error"]
@@ -152,21 +213,36 @@ class _StoreCallback:
                 warnings.warn(f"after committing trial {tid}: {type(e).__name__}: {e}", RuntimeWarning, stacklevel=1)
 
     def on_trial_start(self, trial: Any) -> None:
+        self.running[trial.trial_id] = (0, time.monotonic())
         self.progress.running += 1
         self.progress.show()
 
     def on_trial_result(self, trial: Any, result: dict[str, Any]) -> None:
-        spec = self._specs(trial)[result["trial"]]
-        self._commit(spec, result["rows"], {"error": "", **result["summary"]})
+        index = result["trial"]
+        self._commit(self._specs(trial)[index], result["rows"], {"error": "", **result["summary"]})
+        self.running[trial.trial_id] = (index + 1, time.monotonic())  # the worker starts the next one
 
     def on_trial_complete(self, trial: Any) -> None:
+        self.running.pop(trial.trial_id, None)
         self.progress.running -= 1
 
     def on_trial_error(self, trial: Any) -> None:
-        """The worker process died (retries by Ray exhausted): its unfinished trials failed."""
+        """The worker process died: the trial it was running failed (timeout, or died once its
+        reruns are spent); the batch's trials it never started run again."""
         self.progress.running -= 1
-        for spec in self._specs(trial):
-            self._commit(spec, [], {"status": FAILED, "error": _ray_error(trial)})
+        batch = self._specs(trial)
+        index, since = self.running.pop(trial.trial_id, (0, time.monotonic()))
+        if index < len(batch):
+            spec = batch[index]
+            if spec.timeout_s is not None and time.monotonic() - since >= spec.timeout_s:
+                self._commit(spec, [], {"status": FAILED, "error": f"timeout after {spec.timeout_s:g} s"})
+            elif self.deaths[spec.trial_id] < self.retries:
+                self.deaths[spec.trial_id] += 1
+                self.rerun.append(spec)
+            else:
+                self._commit(spec, [], {"status": FAILED, "error": _ray_error(trial),
+                                        "attempts": self.deaths[spec.trial_id] + 1})
+        self.rerun += [s for s in batch[index + 1:] if s.trial_id not in self.committed]
 
 
 def _ray_error(trial: Any) -> str:
@@ -202,6 +278,20 @@ def _make_tune_callback(cb: _StoreCallback) -> Any:
     return StoreCallback()
 
 
+def _make_stopper(cb: _StoreCallback, request: StopRequest) -> Any:
+    """Stops the whole Ray Tune run after a signal or when the store cannot take more."""
+    from ray import tune
+
+    class Stop(tune.Stopper):
+        def __call__(self, trial_id, result):
+            return False
+
+        def stop_all(self):
+            return request.requested is not None or cb.fatal is not None
+
+    return Stop()
+
+
 def concurrent_slots(example: TrialSpec, address: str | None) -> int:
     """How many trials of this shape the cluster (or this machine) runs at once."""
     import ray
@@ -218,18 +308,34 @@ def concurrent_slots(example: TrialSpec, address: str | None) -> int:
     return max(1, int(slots))
 
 
-def init_ray(address: str | None = None, show_ray_logs: bool = False) -> bool:
-    """Start an embedded Ray (or join ``address``). Returns True when this call started it."""
+def init_ray(address: str | None = None, show_ray_logs: bool = False) -> Path | None:
+    """Start an embedded Ray (or join ``address``). Returns the Ray session directory when this
+    call started Ray (None when Ray was already running in this process)."""
     import ray
 
     if ray.is_initialized():
-        return False
+        return None
     quiet = {} if show_ray_logs else {"log_to_driver": False, "logging_level": logging.ERROR}
+    if not show_ray_logs:  # a dead or timed-out worker is recorded in its trial's row; no Tune error dump
+        logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
     if address:
-        ray.init(address=address, **quiet)
+        ctx = ray.init(address=address, **quiet)
     else:  # "local": always a fresh embedded Ray, never a cluster that happens to run on this machine
-        ray.init(address="local", include_dashboard=False, **quiet)
-    return True
+        ctx = ray.init(address="local", include_dashboard=False, **quiet)
+    return Path(ctx.address_info["session_dir"])
+
+
+def stop_ray(session_dir: Path, local: bool, keep_logs: bool) -> None:
+    """Shut down the Ray this process started; a local Ray's session directory (logs, sockets,
+    in Ray's temp directory) is removed unless ``keep_logs`` (--ray-logs)."""
+    import ray
+
+    ray.shutdown()
+    if local and not keep_logs:
+        shutil.rmtree(session_dir, ignore_errors=True)
+        latest = session_dir.parent / "session_latest"
+        if latest.is_symlink() and latest.resolve() == session_dir.resolve():
+            latest.unlink(missing_ok=True)
 
 
 def run_trials(
@@ -243,17 +349,13 @@ def run_trials(
     on_commit: Callable[[], None] | None = None,
 ) -> Outcome:
     """Run every trial not yet complete in ``store`` through Ray Tune; commit each as it ends."""
-    from ray import tune
-
     done = store.done_ids()
     pending = [t for t in trials if t.trial_id not in done]
     outcome = Outcome(skipped=len(trials) - len(pending))
     if not pending:
         return outcome
     view = Progress(len(pending), skipped=outcome.skipped, enabled=progress)
-    k = batch_size(len(pending), concurrent_slots(pending[0], address))
-    batches = [pending[i::math.ceil(len(pending) / k)] for i in range(math.ceil(len(pending) / k))]
-    space = {"specs": tune.grid_search([[t.model_dump() for t in b] for b in batches])}
+    space = batched_space(pending, concurrent_slots(pending[0], address))
     return tune_run(space, pending[0], store, view, outcome, retries=retries, address=address,
                     show_ray_logs=show_ray_logs, on_commit=on_commit)
 
@@ -272,32 +374,52 @@ def tune_run(
     search_alg: Any = None,
     num_samples: int = 1,
 ) -> Outcome:
-    """One Ray Tune run over ``space`` (trials shaped like ``example``), results into ``store``."""
-    import ray
-    from ray import tune
+    """Ray Tune over ``space`` (trials shaped like ``example``), results into ``store``; then
+    follow-up rounds for trials a dead worker never started (see the module doc).
 
+    Raises Interrupted after SIGINT/SIGTERM and StoreError when the store cannot take more,
+    once Ray Tune has stopped; every trial committed until then stays in the store."""
     t0 = time.monotonic()
-    started = init_ray(address, show_ray_logs)
+    session_dir = init_ray(address, show_ray_logs)
+    callback = _StoreCallback(store, view, outcome, on_commit, retries)
+    tune_dir = store.root / TUNE_DIR
     try:
-        resources = {"cpu": example.cpus, "gpu": example.gpus}
-        callback = _StoreCallback(store, view, outcome, on_commit)
-        with tempfile.TemporaryDirectory(prefix="optbasin-tune-") as tmp:
-            tuner = tune.Tuner(
-                tune.with_resources(tune_trainable, resources),
-                param_space={**space, "retries": retries},
-                tune_config=tune.TuneConfig(reuse_actors=True, search_alg=search_alg, num_samples=num_samples,
-                                            metric="loss" if search_alg else None,
-                                            mode="min" if search_alg else None),
-                run_config=tune.RunConfig(
-                    name="optbasin", storage_path=tmp, verbose=1 if show_ray_logs else 0,
-                    callbacks=[_make_tune_callback(callback)],
-                    failure_config=tune.FailureConfig(max_failures=retries),
-                ),
-            )
-            tuner.fit()
+        with stop_on_signals(StopRequest()) as request:  # after ray.init, which sets its own SIGTERM handler
+            fit = dict(example=example, callback=callback, request=request, tune_dir=tune_dir, retries=retries,
+                       show_ray_logs=show_ray_logs)
+            _fit(space, search_alg=search_alg, num_samples=num_samples, **fit)
+            while callback.rerun:
+                again, callback.rerun = callback.rerun, []
+                _fit(batched_space(again, concurrent_slots(example, address)), **fit)
     finally:
         view.close()
-        if started:
-            ray.shutdown()
+        shutil.rmtree(tune_dir, ignore_errors=True)
+        if session_dir is not None:
+            stop_ray(session_dir, local=not address, keep_logs=show_ray_logs)
     outcome.elapsed += time.monotonic() - t0
     return outcome
+
+
+def _fit(space: dict[str, Any], *, example: TrialSpec, callback: _StoreCallback, request: StopRequest,
+         tune_dir: Path, retries: int, show_ray_logs: bool, search_alg: Any = None, num_samples: int = 1) -> None:
+    """One Ray Tune run; raise what stopped it (a signal, a full disk)."""
+    from ray import tune
+
+    shutil.rmtree(tune_dir, ignore_errors=True)  # we hold the run directory's lock
+    tuner = tune.Tuner(
+        tune.with_resources(tune_trainable, {"cpu": example.cpus, "gpu": example.gpus}),
+        param_space={**space, "retries": retries},
+        tune_config=tune.TuneConfig(reuse_actors=True, search_alg=search_alg, num_samples=num_samples,
+                                    metric="loss" if search_alg else None,
+                                    mode="min" if search_alg else None),
+        run_config=tune.RunConfig(
+            name="optbasin", storage_path=str(tune_dir.resolve()), verbose=1 if show_ray_logs else 0,
+            callbacks=[_make_tune_callback(callback)], stop=_make_stopper(callback, request),
+            failure_config=tune.FailureConfig(max_failures=0),  # a dead worker: see on_trial_error
+        ),
+    )
+    with graceful(request):
+        tuner.fit()
+    if callback.fatal is not None:
+        raise callback.fatal
+    request.check()

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from optbasin.catalog import Catalog, optimizer_class, task_factory
-from optbasin.config import HParamDef, LogRange, OptimizerEntry, Schedule, SweepSpec, parse, read_yaml
+from optbasin.config import MAX_TRIALS, HParamDef, LogRange, OptimizerEntry, Schedule, SweepSpec, parse, read_yaml
 from optbasin.errors import ConfigError, DataError, Problem
 
 
@@ -47,11 +47,12 @@ class TrialSpec(BaseModel):
     split_other: list[str] = []
     # Not part of the identity: where and how it runs, and what produced it.
     origin: str = "grid"  # grid | optuna
+    timeout_s: float | None = None  # the trial is failed after this long
     cpus: float = 1
     gpus: float = 0
     import_paths: list[str] = []
 
-    IDENTITY_EXCLUDE: ClassVar[set[str]] = {"sweep", "cpus", "gpus", "import_paths", "swept", "origin"}
+    IDENTITY_EXCLUDE: ClassVar[set[str]] = {"sweep", "cpus", "gpus", "import_paths", "swept", "origin", "timeout_s"}
 
     @property
     def trial_id(self) -> str:
@@ -61,14 +62,16 @@ class TrialSpec(BaseModel):
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def load_sweep(path: str | Path, catalog_dirs: list[str | Path] = (), base_dir: str | Path | None = None
-               ) -> tuple[SweepSpec, Catalog]:
+def load_sweep(path: str | Path, catalog_dirs: list[str | Path] = (), base_dir: str | Path | None = None,
+               max_trials: int = MAX_TRIALS) -> tuple[SweepSpec, Catalog]:
     """Read and fully validate a sweep file; raise ConfigError listing every problem.
 
     The sweep's own ``catalog:`` directories are relative to ``base_dir`` (default: the file's folder).
+    A sweep of more than ``max_trials`` trials is refused before anything is expanded.
     """
     path = Path(path)
     spec: SweepSpec = parse(SweepSpec, read_yaml(path), str(path))
+    spec.check_size(max_trials)
     base = Path(base_dir) if base_dir is not None else path.parent
     dirs = [*catalog_dirs, *[(base / d) for d in spec.catalog]]
     catalog = Catalog.load(dirs)
@@ -213,7 +216,7 @@ def trial_spec(spec: SweepSpec, catalog: Catalog, t: Any, o: OptimizerEntry, poi
         optimizer=o.key, optimizer_name=o.name, optimizer_class=od.cls, hparams=hp, swept=list(o.grid),
         seed=seed, steps=t.steps or spec.budget.steps or td.steps,
         eval_every=spec.budget.eval_every, log_every=spec.budget.log_every, accumulate=spec.budget.accumulate,
-        grad_clip=spec.budget.grad_clip, schedule=spec.schedule,
+        grad_clip=spec.budget.grad_clip, timeout_s=t.timeout_s or spec.budget.timeout_s, schedule=spec.schedule,
         divergence_threshold=spec.divergence.threshold, split_matrix=split_matrix, split_other=split_other,
         cpus=spec.resources.cpus, gpus=spec.resources.gpus, import_paths=catalog.dirs,
     )

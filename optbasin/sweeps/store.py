@@ -13,8 +13,10 @@ counts as done only once its summary row is in. ``compact()`` merges parts; read
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import warnings
 import time
 import uuid
 from pathlib import Path
@@ -28,30 +30,51 @@ from optbasin.errors import StoreError
 
 TRIALS, STEPS, META = "trials.parquet", "steps.parquet", "meta.json"
 DONE_STATUSES = ("completed", "diverged")
+REQUIRED = {TRIALS: ("trial_id", "status", "attempt", "written_at"), STEPS: ("trial_id", "attempt", "step")}
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+class MissingStepsWarning(UserWarning):
+    """Finished trials whose step rows are missing (e.g. a corrupt steps part moved aside)."""
+
+
+def _atomic_write(path: Path, write) -> None:
+    """``write(tmp)`` then rename onto ``path``; a failed write leaves no temporary file behind.
+    A full disk (or quota) becomes StoreError "disk full writing FILE: free space and resume"."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno in NO_SPACE:
+            raise StoreError(f"disk full writing {path}: free space and resume") from None
+        raise
 
 
 def _atomic_write_table(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    pq.write_table(table, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    _atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def _read_parts(folder: Path) -> pd.DataFrame:
     frames = []
     for part in sorted(folder.glob("part-*.parquet")):
         try:
-            frames.append(pq.read_table(part).to_pandas())
+            frame = pq.read_table(part).to_pandas()
         except (pa.ArrowInvalid, OSError) as e:
-            raise StoreError(f"{part}: corrupt results file ({e}); move it aside to continue "
-                             "(its trials will run again)") from None
+            after = "its trials will run again" if folder.name == TRIALS else "its trials' step rows will be missing"
+            raise StoreError(f"{part}: corrupt results file ({e}); move it aside to continue ({after})") from None
+        missing = [c for c in REQUIRED[folder.name] if c not in frame.columns]
+        if missing:
+            raise StoreError(f"{part}: not an optbasin {folder.name} part (no column {', '.join(missing)}); "
+                             "move it out of the run directory to continue")
+        frames.append(frame)
     return _concat(frames)
 
 
@@ -61,31 +84,42 @@ class ResultsStore:
 
     # ---- writing -------------------------------------------------------------------------
     def prepare(self) -> None:
+        """Create the run directory and check that it is writable (nothing is deleted)."""
         try:
             for sub in (TRIALS, STEPS):
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
             probe = self.root / f".write-probe-{uuid.uuid4().hex}"
             probe.write_text("")
             probe.unlink()
-            for stale in self.root.glob("*/.*.tmp"):  # left by a write that was killed
-                stale.unlink()
         except OSError as e:
             raise StoreError(f"{self.root}: output directory is not writable ({e.strerror or e})") from None
 
+    def remove_stale_temp(self) -> None:
+        """Delete temporary files left by killed writes (only while holding the run's lock)."""
+        for stale in self.root.glob("*/.*.tmp"):
+            stale.unlink(missing_ok=True)
+
     def record(self, trial: dict[str, Any], steps: list[dict[str, Any]]) -> None:
-        """Commit one finished trial (summary row + its step rows)."""
+        """Commit one finished trial (summary row + its step rows). A row that cannot be written
+        raises (and leaves no steps part behind); a full disk raises StoreError."""
         attempt = uuid.uuid4().hex[:12]
         now = time.time()
         name = f"part-{trial['trial_id']}-{attempt}.parquet"
         step_df = pd.DataFrame(steps) if steps else pd.DataFrame({"step": pd.Series([], dtype="int64")})
         step_df.insert(0, "attempt", attempt)
         step_df.insert(0, "trial_id", trial["trial_id"])
+        row = pa.Table.from_pandas(pd.DataFrame([{**trial, "attempt": attempt, "written_at": now}]),
+                                   preserve_index=False)  # converted first: an unwritable row writes nothing
         _atomic_write_table(pa.Table.from_pandas(step_df, preserve_index=False), self.root / STEPS / name)
-        row = pd.DataFrame([{**trial, "attempt": attempt, "written_at": now}])
-        _atomic_write_table(pa.Table.from_pandas(row, preserve_index=False), self.root / TRIALS / name)
+        try:
+            _atomic_write_table(row, self.root / TRIALS / name)
+        except BaseException:
+            (self.root / STEPS / name).unlink(missing_ok=True)
+            raise
 
-    def compact(self) -> None:
-        """Merge each dataset's parts into one file (old parts removed after the merge is in place)."""
+    def compact(self) -> bool:
+        """Merge each dataset's parts into one file (old parts removed after the merge is in place).
+        Without room for the merged copy it is skipped (returns False): parts are as good."""
         for sub in (TRIALS, STEPS):
             folder = self.root / sub
             parts = sorted(folder.glob("part-*.parquet"))
@@ -93,9 +127,13 @@ class ResultsStore:
                 continue
             df = self.trials() if sub == TRIALS else self.steps()
             merged = folder / f"part-0-merged-{int(time.time() * 1e6)}.parquet"
-            _atomic_write_table(pa.Table.from_pandas(df, preserve_index=False), merged)
+            try:
+                _atomic_write_table(pa.Table.from_pandas(df, preserve_index=False), merged)
+            except StoreError:  # disk full: keep the parts
+                return False
             for p in parts:
                 p.unlink()
+        return True
 
     # ---- reading -------------------------------------------------------------------------
     def raw(self) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -148,7 +186,22 @@ def load_runs(dirs: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
         t, s = ResultsStore(d).raw()
         trials.append(t)
         steps.append(s)
-    return latest_attempts(_concat(trials), _concat(steps))
+    trials, steps = latest_attempts(_concat(trials), _concat(steps))
+    missing = trials_without_steps(trials, steps)
+    if missing:
+        warnings.warn(f"{len(missing)} finished trial(s) have no step rows (a steps part was moved aside or "
+                      f"lost; e.g. trial {missing[0]}): step curves and step tables omit them",
+                      MissingStepsWarning, stacklevel=2)
+    return trials, steps
+
+
+def trials_without_steps(trials: pd.DataFrame, steps: pd.DataFrame) -> list[str]:
+    """Ids of completed or diverged trials with no step row (every such trial logs at least one)."""
+    if trials.empty:
+        return []
+    done = trials[trials["status"].isin(DONE_STATUSES)]
+    have = set(steps["trial_id"]) if not steps.empty else set()
+    return [t for t in done["trial_id"] if t not in have]
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """A whole sweep: validate, expand, claim the run directory, run through Ray Tune, record metadata.
 
 The run directory keeps a copy of the sweep file (sweep.yaml) and meta.json, so that
-``resume(run_dir)`` needs nothing else; rerunning the same sweep file does the same.
+``resume(run_dir)`` needs nothing else; rerunning the same sweep file does the same. One driver
+at a time writes a run directory (RUN_DIR/.lock, see lock.py).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import platform
 import shutil
+import signal
 import sys
 import warnings
 from dataclasses import dataclass
@@ -17,12 +19,13 @@ from pathlib import Path
 from typing import Callable
 
 from optbasin.catalog import Catalog
-from optbasin.config import SweepSpec
-from optbasin.errors import StoreError
+from optbasin.config import MAX_TRIALS, SweepSpec
+from optbasin.errors import Interrupted, StoreError
+from optbasin.sweeps.lock import LOCK, RunLock
 from optbasin.sweeps.runner import Outcome, run_trials
 from optbasin.sweeps.search import run_search
 from optbasin.sweeps.spec import TrialSpec, expand, load_sweep
-from optbasin.sweeps.store import ResultsStore
+from optbasin.sweeps.store import STEPS, TRIALS, ResultsStore
 
 SWEEP_COPY = "sweep.yaml"
 PACKAGES = ("optbasin", "torch", "ray", "optuna", "pandas", "pyarrow", "plotly", "numpy", "pydantic")
@@ -60,30 +63,45 @@ class Plan:
 
 
 def plan(sweep_file: str | Path, catalog_dirs: list[str] = (), output: str | None = None,
-         base_dir: str | Path | None = None) -> Plan:
-    """Validate and expand a sweep file; nothing is written."""
-    spec, catalog = load_sweep(sweep_file, catalog_dirs, base_dir)
+         base_dir: str | Path | None = None, max_trials: int = MAX_TRIALS) -> Plan:
+    """Validate and expand a sweep file (refused above ``max_trials`` trials); nothing is written."""
+    spec, catalog = load_sweep(sweep_file, catalog_dirs, base_dir, max_trials)
     out = Path(output) if output else spec.output_dir()
     return Plan(spec, catalog, expand(spec, catalog), ResultsStore(out), Path(sweep_file),
                 [str(Path(d).resolve()) for d in catalog_dirs])
 
 
-def claim_directory(p: Plan) -> dict:
-    """Make the run directory ours: refuse one holding another sweep's results."""
+def check_directory(p: Plan) -> None:
+    """Refuse a run directory that is not a directory, or holds anything but this sweep's results."""
+    root = p.store.root
+    if root.exists() and not root.is_dir():
+        raise StoreError(f"{root}: output is not a directory; choose a directory (--output)")
     meta = p.store.read_meta()
     if meta is not None and meta.get("sweep") != p.spec.name:
-        raise StoreError(f"{p.store.root}: holds results of sweep {meta.get('sweep')!r}, not {p.spec.name!r}; "
+        raise StoreError(f"{root}: holds results of sweep {meta.get('sweep')!r}, not {p.spec.name!r}; "
                          "choose another output directory (--output)")
-    if meta is None and p.store.root.exists() and any(p.store.root.iterdir()):
-        raise StoreError(f"{p.store.root}: exists, is not empty and is not an optbasin run directory; "
+    if meta is None and root.exists() and any(not _ours_and_empty(n) for n in root.iterdir()):
+        raise StoreError(f"{root}: exists, is not empty and is not an optbasin run directory; "
                          "choose another output directory (--output)")
-    p.store.prepare()
-    p.store.compact()  # tidy parts left by an earlier, possibly killed, run
+
+
+def _ours_and_empty(path: Path) -> bool:
+    """What a run that stopped before writing meta.json leaves: its lock and empty datasets."""
+    return path.name == LOCK or (path.name in (TRIALS, STEPS) and path.is_dir() and not any(path.iterdir()))
+
+
+def claim_directory(p: Plan) -> dict:
+    """Make the run directory ours (the caller holds its lock) and record the run's metadata."""
+    meta = p.store.read_meta()
+    if meta is not None and meta.get("sweep") != p.spec.name:  # claimed by another sweep meanwhile
+        check_directory(p)
+    p.store.remove_stale_temp()
+    p.store.compact()  # tidy parts left by an earlier, possibly killed, run (skipped on a full disk)
     copy = p.store.root / SWEEP_COPY
     resuming = p.sweep_file.resolve() == copy.resolve()
     if not resuming:
         shutil.copyfile(p.sweep_file, copy)
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    now = _now()
     meta = {
         "sweep": p.spec.name,
         "command": sys.argv,
@@ -94,6 +112,7 @@ def claim_directory(p: Plan) -> dict:
         "machine": machine(),
         "started_at": now,  # of this run; "runs" keeps the history
         "finished_at": None,
+        "interrupted": None,  # {"signal": "SIGINT", "at": ...} when a signal stopped this run
         "elapsed_s": (meta or {}).get("elapsed_s", 0.0),
         "trials_planned": len(p.trials),
         "counts": (meta or {}).get("counts", {}),
@@ -106,37 +125,49 @@ def claim_directory(p: Plan) -> dict:
 
 def execute(p: Plan, *, address: str | None = None, progress: bool = True, show_ray_logs: bool = False,
             on_commit: Callable[[], None] | None = None) -> Outcome:
-    """Run the plan's pending trials and record the sweep's metadata. ``on_commit`` (e.g. the live
-    report) runs once when the run directory is ready, then after each committed trial."""
-    meta = claim_directory(p)
-    if on_commit is not None:
+    """Run the plan's pending trials and record the sweep's metadata, holding RUN_DIR/.lock.
+
+    Interrupted (a signal) leaves ``finished_at`` unset and records ``interrupted``."""
+    check_directory(p)
+    p.store.prepare()
+    with RunLock(p.store.root):
+        meta = claim_directory(p)
+        if on_commit is not None:
+            try:
+                on_commit()  # the live report exists from the sweep's start
+            except Exception as e:  # a side job never takes the sweep down
+                warnings.warn(f"at the sweep's start: {type(e).__name__}: {e}", RuntimeWarning, stacklevel=1)
         try:
-            on_commit()  # the live report exists from the sweep's start
-        except Exception as e:  # a side job never takes the sweep down
-            warnings.warn(f"at the sweep's start: {type(e).__name__}: {e}", RuntimeWarning, stacklevel=1)
-    try:
-        if p.spec.search.method == "optuna":
-            outcome = run_search(p.spec, p.catalog, p.store, address=address, progress=progress,
-                                 show_ray_logs=show_ray_logs, on_commit=on_commit)
-        else:
-            outcome = run_trials(p.trials, p.store, retries=p.spec.retries, address=address, progress=progress,
-                                 show_ray_logs=show_ray_logs, on_commit=on_commit)
-    finally:
-        trials = p.store.trials()
-        meta["counts"] = trials["status"].value_counts().to_dict() if not trials.empty else {}
+            if p.spec.search.method == "optuna":
+                outcome = run_search(p.spec, p.catalog, p.store, address=address, progress=progress,
+                                     show_ray_logs=show_ray_logs, on_commit=on_commit)
+            else:
+                outcome = run_trials(p.trials, p.store, retries=p.spec.retries, address=address,
+                                     progress=progress, show_ray_logs=show_ray_logs, on_commit=on_commit)
+        except Interrupted as e:
+            meta["interrupted"] = {"signal": signal.Signals(e.signum).name, "at": _now()}
+            raise
+        finally:
+            trials = p.store.trials()
+            meta["counts"] = trials["status"].value_counts().to_dict() if not trials.empty else {}
+            p.store.write_meta(meta)
+        meta["finished_at"] = _now()
+        meta["elapsed_s"] = round(meta["elapsed_s"] + outcome.elapsed, 2)
         p.store.write_meta(meta)
-    meta["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    meta["elapsed_s"] = round(meta["elapsed_s"] + outcome.elapsed, 2)
-    p.store.write_meta(meta)
-    p.store.compact()
+        p.store.compact()
     return outcome
 
 
-def resume_plan(run_dir: str | Path) -> Plan:
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def resume_plan(run_dir: str | Path, max_trials: int = MAX_TRIALS) -> Plan:
     """The plan of an existing run directory, from its copy of the sweep file."""
     store = ResultsStore(run_dir)
     meta = store.read_meta()
     copy = Path(run_dir) / SWEEP_COPY
     if meta is None or not copy.exists():
         raise StoreError(f"{run_dir}: not an optbasin run directory (no meta.json / {SWEEP_COPY})")
-    return plan(copy, meta.get("catalog_dirs", []), output=str(run_dir), base_dir=Path(meta["sweep_file"]).parent)
+    return plan(copy, meta.get("catalog_dirs", []), output=str(run_dir), base_dir=Path(meta["sweep_file"]).parent,
+                max_trials=max_trials)
