@@ -27,9 +27,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from optbasin.errors import StoreError
+from optbasin.status import TrialStatus
 
 TRIALS, STEPS, META = "trials.parquet", "steps.parquet", "meta.json"
-DONE_STATUSES = ("completed", "diverged")
+DONE_STATUSES = tuple(s.value for s in TrialStatus if s.is_done)  # never rerun
 REQUIRED = {TRIALS: ("trial_id", "status", "attempt", "written_at"), STEPS: ("trial_id", "attempt", "step")}
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 

@@ -20,9 +20,10 @@ from optbasin.catalog import optimizer_class, task_factory
 from optbasin.optimizers import build_from_class, diagnostics, needs_loss
 from optbasin.sweeps.schedule import multiplier
 from optbasin.sweeps.spec import TrialSpec
+from optbasin.status import TrialStatus
 from optbasin.tasks.base import Task
 
-COMPLETED, DIVERGED, FAILED = "completed", "diverged", "failed"
+COMPLETED, DIVERGED, FAILED = (s.value for s in TrialStatus)  # stored as plain strings
 
 
 def seed_everything(seed: int) -> None:
