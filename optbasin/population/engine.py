@@ -10,9 +10,9 @@ float hyperparameter as a (K,) tensor; the schedule multiplies each member's lr.
 Each member is recorded as its own trial: the same rows (train loss over the log window, val loss
 at evals, lr, diagnostics) and summary that ``run_trial`` gives. A member that diverges is recorded
 as diverged at its step and leaves the population (its parameters and state are dropped: no further
-updates, no more rows) while the others continue. Summaries: ``wall_time`` is the population's wall
-time when the member ended, ``cpu_time`` the member's share (1/K) of the process's CPU time, and
-``population`` the number of members it started with.
+updates, no more rows) while the others continue. Summaries: ``wall_time`` and ``cpu_time`` are the
+member's share (1/K) of the population's wall and CPU time when the member ended, and
+``population_size`` the number of members the population started with (a separate trial has none).
 
 Random operations in the forward pass (dropout > 0) cannot be batched so that each member equals
 its separate trial: vmap refuses them (randomness="error") and the runner falls back to running
@@ -121,9 +121,9 @@ def run_population(specs: list[TrialSpec], done: MemberDone) -> None:
     own = dict(model.named_parameters())
     dtype = own[names[0]].dtype
     params = [own[n].detach().unsqueeze(0).repeat(k0, *([1] * own[n].ndim)).contiguous() for n in names]
-    hp = member_hparams(specs, cls, dtype, device)
-    base_lr = hp["lr"] if isinstance(hp["lr"], Tensor) else torch.full((k0,), float(hp["lr"]), dtype=dtype,
-                                                                         device=device)
+    hp = member_hparams(specs, cls, torch.float64, device)  # cast to the parameters' dtype where used
+    base_lr = hp["lr"] if isinstance(hp["lr"], Tensor) else torch.full((k0,), float(hp["lr"]),
+                                                                         dtype=torch.float64, device=device)
     wrapper = _LossOf(task, model)
 
     def member_loss(ps: list[Tensor], batch: Any) -> Tensor:
@@ -160,10 +160,10 @@ def run_population(specs: list[TrialSpec], done: MemberDone) -> None:
             "final_val_loss": val_loss[i] if status == COMPLETED else math.nan,
             "best_val_loss": best_val[i] if math.isfinite(best_val[i]) else math.nan,
             "steps_done": step,
-            "wall_time": time.perf_counter() - t0,
+            "wall_time": (time.perf_counter() - t0) / k0,
             "cpu_time": (time.process_time() - c0) / k0,
             "device": str(device),
-            "population": k0,
+            "population_size": k0,
         })
 
     for step in range(1, spec.steps + 1):

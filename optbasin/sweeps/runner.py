@@ -20,6 +20,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from optbasin.population.grouping import populations
+from optbasin.population.scheduling import population_size, run_populations
 from optbasin.sweeps.progress import Progress
 from optbasin.sweeps.spec import TrialSpec
 from optbasin.sweeps.store import ResultsStore
@@ -39,11 +41,24 @@ def tune_trainable(config: dict[str, Any]) -> None:
     A Python exception (out-of-memory included) is retried here, in the same process, up to
     ``retries`` times, then reported as a failed trial: the worker stays alive for the next
     trial. A worker that dies outright is restarted by Ray (FailureConfig, same budget).
+    With ``population`` > 1 in the config, the batch's populations train first (each member
+    reported as it ends); the trials no population took run one at a time, as above.
     """
     from ray import tune
 
     retries = int(config.get("retries", 0))
-    for index, spec in enumerate(specs_of(config)):
+    specs = specs_of(config)
+
+    def report(index: int, rows: list[dict], summary: dict[str, Any], started: float) -> None:
+        summary.update(placement(), started_at=started, finished_at=time.time())
+        tune.report({"trial": index, "rows": rows, "summary": summary, "loss": objective(summary)})
+
+    t_pop = time.time()
+    in_populations = run_populations(specs, int(config.get("population", 1)),
+                                     lambda i, rows, summary: report(i, rows, summary, t_pop))
+    for index, spec in enumerate(specs):
+        if index in in_populations:
+            continue
         started = time.time()
         for attempt in range(retries + 1):
             rows: list[dict] = []
@@ -55,8 +70,7 @@ def tune_trainable(config: dict[str, Any]) -> None:
                 summary = {"status": FAILED, "error": f"{type(e).__name__}: {e}".strip()[:2000],
                            "attempts": attempt + 1}
                 rows = []
-        summary.update(placement(), started_at=started, finished_at=time.time())
-        tune.report({"trial": index, "rows": rows, "summary": summary, "loss": objective(summary)})
+        report(index, rows, summary, started)
 
 
 def specs_of(config: dict[str, Any]) -> list[TrialSpec]:
@@ -241,8 +255,11 @@ def run_trials(
     progress: bool = True,
     show_ray_logs: bool = False,
     on_commit: Callable[[], None] | None = None,
+    population: str | int = 1,
 ) -> Outcome:
-    """Run every trial not yet complete in ``store`` through Ray Tune; commit each as it ends."""
+    """Run every trial not yet complete in ``store`` through Ray Tune; commit each as it ends.
+    ``population`` (auto | K | 1): trials that differ only in float hyperparameters train together
+    as populations of up to K members (optbasin/population/), one Ray Tune trial each."""
     from ray import tune
 
     done = store.done_ids()
@@ -251,9 +268,14 @@ def run_trials(
     if not pending:
         return outcome
     view = Progress(len(pending), skipped=outcome.skipped, enabled=progress)
-    k = batch_size(len(pending), concurrent_slots(pending[0], address))
-    batches = [pending[i::math.ceil(len(pending) / k)] for i in range(math.ceil(len(pending) / k))]
-    space = {"specs": tune.grid_search([[t.model_dump() for t in b] for b in batches])}
+    slots = concurrent_slots(pending[0], address)
+    size = population_size(population, pending, slots)
+    if size > 1:
+        batches = populations(pending, size)
+    else:
+        k = batch_size(len(pending), slots)
+        batches = [pending[i::math.ceil(len(pending) / k)] for i in range(math.ceil(len(pending) / k))]
+    space = {"specs": tune.grid_search([[t.model_dump() for t in b] for b in batches]), "population": size}
     return tune_run(space, pending[0], store, view, outcome, retries=retries, address=address,
                     show_ray_logs=show_ray_logs, on_commit=on_commit)
 

@@ -113,7 +113,7 @@ def execute(p: Plan, *, address: str | None = None, progress: bool = True, show_
                                  show_ray_logs=show_ray_logs, on_commit=on_commit)
         else:
             outcome = run_trials(p.trials, p.store, retries=p.spec.retries, address=address, progress=progress,
-                                 show_ray_logs=show_ray_logs, on_commit=on_commit)
+                                 show_ray_logs=show_ray_logs, on_commit=on_commit, population=p.spec.population)
     finally:
         trials = p.store.trials()
         meta["counts"] = trials["status"].value_counts().to_dict() if not trials.empty else {}

@@ -1,0 +1,127 @@
+"""Populations: K hyperparameter points trained as one stacked model equal K separate trials.
+
+The reference is run_trial with the optimizer's own class (torch.optim.SGD/AdamW, optbasin's Muon,
+NAMO, ... which tests/test_optim_*.py check against torch.optim.Muon, momo-opt and the authors'
+arithmetic); the population runs the same points through population_step and vmap.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from optbasin.errors import ConfigError
+from optbasin.population import group_key, populations, run_population
+from optbasin.population.scheduling import population_size, run_populations
+from optbasin.sweeps.spec import expand, load_sweep
+from optbasin.sweeps.trial import run_trial
+from tests.conftest import base_sweep
+
+DIGITS = {"name": "digits-mlp", "steps": 50, "params": {"hidden": 32}}
+# One entry per optimizer family: four learning rates inside the stable range after 50 steps.
+FAMILIES = {
+    "sgd": [0.01, 0.03, 0.1, 0.2],
+    "adamw": [1e-4, 3e-4, 1e-3, 3e-3],
+    "muon": [1e-3, 3e-3, 1e-2, 3e-2],
+}
+
+
+def specs_for(write_sweep, tmp_path, task: dict, optimizers: list[dict], seeds=1) -> list:
+    doc = base_sweep(tmp_path / "run")
+    doc.update(tasks=[task], optimizers=optimizers, seeds=seeds, budget={"eval_every": 25, "log_every": 10})
+    return expand(*load_sweep(write_sweep(doc)))
+
+
+def separately(specs) -> list[tuple[dict, list[dict]]]:
+    out = []
+    for s in specs:
+        rows: list[dict] = []
+        out.append((run_trial(s, emit=rows.extend), rows))
+    return out
+
+
+def together(specs) -> list[tuple[dict, list[dict]]]:
+    out: dict[int, tuple[dict, list[dict]]] = {}
+    run_population(specs, lambda i, rows, summary: out.__setitem__(i, (summary, rows)))
+    assert sorted(out) == list(range(len(specs)))  # every member reported, once
+    return [out[i] for i in range(len(specs))]
+
+
+def close(a: float, b: float, rel: float = 1e-4) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=rel, abs_tol=1e-7)
+
+
+def assert_same_trial(sep: tuple[dict, list[dict]], pop: tuple[dict, list[dict]]) -> None:
+    (s, rows_s), (p, rows_p) = sep, pop
+    assert p["status"] == s["status"] and p["steps_done"] == s["steps_done"]
+    for key in ("init_loss", "final_train_loss", "final_val_loss", "best_val_loss"):
+        assert close(p[key], s[key]), (key, p[key], s[key])
+    assert [r["step"] for r in rows_p] == [r["step"] for r in rows_s]
+    assert set(rows_p[0]) == set(rows_s[0])  # same columns (diagnostics included)
+    for a, b in zip(rows_s, rows_p):
+        assert all(close(b[k], a[k]) for k in a), (a, b)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_population_of_four_lrs_equals_four_trials(write_sweep, tmp_path, family):
+    specs = specs_for(write_sweep, tmp_path, DIGITS, [{"name": family, "grid": {"lr": FAMILIES[family]}}])
+    assert len(specs) == 4 and len({group_key(s) for s in specs}) == 1
+    pop = together(specs)
+    for sep, mem in zip(separately(specs), pop):
+        assert_same_trial(sep, mem)
+    assert {p["population_size"] for p, _ in pop} == {4}
+
+
+def test_diverging_member_is_frozen_and_the_others_unchanged(write_sweep, tmp_path):
+    task = {"name": "quadratic", "steps": 60, "params": {"d_in": 16, "d_out": 8}}
+    specs = specs_for(write_sweep, tmp_path, task, [{"name": "sgd", "grid": {"lr": [0.01, 0.1, 100.0, 0.3]}}])
+    pop = together(specs)
+    sep = separately(specs)
+    for s, p in zip(sep, pop):
+        assert_same_trial(s, p)
+    (summary, rows) = pop[2]
+    assert summary["status"] == "diverged" and summary["steps_done"] < 60
+    assert rows[-1]["step"] == summary["steps_done"]  # its rows stop where it diverged
+    assert all(pop[i][0]["status"] == "completed" and pop[i][0]["steps_done"] == 60 for i in (0, 1, 3))
+
+
+def test_members_share_everything_but_float_hyperparameters(write_sweep, tmp_path):
+    specs = specs_for(write_sweep, tmp_path, DIGITS, [
+        {"name": "sgd", "grid": {"lr": [0.01, 0.1], "nesterov": [True, False]}},
+        {"name": "adamw", "grid": {"lr": [1e-3, 1e-2]}}], seeds=2)
+    groups = populations(specs, 64)
+    # (sgd nesterov, sgd plain, adamw) x 2 seeds, two lrs each
+    assert sorted(len(g) for g in groups) == [2] * 6
+    for g in groups:
+        assert len({(s.optimizer, s.seed, s.hparams.get("nesterov")) for s in g}) == 1
+    assert sorted(len(g) for g in populations(specs, 1)) == [1] * 12
+
+
+def test_population_size_setting(write_sweep, tmp_path):
+    specs = specs_for(write_sweep, tmp_path, DIGITS, [{"name": "sgd", "grid": {"lr": [0.01, 0.03, 0.1, 0.3]}}],
+                      seeds=2)
+    assert population_size(3, specs, slots=2) == 3 and population_size(1, specs, slots=2) == 1
+    assert population_size("auto", specs, slots=2) == 4  # 8 points over 2 slots: memory is no limit here
+    assert population_size("auto", specs, slots=1) == 8
+    user = [s.model_copy(update={"task_factory": "sine_task:make_task"}) for s in specs]
+    assert population_size("auto", user, slots=1) == 1  # a user task is trained alone unless told
+
+
+def test_unsupported_population_falls_back_to_one_at_a_time(write_sweep, tmp_path):
+    """dropout > 0: vmap refuses the random op, so no member is reported by the population hook;
+    the caller then runs each trial alone (the runner does)."""
+    task = {"name": "digits-mlp", "steps": 20, "params": {"hidden": 16, "dropout": 0.1}}
+    specs = specs_for(write_sweep, tmp_path, task, [{"name": "sgd", "grid": {"lr": [0.01, 0.1]}}])
+    reported = []
+    assert run_populations(specs, 4, lambda i, rows, summary: reported.append(i)) == set()
+    assert reported == []
+
+
+@pytest.mark.parametrize("value", [0, "fast", 2.5])
+def test_population_field_refused(write_sweep, tmp_path, value):
+    doc = base_sweep(tmp_path / "run")
+    doc["population"] = value
+    with pytest.raises(ConfigError) as e:
+        load_sweep(write_sweep(doc))
+    assert "population" in str(e.value)
