@@ -8,13 +8,21 @@ arithmetic); the population runs the same points through population_step and vma
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
+import yaml
 
+from optbasin.cli import main
 from optbasin.errors import ConfigError
 from optbasin.population import group_key, populations, run_population
 from optbasin.population.scheduling import population_size, run_populations
 from optbasin.sweeps.spec import expand, load_sweep
+from optbasin.sweeps.store import ResultsStore
 from optbasin.sweeps.trial import run_trial
 from tests.conftest import base_sweep
 
@@ -125,3 +133,33 @@ def test_population_field_refused(write_sweep, tmp_path, value):
     with pytest.raises(ConfigError) as e:
         load_sweep(write_sweep(doc))
     assert "population" in str(e.value)
+
+
+def test_kill_during_a_population_then_resume(tmp_path):
+    """kill -9 the driver while a population trains (its diverged members already recorded);
+    resume reruns only the unfinished members: every member present once, the recorded ones kept."""
+    doc = base_sweep(tmp_path / "run")
+    doc.update(seeds=1, population=5, budget={"eval_every": 5000, "log_every": 100})
+    doc["tasks"][0]["steps"] = 20000
+    doc["optimizers"] = [{"name": "sgd", "grid": {"lr": [100.0, 200.0, 0.01, 0.02, 0.05]}}]
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    driver = subprocess.Popen([sys.executable, "-m", "optbasin.cli", "run", str(path), "--quiet"],
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parts = tmp_path / "run" / "trials.parquet"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(parts.glob("part-*"))) < 2:
+        time.sleep(0.1)
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and everything it started
+    driver.wait()
+    before = ResultsStore(tmp_path / "run").trials()
+    assert sorted(before["hp.lr"]) == [100.0, 200.0] and set(before.status) == {"diverged"}
+
+    assert main(["resume", str(tmp_path / "run"), "--quiet"]) == 0
+    after = ResultsStore(tmp_path / "run").trials()
+    assert len(after) == 5 and after.trial_id.is_unique
+    assert sorted(after["hp.lr"]) == [0.01, 0.02, 0.05, 100.0, 200.0]
+    kept = after.set_index("trial_id").loc[before.trial_id, "attempt"]
+    assert list(kept) == list(before.attempt)  # the members recorded before the kill were not run again
+    rerun = after[after.status == "completed"]
+    assert len(rerun) == 3 and set(rerun.population_size) == {3}  # the unfinished three, as one population
