@@ -32,6 +32,8 @@ FAMILIES = {
     "sgd": [0.01, 0.03, 0.1, 0.2],
     "adamw": [1e-4, 3e-4, 1e-3, 3e-3],
     "muon": [1e-3, 3e-3, 1e-2, 3e-2],
+    "namo": [3e-3, 1e-2, 3e-2, 1e-1],
+    "namo_d": [3e-3, 1e-2, 3e-2, 1e-1],
 }
 
 
@@ -79,6 +81,16 @@ def test_population_of_four_lrs_equals_four_trials(write_sweep, tmp_path, family
     for sep, mem in zip(separately(specs), pop):
         assert_same_trial(sep, mem)
     assert {p["population_size"] for p, _ in pop} == {4}
+
+
+def test_namo_d_clamp_per_member(write_sweep, tmp_path):
+    """clamp_c differs between members (1 clamps every column to the mean, 2 turns clamping off)."""
+    specs = specs_for(write_sweep, tmp_path, DIGITS, [{"name": "namo_d", "grid": {"clamp_c": [0.25, 0.75, 1.0, 2.0]}}])
+    pop = together(specs)
+    for sep, mem in zip(separately(specs), pop):
+        assert_same_trial(sep, mem)
+    fracs = [rows[-1]["diag.clamped_frac"] for _, rows in pop]
+    assert fracs[3] == 0 and fracs[2] > fracs[1] > fracs[0]
 
 
 def test_diverging_member_is_frozen_and_the_others_unchanged(write_sweep, tmp_path):
