@@ -27,13 +27,22 @@ from optbasin.sweeps.trial import run_trial
 from tests.conftest import base_sweep
 
 DIGITS = {"name": "digits-mlp", "steps": 50, "params": {"hidden": 32}}
-# One entry per optimizer family: four learning rates inside the stable range after 50 steps.
+# One entry per optimizer family: four learning rates. Members compute the same formulas with their
+# hyperparameters as float64 tensors, so they agree with the separate trial to rounding; chaotic
+# regimes amplify that (Scion at lr 0.03 here: a separate trial with lr * (1 + 3e-8) ends 12% away),
+# so the rates are chosen where 50 steps keep 1e-4.
 FAMILIES = {
     "sgd": [0.01, 0.03, 0.1, 0.2],
     "adamw": [1e-4, 3e-4, 1e-3, 3e-3],
     "muon": [1e-3, 3e-3, 1e-2, 3e-2],
     "namo": [3e-3, 1e-2, 3e-2, 1e-1],
     "namo_d": [3e-3, 1e-2, 3e-2, 1e-1],
+    "muonadam": [2e-3, 3e-3, 5e-3, 1e-2],
+    "scion": [2e-3, 3e-3, 5e-3, 1e-2],
+    "muonmax": [1e-3, 1.5e-3, 2e-3, 3e-3],
+    "polargrad": [1e-3, 3e-3, 1e-2, 2e-2],
+    "muonadam_momo": [3e-3, 1e-2, 3e-2, 1e-1],
+    "muonmax_momo": [1e-3, 3e-3, 1e-2, 3e-2],
 }
 
 
@@ -91,6 +100,17 @@ def test_namo_d_clamp_per_member(write_sweep, tmp_path):
         assert_same_trial(sep, mem)
     fracs = [rows[-1]["diag.clamped_frac"] for _, rows in pop]
     assert fracs[3] == 0 and fracs[2] > fracs[1] > fracs[0]
+
+
+def test_momo_tau_per_member(write_sweep, tmp_path):
+    """f_star differs between members: each member's Momo step size tau is its own."""
+    specs = specs_for(write_sweep, tmp_path, DIGITS,
+                      [{"name": "muonmax_momo", "grid": {"lr": [0.1], "f_star": [0.0, 0.5, 1.0, 1.5]}}])
+    pop = together(specs)
+    for sep, mem in zip(separately(specs), pop):
+        assert_same_trial(sep, mem)
+    taus = [rows[-1]["diag.tau_over_lr"] for _, rows in pop]
+    assert len(set(taus)) == 4
 
 
 def test_diverging_member_is_frozen_and_the_others_unchanged(write_sweep, tmp_path):

@@ -54,17 +54,19 @@ def class_hparams(cls: type, given: dict[str, Any]) -> dict[str, Any]:
 
 
 def member_hparams(specs: list[TrialSpec], cls: type, dtype: torch.dtype, device: torch.device) -> dict[str, Any]:
-    """One dict of hyperparameters: floats as (K,) tensors, the rest (equal for all members) as is."""
+    """One dict of hyperparameters: the floats that differ between members as (K,) tensors, the rest
+    (equal for all members) as the numbers a single model's optimizer gets, so that its arithmetic
+    is the single model's."""
     per = [class_hparams(cls, s.hparams) for s in specs]
     out: dict[str, Any] = {}
     for name, v in per[0].items():
         values = [h[name] for h in per]
-        if is_member_value(v):
-            out[name] = torch.tensor(values, dtype=dtype, device=device)
-        elif any(x != v for x in values):
-            raise ValueError(f"population members differ in non-float hyperparameter {name!r}: {values}")
-        else:
+        if all(x == v for x in values):
             out[name] = v
+        elif is_member_value(v):
+            out[name] = torch.tensor(values, dtype=dtype, device=device)
+        else:
+            raise ValueError(f"population members differ in non-float hyperparameter {name!r}: {values}")
     return out
 
 
