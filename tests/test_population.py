@@ -43,6 +43,8 @@ FAMILIES = {
     "polargrad": [1e-3, 3e-3, 1e-2, 2e-2],
     "muonadam_momo": [3e-3, 1e-2, 3e-2, 1e-1],
     "muonmax_momo": [1e-3, 3e-3, 1e-2, 3e-2],
+    "momo": [0.1, 0.3, 1.0, 3.0],
+    "momo_adam": [1e-3, 3e-3, 1e-2, 3e-2],
 }
 
 
@@ -102,10 +104,11 @@ def test_namo_d_clamp_per_member(write_sweep, tmp_path):
     assert fracs[3] == 0 and fracs[2] > fracs[1] > fracs[0]
 
 
-def test_momo_tau_per_member(write_sweep, tmp_path):
+@pytest.mark.parametrize("family, lr", [("muonmax_momo", 0.1), ("momo", 10.0)])
+def test_momo_tau_per_member(write_sweep, tmp_path, family, lr):
     """f_star differs between members: each member's Momo step size tau is its own."""
     specs = specs_for(write_sweep, tmp_path, DIGITS,
-                      [{"name": "muonmax_momo", "grid": {"lr": [0.1], "f_star": [0.0, 0.5, 1.0, 1.5]}}])
+                      [{"name": family, "grid": {"lr": [lr], "f_star": [0.0, 0.5, 1.0, 1.5]}}])
     pop = together(specs)
     for sep, mem in zip(separately(specs), pop):
         assert_same_trial(sep, mem)
