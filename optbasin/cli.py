@@ -263,10 +263,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--png", action="store_true", help="also export figures as PNG (needs kaleido)")
     p.set_defaults(fn=cmd_report)
 
-    p = sub.add_parser("bench", help="performance benchmarks (optimizer step cost, sweep efficiency, memory)")
+    p = sub.add_parser("bench", help="performance benchmarks (optimizer step cost, sweep efficiency, memory, "
+                                     "populations)")
     p.add_argument("--quick", action="store_true", help="fewer repeats")
     p.add_argument("--sweep", default="examples/quickstart.yaml", help="sweep file for the efficiency figure")
     p.add_argument("--json", default="bench.json", help="where to write the results")
+    p.add_argument("--only", choices=["population"], help="run one benchmark only: population = points per "
+                   "minute of populations vs one-point trials, memory per member, GPU projection")
     p.set_defaults(fn=cmd_bench)
     return ap
 

@@ -161,6 +161,16 @@ def test_unsupported_population_falls_back_to_one_at_a_time(write_sweep, tmp_pat
     assert reported == []
 
 
+def test_optimizer_without_population_support_runs_alone(write_sweep, tmp_path):
+    """A class without population_step (here torch's own SGD, as a user optimizer would be): no
+    population takes its trials; the runner runs them one at a time."""
+    specs = specs_for(write_sweep, tmp_path, DIGITS, [{"name": "sgd", "grid": {"lr": [0.01, 0.1]}}])
+    plain = [s.model_copy(update={"optimizer_class": "torch.optim:SGD"}) for s in specs]
+    assert len(populations(plain, 4)) == 1
+    assert run_populations(plain, 4, lambda *a: pytest.fail("no member is reported")) == set()
+    assert run_populations(specs, 4, lambda *a: None) == {0, 1}
+
+
 @pytest.mark.parametrize("value", [0, "fast", 2.5])
 def test_population_field_refused(write_sweep, tmp_path, value):
     doc = base_sweep(tmp_path / "run")

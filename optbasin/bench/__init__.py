@@ -2,7 +2,9 @@
 
 1. per-step time of every optimizer relative to AdamW on gpt-tiny and a width-512 gpt (optimizers.py);
 2. sweep efficiency: the quickstart through Ray Tune against the same trials back to back (sweep.py);
-3. peak memory per trial (memory.py).
+3. peak memory per trial (memory.py);
+4. populations against one-point trials: points per minute, memory per member, a GPU projection
+   (population.py; ``--only population`` runs just this one).
 Medians over repeated runs; nothing here is asserted in tests.
 """
 
@@ -16,11 +18,17 @@ from pathlib import Path
 def main(args: argparse.Namespace) -> int:
     import torch
 
-    from optbasin.bench import memory, optimizers, sweep
+    from optbasin.bench import memory, optimizers, population, sweep
 
     torch.set_num_threads(1)
     repeats = 3 if args.quick else 7
-    results: dict = {"optimizer_steps": [], "sweep": None, "memory": None}
+    results: dict = {"optimizer_steps": [], "sweep": None, "memory": None, "population": None}
+    results["population"] = population.bench_population(repeats=repeats // 2 + 1, quick=args.quick)
+    print(population.table(results["population"]), end="\n\n", flush=True)
+    if getattr(args, "only", None) == "population":
+        Path(args.json).write_text(json.dumps(results, indent=2))
+        print(f"json: {args.json}")
+        return 0
     for model in optimizers.MODELS:
         rows = optimizers.bench(model, steps=3 if args.quick else 5, repeats=repeats)
         results["optimizer_steps"] += rows
