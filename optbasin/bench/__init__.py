@@ -18,17 +18,24 @@ from pathlib import Path
 def main(args: argparse.Namespace) -> int:
     import torch
 
-    from optbasin.bench import memory, optimizers, population, sweep
+    from optbasin.bench import population
 
     torch.set_num_threads(1)
     repeats = 3 if args.quick else 7
     results: dict = {"optimizer_steps": [], "sweep": None, "memory": None, "population": None}
+    if getattr(args, "only", None) != "population":
+        others(results, args, repeats)
     results["population"] = population.bench_population(repeats=repeats // 2 + 1, quick=args.quick)
     print(population.table(results["population"]), end="\n\n", flush=True)
-    if getattr(args, "only", None) == "population":
-        Path(args.json).write_text(json.dumps(results, indent=2))
-        print(f"json: {args.json}")
-        return 0
+    Path(args.json).write_text(json.dumps(results, indent=2))
+    print(f"json: {args.json}")
+    return 0
+
+
+def others(results: dict, args: argparse.Namespace, repeats: int) -> None:
+    """Benchmarks 1-3: optimizer step cost, peak memory per trial, sweep efficiency."""
+    from optbasin.bench import memory, optimizers, sweep
+
     for model in optimizers.MODELS:
         rows = optimizers.bench(model, steps=3 if args.quick else 5, repeats=repeats)
         results["optimizer_steps"] += rows
@@ -41,6 +48,3 @@ def main(args: argparse.Namespace) -> int:
           f"vs ideal {s['ideal_wall_s']} s (sum of trial compute {s['sum_trial_compute_s']} s / cores) -> "
           f"{s['efficiency']}x ({s['efficiency_excluding_ray_start']}x without Ray start/stop); "
           f"CPU utilisation {s['cpu_utilisation']}")
-    Path(args.json).write_text(json.dumps(results, indent=2))
-    print(f"json: {args.json}")
-    return 0

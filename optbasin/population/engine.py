@@ -2,8 +2,9 @@
 
 Members share task, optimizer, seed and budget (grouping.py). The model's parameters are stacked
 along a leading member dimension; one shared batch per step (members of one seed see the same
-data, as separate trials do); per-member losses and gradients come from one vmapped
-``torch.func.grad_and_value`` over ``functional_call`` (one backward for all members). The
+data, as separate trials do); per-member losses come from one vmapped ``functional_call``
+of the task's loss, and their gradients from one backward of their sum (the members are
+independent, so each member's parameters receive its own loss's gradient). The
 optimizer's ``population_step`` (optimizers/functional.py) updates every member at once, with each
 float hyperparameter as a (K,) tensor; the schedule multiplies each member's lr.
 
@@ -122,7 +123,7 @@ def run_population(specs: list[TrialSpec], done: MemberDone) -> None:
         kinds = [OTHER] * len(names)
     own = dict(model.named_parameters())
     dtype = own[names[0]].dtype
-    params = [own[n].detach().unsqueeze(0).repeat(k0, *([1] * own[n].ndim)).contiguous() for n in names]
+    params = [own[n].detach().unsqueeze(0).repeat(k0, *([1] * own[n].ndim)).requires_grad_() for n in names]
     hp = member_hparams(specs, cls, torch.float64, device)  # cast to the parameters' dtype where used
     base_lr = hp["lr"] if isinstance(hp["lr"], Tensor) else torch.full((k0,), float(hp["lr"]),
                                                                          dtype=torch.float64, device=device)
@@ -131,7 +132,14 @@ def run_population(specs: list[TrialSpec], done: MemberDone) -> None:
     def member_loss(ps: list[Tensor], batch: Any) -> Tensor:
         return torch.func.functional_call(wrapper, {f"model.{n}": p for n, p in zip(names, ps)}, (batch,))
 
-    grad_and_loss = torch.func.vmap(torch.func.grad_and_value(member_loss), in_dims=(0, None), randomness="error")
+    member_losses = torch.func.vmap(member_loss, in_dims=(0, None), randomness="error")
+
+    def grad_and_loss(ps: list[Tensor], batch: Any) -> tuple[list[Tensor], Tensor]:
+        """Per-member gradients and losses: one backward of the members' summed losses (the members
+        are independent, so d(sum)/d(member k's parameters) is member k's own gradient)."""
+        losses = member_losses(ps, batch)
+        return list(torch.autograd.grad(losses.sum(), ps)), losses.detach()
+
     batches = task.train_batches(spec.seed, device)
 
     model.eval()
@@ -174,12 +182,13 @@ def run_population(specs: list[TrialSpec], done: MemberDone) -> None:
         grads, loss = None, 0.0
         for _ in range(spec.accumulate):  # the step's loss: mean over its micro-batches
             g, micro = grad_and_loss(params, next(batches))
-            g = [x / spec.accumulate for x in g]
+            g = [x / spec.accumulate for x in g] if spec.accumulate > 1 else g
             grads = g if grads is None else [a + b for a, b in zip(grads, g)]
-            loss = loss + micro.detach() / spec.accumulate
+            loss = loss + micro / spec.accumulate
         if spec.grad_clip is not None:
             _clip_(grads, spec.grad_clip)
-        diag = cls.population_step(state, params, grads, kinds, hp, step, loss=loss)
+        with torch.no_grad():
+            diag = cls.population_step(state, params, grads, kinds, hp, step, loss=loss)
         window_loss = window_loss + loss
         window_n += 1
         for key, v in diag.items():
@@ -208,7 +217,7 @@ def run_population(specs: list[TrialSpec], done: MemberDone) -> None:
             window_loss, window_n, window_diag = torch.zeros(len(keep), dtype=dtype, device=device), 0, {}
             if len(keep) < len(members):
                 idx = torch.tensor(keep, dtype=torch.long, device=device)
-                params = [p[idx] for p in params]
+                params = [p.detach()[idx].requires_grad_() for p in params]
                 state = select(state, idx, len(members))
                 hp = select(hp, idx, len(members))
                 base_lr = base_lr[idx]
