@@ -147,6 +147,7 @@ def test_population_size_setting(write_sweep, tmp_path):
     assert population_size(3, specs, slots=2) == 3 and population_size(1, specs, slots=2) == 1
     assert population_size("auto", specs, slots=2) == 4  # 8 points over 2 slots: memory is no limit here
     assert population_size("auto", specs, slots=1) == 8
+    assert load_sweep(write_sweep(base_sweep(tmp_path / "run")))[0].population == "auto"  # the default
     user = [s.model_copy(update={"task_factory": "sine_task:make_task"}) for s in specs]
     assert population_size("auto", user, slots=1) == 1  # a user task is trained alone unless told
 

@@ -25,14 +25,17 @@ from optbasin.population import run_population
 from optbasin.sweeps.spec import TrialSpec, expand
 from optbasin.sweeps.trial import run_trial
 
-# (task, steps, optimizer, lr grid): the quickstart's tasks and budgets, gpt-tiny shortened.
+# (task, steps, optimizer, lr grid, points K): the quickstart's tasks and budgets, gpt-tiny shortened.
 CASES = [
-    ("quadratic", 300, "adamw", (1e-4, 1e-1)),
-    ("quadratic", 300, "muon", (1e-3, 1.0)),
-    ("digits-mlp", 200, "adamw", (1e-4, 1e-1)),
-    ("digits-mlp", 200, "muon", (1e-3, 1.0)),
-    ("gpt-tiny", 20, "adamw", (1e-4, 1e-2)),
-    ("gpt-tiny", 20, "muon", (1e-3, 1e-1)),
+    ("quadratic", 300, "adamw", (1e-4, 1e-1), 16),
+    ("quadratic", 300, "adamw", (1e-4, 1e-1), 64),
+    ("quadratic", 300, "muon", (1e-3, 1.0), 16),
+    ("quadratic", 300, "muon", (1e-3, 1.0), 64),
+    ("digits-mlp", 200, "adamw", (1e-4, 1e-1), 16),
+    ("digits-mlp", 200, "adamw", (1e-4, 1e-1), 64),
+    ("digits-mlp", 200, "muon", (1e-3, 1.0), 16),
+    ("gpt-tiny", 20, "adamw", (1e-4, 1e-2), 8),
+    ("gpt-tiny", 20, "muon", (1e-3, 1e-1), 8),
 ]
 # Projection assumptions (one H100-class GPU, fp32 math on tensor cores as TF32):
 LAUNCH_S = 6e-6  # host-side cost of one eager aten call that launches a kernel
@@ -137,13 +140,15 @@ def gpu_projection(specs: list[TrialSpec]) -> dict[str, Any]:
                            "no overlap of launches and compute; a 4-step run, its two evaluations included"}
 
 
-def bench_population(k: int = 16, repeats: int = 3, quick: bool = False) -> dict[str, Any]:
-    cases = CASES[:4] if quick else CASES
+def bench_population(repeats: int = 3, quick: bool = False) -> dict[str, Any]:
+    cases = [c for c in CASES if c[0] != "gpt-tiny"] if quick else CASES
     rows, projections = [], []
-    for task, steps, optimizer, lrs in cases:
-        specs = grid_specs(task, steps, optimizer, lrs, k if task != "gpt-tiny" else min(k, 8))
+    for task, steps, optimizer, lrs, k in cases:
+        specs = grid_specs(task, steps, optimizer, lrs, k)
         rows.append(points_per_minute(specs, repeats if task != "gpt-tiny" else 1))
-        projections.append(gpu_projection(specs))
+        print(table_row(rows[-1]), flush=True)
+        if k <= 16:
+            projections.append(gpu_projection(specs))
     memory = [memory_per_member(t, o) for t, o in (("digits-mlp", "adamw"), ("gpt-tiny", "adamw"),
                                                    ("gpt-tiny", "muon"))][: 1 if quick else 3]
     return {"points_per_minute": rows, "memory_per_member": memory, "gpu_projection": projections}
