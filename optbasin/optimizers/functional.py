@@ -63,18 +63,25 @@ def sgd_update(p: Tensor, g: Tensor, state: dict, lr: Number, momentum: Number, 
 
 def adamw_update(p: Tensor, g: Tensor, state: dict, step: int, lr: Number, beta1: Number, beta2: Number,
                  eps: Number, weight_decay: Number) -> None:
-    """torch.optim.AdamW: p *= 1 - lr wd; m = lerp(m, g, 1 - b1); v = b2 v + (1 - b2) g^2;
+    """torch.optim.AdamW, op for op: p *= 1 - lr wd; m = lerp(m, g, 1 - b1); v = b2 v + (1 - b2) g^2;
     p -= lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps), m and v started at zero."""
-    b1, b2 = per_member(beta1, p), per_member(beta2, p)
     if "exp_avg" not in state:
         state["exp_avg"], state["exp_avg_sq"] = torch.zeros_like(p), torch.zeros_like(p)
     m, v = state["exp_avg"], state["exp_avg_sq"]
-    p.mul_(1 - per_member(lr, p) * per_member(weight_decay, p))
-    m.lerp_(g, 1 - b1)
-    v.mul_(b2).add_((1 - b2) * g * g)
-    bc1, bc2 = 1 - b1 ** step, 1 - b2 ** step
-    bc2_sqrt = bc2.sqrt() if isinstance(bc2, Tensor) else math.sqrt(bc2)
-    p.sub_(per_member(lr, p) / bc1 * (m / (v.sqrt() / bc2_sqrt + per_member(eps, p))))
+    p.mul_(per_member(1 - lr * weight_decay, p))
+    m.lerp_(g, per_member(1 - beta1, m))
+    if isinstance(beta2, Tensor):
+        v.mul_(per_member(beta2, v)).add_(g * g * per_member(1 - beta2, v))
+    else:
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+    bc2 = 1 - beta2**step
+    denom = (v.sqrt() / per_member(bc2.sqrt() if isinstance(bc2, Tensor) else math.sqrt(bc2), v)).add_(
+        per_member(eps, v))
+    step_size = lr / (1 - beta1**step)
+    if isinstance(step_size, Tensor):
+        p.sub_(m.div(denom).mul_(per_member(step_size, p)))
+    else:
+        p.addcdiv_(m, denom, value=-step_size)
 
 
 def adjusted_lr(lr: Number, adjust_lr_fn: str, shape: torch.Size) -> Number:
