@@ -39,26 +39,40 @@ def matrix_of(t: Tensor, members: bool) -> Tensor:
     return t if t.ndim == lead + 1 else t.reshape(*t.shape[:lead], -1)
 
 
+def add_scaled(x: Tensor, a: Number, y: Tensor) -> Tensor:
+    """x + a y rounded once, as torch's ``x.add(y, alpha=a)`` computes it (a fused multiply-add on
+    the CPU). A per-member ``a`` is rounded to x's dtype first, as torch rounds alpha, and the
+    multiply-add is done in float64, where the product of two float32 numbers is exact: the same
+    bits as torch's fused form for float32/bfloat16/float16 tensors."""
+    if not isinstance(a, Tensor):
+        return x.add(y, alpha=a)
+    a = per_member(a, x)
+    if x.dtype == torch.float64:
+        return x + a * y
+    return (x.double() + a.double() * y.double()).to(x.dtype)
+
+
 def sub_scaled_(p: Tensor, a: Number, x: Tensor) -> None:
-    """p -= a x, ``a`` a number or a per-member tensor."""
+    """p -= a x in place, rounded as torch's ``p.add_(x, alpha=-a)``."""
     if isinstance(a, Tensor):
-        p.sub_(per_member(a, p) * x)
+        p.copy_(add_scaled(p, -a, x))
     else:
         p.add_(x, alpha=-a)
 
 
 def sgd_update(p: Tensor, g: Tensor, state: dict, lr: Number, momentum: Number, weight_decay: Number,
                nesterov: bool) -> None:
-    """torch.optim.SGD (dampening 0): g += wd p; buf = g (first step) or momentum buf + g;
+    """torch.optim.SGD (dampening 0), op for op: g += wd p; buf = g (first step) or momentum buf + g;
     direction = g + momentum buf (Nesterov) or buf; p -= lr direction. The buffer is kept even with
     momentum 0 (then buf == g: the same step)."""
-    g = g + per_member(weight_decay, p) * p
+    if isinstance(weight_decay, Tensor) or weight_decay != 0:
+        g = add_scaled(g, weight_decay, p)
     if "momentum_buffer" not in state:
         state["momentum_buffer"] = g.clone()
     else:
         state["momentum_buffer"].mul_(per_member(momentum, p)).add_(g)
     buf = state["momentum_buffer"]
-    sub_scaled_(p, lr, g + per_member(momentum, p) * buf if nesterov else buf)
+    sub_scaled_(p, lr, add_scaled(g, momentum, buf) if nesterov else buf)
 
 
 def adamw_update(p: Tensor, g: Tensor, state: dict, step: int, lr: Number, beta1: Number, beta2: Number,
@@ -78,8 +92,8 @@ def adamw_update(p: Tensor, g: Tensor, state: dict, step: int, lr: Number, beta1
     denom = (v.sqrt() / per_member(bc2.sqrt() if isinstance(bc2, Tensor) else math.sqrt(bc2), v)).add_(
         per_member(eps, v))
     step_size = lr / (1 - beta1**step)
-    if isinstance(step_size, Tensor):
-        p.sub_(m.div(denom).mul_(per_member(step_size, p)))
+    if isinstance(step_size, Tensor):  # addcdiv's rounding: (value * m) / denom, then the sum
+        p.add_(m * per_member(-step_size, p) / denom)
     else:
         p.addcdiv_(m, denom, value=-step_size)
 
@@ -102,5 +116,5 @@ def muon_matrix_update(params: list[Tensor], grads: list[Tensor], bufs: list[Ten
     updates = [g.lerp(b, per_member(momentum, g)) for g, b in zip(grads, bufs)] if nesterov else bufs
     orths = orthogonalize_many([matrix_of(u, members) for u in updates], orth, ns_steps, dtype)
     for p, o in zip(params, orths):
-        p.mul_(1 - per_member(lr, p) * per_member(weight_decay, p))
+        p.mul_(per_member(1 - lr * weight_decay, p))
         sub_scaled_(p, adjusted_lr(lr, adjust_lr_fn, o.shape), o.reshape(p.shape))
