@@ -152,12 +152,17 @@ def nesgd_update(hidden: list[tuple[Tensor, Tensor, dict]], other: list[tuple[Te
     # decoupled weight decay with the scheduled lr, then the step
     for p, lr, wd in zip(hp_ + op, lrs, wds):
         if isinstance(wd, Tensor) or wd != 0:
-            p.mul_(1 - per_member(lr, p) * per_member(wd, p))
+            p.mul_(per_member(1 - lr * wd, p))
     for p, o, a, t in zip(hp_, orths, a_hidden, steps):
-        p.sub_(o.reshape(p.shape) * per_member(t * a, p))
+        p.sub_(o.reshape(p.shape) * per_member(_times(t, a), p))
     for p, d, a, t in zip(op, dirs, a_other, steps[len(hp_):]):
-        p.sub_(d * per_member(t * a, p))
+        p.sub_(d * per_member(_times(t, a), p))
     return diag
+
+
+def _times(t, a: Tensor) -> Tensor:
+    """t a in a's dtype, rounded as a single model's number-times-tensor is (t first rounded to it)."""
+    return (t.to(a.dtype) if isinstance(t, Tensor) else t) * a
 
 
 def _momo(blocks, moments, loss, gs, hp, lrs, a_hidden, nuclear, a_other, ms, dirs, members, diag) -> list:
