@@ -125,8 +125,8 @@ def run_population(specs: list[TrialSpec], done: MemberDone) -> None:
     dtype = own[names[0]].dtype
     params = [own[n].detach().unsqueeze(0).repeat(k0, *([1] * own[n].ndim)).requires_grad_() for n in names]
     hp = member_hparams(specs, cls, torch.float64, device)  # cast to the parameters' dtype where used
-    base_lr = hp["lr"] if isinstance(hp["lr"], Tensor) else torch.full((k0,), float(hp["lr"]),
-                                                                         dtype=torch.float64, device=device)
+    one_lr = None if isinstance(hp["lr"], Tensor) else float(hp["lr"])  # one lr for all: it stays a number
+    base_lr = hp["lr"] if one_lr is None else torch.full((k0,), one_lr, dtype=torch.float64, device=device)
     wrapper = _LossOf(task, model)
 
     def member_loss(ps: list[Tensor], batch: Any) -> Tensor:
@@ -178,7 +178,7 @@ def run_population(specs: list[TrialSpec], done: MemberDone) -> None:
 
     for step in range(1, spec.steps + 1):
         mult = multiplier(spec.schedule, step - 1, spec.steps)
-        hp["lr"] = base_lr * mult
+        hp["lr"] = base_lr * mult if one_lr is None else one_lr * mult
         grads, loss = None, 0.0
         for _ in range(spec.accumulate):  # the step's loss: mean over its micro-batches
             g, micro = grad_and_loss(params, next(batches))
