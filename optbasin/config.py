@@ -357,6 +357,10 @@ class SweepSpec(Strict):
     resources: Resources = Resources()
     search: SearchSpec = SearchSpec()
     retries: int = Field(default=0, ge=0)
+    # Trials differing only in float hyperparameters train together as one stacked model of up to
+    # K members: auto (K from the model's size, the memory `resources:` grant and the slots; 1 for
+    # tasks that are not built in), a number K >= 1, or 1 (every trial alone). optbasin/population/.
+    population: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = "auto"
     claims: list[Claim] = []  # checked against the sweep's labels (cross_problems)
     source: str = ""  # the file it was read from
 

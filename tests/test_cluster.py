@@ -109,6 +109,7 @@ def test_fractional_gpus_pack_four_trials_per_gpu(tmp_path):
         doc["tasks"][0]["steps"] = 1500
         doc["optimizers"] = [{"name": "adamw", "grid": {"lr": [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1e-4, 3e-4]}}]
         doc["resources"] = {"cpus": 0.25, "gpus": 0.25}  # CPUs would allow 8 at once: the GPU limits to 4
+        doc["population"] = 1  # one trial per GPU share (a population would hold several points in one share)
         path = tmp_path / "sweep.yaml"
         path.write_text(yaml.safe_dump(doc))
         assert main(["run", str(path), "--quiet"]) == 0

@@ -79,6 +79,7 @@ def test_kill_driver_then_resume(tmp_path):
     doc = base_sweep(tmp_path / "run")
     doc["tasks"][0]["steps"] = 1500
     doc["optimizers"] = [{"name": "adamw", "grid": {"lr": {"log_range": [1e-4, 1e-1], "points": 8}}}]
+    doc["population"] = 1  # trials one at a time, so that they finish one by one (populations: test_population.py)
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(doc))
     driver = subprocess.Popen([sys.executable, "-m", "optbasin.cli", "run", str(path), "--quiet"],

@@ -40,11 +40,6 @@ def tag_groups(params: Iterable[Any]) -> list[dict]:
     return tagged
 
 
-def as_matrix(t: Tensor) -> Tensor:
-    """2-D view of a weight as (out, -1): conv kernels (out, in, kh, kw) become (out, in*kh*kw)."""
-    return t if t.ndim == 2 else t.reshape(t.shape[0], -1)
-
-
 class HybridOptimizer(torch.optim.Optimizer):
     """Base of the optimizers that treat "matrix" and "other" parameter groups differently."""
 

@@ -20,19 +20,13 @@ import math
 
 import torch
 
-from optbasin.optimizers.hybrid import HybridOptimizer, as_matrix
-from optbasin.optimizers.orth import compute_dtype, orthogonalize_many
+from optbasin.optimizers.functional import adamw_update, muon_matrix_update
+from optbasin.optimizers.hybrid import HybridOptimizer
+from optbasin.optimizers.orth import compute_dtype
 from optbasin.optimizers.split import MATRIX
 from optbasin.catalog import check_hparams
 
 ADJUST_LR_FNS = ("original", "match_rms_adamw")
-
-
-def adjusted_lr(lr: float, adjust_lr_fn: str, shape: torch.Size) -> float:
-    m, n = shape[0], shape[1]
-    if adjust_lr_fn == "original":
-        return lr * math.sqrt(max(1.0, m / n))
-    return lr * 0.2 * math.sqrt(max(m, n))
 
 
 class Muon(HybridOptimizer):
@@ -65,14 +59,23 @@ class Muon(HybridOptimizer):
         params = self._with_grad(group)
         if not params:
             return
-        lr, beta, wd = group["lr"], group["momentum"], group["weight_decay"]
-        grads = [p.grad for p in params]
         bufs = [self.state[p].setdefault("momentum_buffer", torch.zeros_like(p)) for p in params]
-        torch._foreach_lerp_(bufs, grads, 1 - beta)
-        updates = torch._foreach_lerp(grads, bufs, beta) if group["nesterov"] else bufs
-        dtype = compute_dtype(group["orth_dtype"], params[0].device)
-        orths = orthogonalize_many([as_matrix(u) for u in updates], group["orth"], group["ns_steps"], dtype)
-        if wd != 0:
-            torch._foreach_mul_(params, 1 - lr * wd)
-        for p, o in zip(params, orths):
-            p.add_(o.reshape(p.shape), alpha=-adjusted_lr(lr, group["adjust_lr_fn"], o.shape))
+        muon_matrix_update(params, [p.grad for p in params], bufs, group["lr"], group["momentum"],
+                           group["weight_decay"], group["nesterov"], group["adjust_lr_fn"], group["orth"],
+                           group["ns_steps"], compute_dtype(group["orth_dtype"], params[0].device))
+
+    @staticmethod
+    def population_step(state: dict, params: list, grads: list, kinds: list[str], hp: dict, step: int,
+                        loss=None) -> dict:
+        """The same updates on a population (tensors with a member dimension, (K,) hyperparameters)."""
+        matrix = [i for i, k in enumerate(kinds) if k == MATRIX]
+        bufs = [state.setdefault(i, {}).setdefault("momentum_buffer", torch.zeros_like(params[i])) for i in matrix]
+        muon_matrix_update([params[i] for i in matrix], [grads[i] for i in matrix], bufs, hp["lr"], hp["momentum"],
+                           hp["weight_decay"], hp["nesterov"], hp["adjust_lr_fn"], hp["orth"], hp["ns_steps"],
+                           compute_dtype(hp["orth_dtype"], params[0].device), members=True)
+        adamw_wd = hp["weight_decay"] if hp["adamw_wd"] is None else hp["adamw_wd"]
+        for i, k in enumerate(kinds):
+            if k != MATRIX:
+                adamw_update(params[i], grads[i], state.setdefault(i, {}), step, hp["adamw_lr_ratio"] * hp["lr"],
+                             hp["adamw_beta1"], hp["adamw_beta2"], hp["adamw_eps"], adamw_wd)
+        return {}

@@ -28,6 +28,7 @@ import math
 import torch
 from torch import Tensor
 
+from optbasin.optimizers.functional import adamw_update, matrix_of, per_member
 from optbasin.optimizers.hybrid import HybridOptimizer
 from optbasin.optimizers.orth import compute_dtype, orthogonalize_many
 from optbasin.optimizers.split import MATRIX
@@ -36,12 +37,87 @@ from optbasin.catalog import check_hparams
 TINY = 1e-30
 
 
-def matrix_view(p: Tensor) -> Tensor:
-    """(out, -1) view sharing p's storage, so that in-place updates reach p."""
-    return p if p.ndim == 2 else p.view(p.shape[0], -1)
+# The update, written once over matrices of shape (..., m, n): a leading member dimension (K, m, n)
+# is a population (optbasin/population/), where a float hyperparameter may be a (K,) tensor.
+def namo_matrix_update(params: list[Tensor], grads: list[Tensor], states: list[dict], t: int, hp: dict,
+                       per_column: bool, members: bool = False) -> dict[str, Tensor]:
+    """One NAMO (per_column=False) or NAMO-D step of the matrices ``params`` (their grads, their
+    state dicts); returns the diagnostics (0-d, or (K,) for a population)."""
+    mu1, mu2 = hp["momentum"], hp["beta2"]
+    views = [matrix_of(p, members) for p in params]
+    grads = [matrix_of(g, members) for g in grads]
+    bufs = [st.setdefault("momentum_buffer", torch.zeros_like(g)) for st, g in zip(states, grads)]
+    for buf, g in zip(bufs, grads):
+        buf.lerp_(g, 1 - per_member(mu1, buf))
+    mts = [g.lerp(buf, per_member(mu1, g)) for g, buf in zip(grads, bufs)] if hp["nesterov"] else bufs
+    orths = orthogonalize_many(mts, hp["orth"], hp["ns_steps"], compute_dtype(hp["orth_dtype"], grads[0].device))
+    bc2 = 1 - mu2**t
+    b = hp["lr"] * (bc2.sqrt() if isinstance(bc2, Tensor) else math.sqrt(bc2)) / (1 - mu1**t + 1e-12)
+    if isinstance(b, Tensor):  # rounded to the parameters' dtype, as a number meeting a tensor is
+        b = b.to(grads[0].dtype)
+    update = _column_scaled if per_column else _matrix_scaled
+    return update(views, grads, mts, orths, states, b, hp)
+
+
+def _frobenius(x: Tensor) -> Tensor:
+    """||X||_F of each matrix in (..., m, n), as one row reduction per matrix (the same summation
+    order for one model and for each member of a population)."""
+    return torch.linalg.vector_norm(x.reshape(-1, x.shape[-2] * x.shape[-1]), dim=-1).reshape(x.shape[:-2])
+
+
+def _matrix_scaled(views, grads, mts, orths, states, b, hp) -> dict[str, Tensor]:
+    """NAMO: alpha = b ||Mt||_F / (sqrt(v) + eps), v the EMA of ||G||_F^2 (one per matrix and member)."""
+    mu2, eps, wd = hp["beta2"], hp["eps"], hp["weight_decay"]
+    alphas = []
+    for w, g, mt, o, st in zip(views, grads, mts, orths, states):
+        g_norm = _frobenius(g)
+        v = st.setdefault("v", torch.zeros_like(g_norm))
+        v.mul_(mu2).add_((1 - mu2) * g_norm.square())
+        a = b * _frobenius(mt) / (v.sqrt() + eps)
+        k = hp["scale_coeff"] * math.sqrt(max(o.shape[-2:]))
+        decay, step = (1 - wd * a.clamp(max=1), (a * k).clamp(max=1)) if hp["cap"] else (1 - wd * a, a * k)
+        w.mul_(per_member(decay, w)).sub_(o * per_member(step, w))
+        alphas.append(a)
+    return {"alpha": torch.stack(alphas).mean(0)}
+
+
+def _column_scaled(views, grads, mts, orths, states, b, hp) -> dict[str, Tensor]:
+    """NAMO-D: s_j = ||Mt[:, j]|| / (sqrt(V_j) + eps), clamped to [c mean(s), mean(s) / c] when 0 < c <= 1."""
+    mu2, eps, wd, c = hp["beta2"], hp["eps"], hp["weight_decay"], hp["clamp_c"]
+    clamping = (c > 0) & (c <= 1)  # a bool, or one per member
+    n_clamped, n_cols, spreads = [], 0, []
+    for w, g, mt, o, st in zip(views, grads, mts, orths, states):
+        col_v = st.setdefault("col_v", torch.zeros_like(g[..., 0, :]))
+        col_v.mul_(per_member(mu2, col_v)).add_(per_member(1 - mu2, col_v) * g.square().sum(-2))
+        s = mt.square().sum(-2).sqrt() / (col_v.sqrt() + per_member(eps, col_v))
+        mean = s.reshape(-1, s.shape[-1]).mean(-1).reshape(*s.shape[:-1], 1)  # one row reduction, as _frobenius
+        c_ = per_member(c, s)
+        lo, hi = c_ * mean, mean / c_
+        outside = ((s < lo) | (s > hi)).sum(-1)
+        clamped = torch.minimum(torch.maximum(s, lo), hi)
+        if isinstance(clamping, Tensor):
+            s = torch.where(clamping.reshape(-1, 1), clamped, s)
+            n_clamped.append(outside * clamping)
+        elif clamping:
+            s = clamped
+            n_clamped.append(outside)
+        n_cols += s.shape[-1]
+        spreads.append(s.std(-1, correction=0) / s.mean(-1).clamp_min(TINY))
+        k = per_member(hp["scale_coeff"], s) * math.sqrt(max(o.shape[-2:]))
+        bs = per_member(b, s) * s
+        wd_ = per_member(wd, s)
+        if hp["cap"]:
+            decay, step = (1 - wd_ * bs.clamp(max=1)).clamp_min(0), (bs * k).clamp(max=1)
+        else:
+            decay, step = 1 - wd_ * bs, bs * k
+        w.mul_(decay.unsqueeze(-2)).sub_(o * step.unsqueeze(-2))
+    frac = torch.stack(n_clamped).sum(0) / n_cols if n_clamped else torch.zeros_like(spreads[0])
+    return {"clamped_frac": frac, "scale_spread": torch.stack(spreads).mean(0)}
 
 
 class _NamoBase(HybridOptimizer):
+    per_column = False
+
     def __init__(self, params, lr: float, weight_decay: float, momentum: float, beta2: float, eps: float,
                  scale_coeff: float, nesterov: bool, cap: bool, orth: str, ns_steps: int, orth_dtype: str,
                  adamw_beta1: float, adamw_beta2: float, adamw_eps: float, adamw_wd: float | None, **extra) -> None:
@@ -61,29 +137,29 @@ class _NamoBase(HybridOptimizer):
         gs["step"] = t = gs.get("step", 0) + 1
         self._diag = {}
         for group in self.param_groups:
-            if group["kind"] == MATRIX:
-                self._matrix_step(group, t)
-            else:
+            params = self._with_grad(group)
+            if group["kind"] == MATRIX and params:
+                self._diag.update(namo_matrix_update(params, [p.grad for p in params],
+                                                     [self.state[p] for p in params], t, group, self.per_column))
+            elif group["kind"] != MATRIX:
                 self._adamw(group, group["lr"], group["adamw_beta1"], group["adamw_beta2"], group["adamw_eps"],
                             group["adamw_wd"])
         return loss
 
-    def _matrix_step(self, group: dict, t: int) -> None:
-        params = self._with_grad(group)
-        if not params:
-            return
-        mu1, mu2 = group["momentum"], group["beta2"]
-        grads = [p.grad.reshape(p.shape[0], -1) for p in params]
-        bufs = [self.state[p].setdefault("momentum_buffer", torch.zeros_like(g)) for p, g in zip(params, grads)]
-        torch._foreach_lerp_(bufs, grads, 1 - mu1)
-        mts = torch._foreach_lerp(grads, bufs, mu1) if group["nesterov"] else bufs
-        dtype = compute_dtype(group["orth_dtype"], params[0].device)
-        orths = orthogonalize_many(mts, group["orth"], group["ns_steps"], dtype)
-        b = group["lr"] * math.sqrt(1 - mu2**t) / (1 - mu1**t + 1e-12)
-        self._scaled_update(group, params, grads, mts, orths, b)
-
-    def _scaled_update(self, group, params, grads, mts, orths, b) -> None:
-        raise NotImplementedError
+    @classmethod
+    def population_step(cls, state: dict, params: list, grads: list, kinds: list[str], hp: dict, step: int,
+                        loss=None) -> dict:
+        """The same updates on a population (tensors with a member dimension, (K,) hyperparameters)."""
+        matrix = [i for i, k in enumerate(kinds) if k == MATRIX]
+        diag = namo_matrix_update([params[i] for i in matrix], [grads[i] for i in matrix],
+                                  [state.setdefault(i, {}) for i in matrix], step, hp, cls.per_column,
+                                  members=True) if matrix else {}
+        adamw_wd = hp["weight_decay"] if hp["adamw_wd"] is None else hp["adamw_wd"]
+        for i, k in enumerate(kinds):
+            if k != MATRIX:
+                adamw_update(params[i], grads[i], state.setdefault(i, {}), step, hp["lr"], hp["adamw_beta1"],
+                             hp["adamw_beta2"], hp["adamw_eps"], adamw_wd)
+        return diag
 
 
 def _namo_kwargs(lr, weight_decay, momentum, beta2, eps, scale_coeff, nesterov, cap, orth, ns_steps, orth_dtype,
@@ -107,24 +183,12 @@ class NAMO(_NamoBase):
                                                 orth, ns_steps, orth_dtype, adamw_beta1, adamw_beta2, adamw_eps,
                                                 adamw_wd))
 
-    def _scaled_update(self, group, params, grads, mts, orths, b) -> None:
-        mu2, eps, wd, cap = group["beta2"], group["eps"], group["weight_decay"], group["cap"]
-        vs = [self.state[p].setdefault("v", torch.zeros((), device=p.device, dtype=p.dtype)) for p in params]
-        for v, g_norm in zip(vs, torch._foreach_norm(grads)):
-            v.mul_(mu2).add_(g_norm.square(), alpha=1 - mu2)
-        alpha = b * torch.stack(torch._foreach_norm(mts)) / (torch.stack(vs).sqrt() + eps)
-        for p, o, a in zip(params, orths, alpha):
-            k = group["scale_coeff"] * math.sqrt(max(o.shape))
-            w = matrix_view(p)
-            decay, step = (1 - wd * a.clamp(max=1), (a * k).clamp(max=1)) if cap else (1 - wd * a, a * k)
-            w.mul_(decay).sub_(o * step)
-        self._diag["alpha"] = alpha.mean()
-
 
 class NAMOD(_NamoBase):
     """NAMO with one adaptive scale per column (input feature), clamped around their mean."""
 
     catalog_entry = "namo_d"
+    per_column = True
 
     def __init__(self, params, lr: float = 1e-2, weight_decay: float = 0.1, momentum: float = 0.95,
                  beta2: float = 0.99, eps: float = 1e-8, scale_coeff: float = 0.2, clamp_c: float = 0.75,
@@ -134,29 +198,3 @@ class NAMOD(_NamoBase):
         super().__init__(params, clamp_c=clamp_c, **_namo_kwargs(
             lr, weight_decay, momentum, beta2, eps, scale_coeff, nesterov, cap, orth, ns_steps, orth_dtype,
             adamw_beta1, adamw_beta2, adamw_eps, adamw_wd))
-
-    def _scaled_update(self, group, params, grads, mts, orths, b) -> None:
-        mu2, eps, wd, cap, c = group["beta2"], group["eps"], group["weight_decay"], group["cap"], group["clamp_c"]
-        clamping = 0 < c <= 1
-        n_clamped, n_cols, spreads = [], 0, []
-        for p, g, mt, o in zip(params, grads, mts, orths):
-            col_v = self.state[p].setdefault("col_v", torch.zeros(g.shape[1], device=g.device, dtype=g.dtype))
-            col_v.mul_(mu2).add_(g.square().sum(0), alpha=1 - mu2)
-            s = mt.square().sum(0).sqrt() / (col_v.sqrt() + eps)
-            if clamping:
-                mean = s.mean()
-                lo, hi = c * mean, mean / c
-                n_clamped.append(((s < lo) | (s > hi)).sum())
-                s = torch.minimum(torch.maximum(s, lo), hi)
-            n_cols += s.numel()
-            spreads.append(s.std(correction=0) / s.mean().clamp_min(TINY))
-            k = group["scale_coeff"] * math.sqrt(max(o.shape))
-            w = matrix_view(p)
-            bs = b * s
-            if cap:
-                decay, step = (1 - wd * bs.clamp(max=1)).clamp_min(0), (bs * k).clamp(max=1)
-            else:
-                decay, step = 1 - wd * bs, bs * k
-            w.mul_(decay).sub_(o * step)
-        self._diag["clamped_frac"] = (torch.stack(n_clamped).sum() / n_cols) if clamping else torch.zeros(())
-        self._diag["scale_spread"] = torch.stack(spreads).mean()

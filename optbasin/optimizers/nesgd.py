@@ -45,7 +45,8 @@ from functools import partialmethod
 import torch
 from torch import Tensor
 
-from optbasin.optimizers.hybrid import HybridOptimizer, as_matrix
+from optbasin.optimizers.functional import matrix_of, per_member
+from optbasin.optimizers.hybrid import HybridOptimizer
 from optbasin.optimizers.orth import compute_dtype, orthogonalize_many
 from optbasin.optimizers.split import MATRIX, OTHER
 from optbasin.catalog import check_hparams
@@ -56,29 +57,135 @@ OTHER_RULES = ("sign", "adam")
 TINY = 1e-30
 
 
-def block_scales(nuclear: Tensor, l1: Tensor, aggregation: str, mode: str, s: float) -> tuple[Tensor, Tensor]:
+def _sqrt(x):
+    return x.sqrt() if isinstance(x, Tensor) else math.sqrt(x)
+
+
+def block_scales(nuclear: Tensor, l1: Tensor, aggregation: str, mode: str, s) -> tuple[Tensor, Tensor]:
     """Multipliers (a_hidden, a_sign) so that U_l = a_hidden[l] Polar(M_l), U_o = a_sign[o] sign(m_o).
 
-    nuclear: (L,) ||M_l||_*; l1: (K,) ||m_o||_1 of the sign blocks (empty with adam)."""
-    r = s if mode == "lmo" else math.sqrt(s)
+    nuclear: (L,) ||M_l||_*; l1: (O,) ||m_o||_1 of the sign blocks (empty with adam). In a population
+    both carry a trailing member dimension ((L, K), (O, K)) and ``s`` may be a (K,) tensor."""
+    r = s if mode == "lmo" else _sqrt(s)
     d_hidden = r * nuclear
     if aggregation == "max":
-        total = d_hidden.sum() + l1.sum()
+        total = d_hidden.sum(0) + l1.sum(0)
         k_hidden, k_sign = (torch.ones_like(d_hidden), torch.ones_like(l1)) if mode == "lmo" else (
             total.expand_as(d_hidden), total.expand_as(l1))
     elif aggregation == "l2":
-        total = (d_hidden.square().sum() + l1.square().sum()).sqrt().clamp_min(TINY)
+        total = (d_hidden.square().sum(0) + l1.square().sum(0)).sqrt().clamp_min(TINY)
         k_hidden, k_sign = (d_hidden / total, l1 / total) if mode == "lmo" else (d_hidden, l1)
     else:  # hybrid
-        d_group = d_hidden.sum()
-        total = (d_group.square() + l1.square().sum()).sqrt().clamp_min(TINY)
+        d_group = d_hidden.sum(0)
+        total = (d_group.square() + l1.square().sum(0)).sqrt().clamp_min(TINY)
         k_hidden, k_sign = (d_group / total, l1 / total) if mode == "lmo" else (d_group, l1)
         k_hidden = k_hidden.expand_as(d_hidden)
     return r * k_hidden, k_sign
 
 
-def _dot(a: Tensor, b: Tensor) -> Tensor:
+def _dot(a: Tensor, b: Tensor, members: bool) -> Tensor:
+    """<a, b>: a 0-d tensor, or one per member (K,)."""
+    if members:
+        return torch.linalg.vecdot(a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1))
     return torch.dot(a.reshape(-1), b.reshape(-1))
+
+
+def _ema(states: list[dict], key: str, values: list[Tensor], beta, square: bool = False) -> list[Tensor]:
+    """EMA buffers state[key] <- beta buf + (1 - beta) x (x = value or value^2), started at the first x."""
+    for st, x in zip(states, values):
+        if key not in st:
+            st[key] = x.square() if square else x.clone()
+        elif square and not isinstance(beta, Tensor):
+            st[key].mul_(beta).addcmul_(x, x, value=1 - beta)
+        elif square:
+            st[key].mul_(per_member(beta, x)).add_(per_member(1 - beta, x) * x * x)
+        else:
+            st[key].lerp_(x, per_member(1 - beta, x))
+    return [st[key] for st in states]
+
+
+def nesgd_update(hidden: list[tuple[Tensor, Tensor, dict]], other: list[tuple[Tensor, Tensor, dict]],
+                 gstate: dict, hp: dict, lrs: list, wds: list, loss: Tensor | None,
+                 members: bool = False) -> dict[str, Tensor]:
+    """One NESGD step. hidden / other: (param, grad, state) of the matrix and other blocks; lrs / wds:
+    each param's scheduled lr and weight decay (hidden first); ``members``: tensors carry a leading
+    member dimension and float hyperparameters may be (K,) tensors. Returns the diagnostics."""
+    beta = hp["momentum"]
+    hp_, op = [p for p, _, _ in hidden], [p for p, _, _ in other]
+    Ms = _ema([st for _, _, st in hidden], "momentum_buffer", [g for _, g, _ in hidden], beta)
+    ms = _ema([st for _, _, st in other], "exp_avg", [g for _, g, _ in other], beta)
+    adam = hp["other_rule"] == "adam"
+    if adam:
+        vs = _ema([st for _, _, st in other], "exp_avg_sq", [g for _, g, _ in other], hp["beta2"], square=True)
+        dirs = [m / (v.sqrt() + per_member(hp["eps"], v)) for m, v in zip(ms, vs)]
+    else:
+        dirs = [m.sign() for m in ms]
+
+    # orthogonalize, nuclear norms, block scales
+    first = (hp_ or op)[0]
+    device, lead = first.device, first.shape[:1] if members else ()
+    sdtype = torch.promote_types(first.dtype, torch.float32)  # dtype of the scalar coefficients
+    empty = torch.zeros(0, *lead, device=device, dtype=sdtype)
+    if hidden:
+        dtype = compute_dtype(hp["orth_dtype"], device)
+        orths, inners = orthogonalize_many([matrix_of(M, members) for M in Ms], hp["orth"], hp["ns_steps"], dtype,
+                                           with_inner=True)
+        nuclear = torch.stack(inners).to(sdtype)
+    else:
+        orths, nuclear = [], empty
+    scale_nuclear = nuclear
+    if hp["stale_nuclear_norm"] and hidden:
+        scale_nuclear = torch.stack([st.get("nuclear_norm", n) for (_, _, st), n in zip(hidden, nuclear)])
+        for (_, _, st), n in zip(hidden, nuclear):
+            st["nuclear_norm"] = n
+    l1 = (torch.stack([m.abs().reshape(*lead, -1).sum(-1) for m in ms]).to(sdtype) if (ms and not adam) else empty)
+    a_hidden, a_sign = block_scales(scale_nuclear, l1, hp["aggregation"], hp["mode"], hp["muon_lr_scale"])
+    a_other = a_sign if not adam else torch.ones(len(op), *lead, device=device, dtype=sdtype)
+    diag = {"nuclear_norm": nuclear.sum(0)}
+
+    # step sizes: each param's lr, or Momo's tau
+    steps = list(lrs)
+    if hp["momo"]:
+        steps = _momo(hidden + other, Ms + ms, loss, gstate, hp, lrs, a_hidden, scale_nuclear, a_other, ms, dirs,
+                      members, diag)
+
+    # decoupled weight decay with the scheduled lr, then the step
+    for p, lr, wd in zip(hp_ + op, lrs, wds):
+        if isinstance(wd, Tensor) or wd != 0:
+            p.mul_(per_member(1 - lr * wd, p))
+    for p, o, a, t in zip(hp_, orths, a_hidden, steps):
+        p.sub_(o.reshape(p.shape) * per_member(_times(t, a), p))
+    for p, d, a, t in zip(op, dirs, a_other, steps[len(hp_):]):
+        p.sub_(d * per_member(_times(t, a), p))
+    return diag
+
+
+def _times(t, a: Tensor) -> Tensor:
+    """t a in a's dtype, rounded as a single model's number-times-tensor is (t first rounded to it)."""
+    return (t.to(a.dtype) if isinstance(t, Tensor) else t) * a
+
+
+def _momo(blocks, moments, loss, gs, hp, lrs, a_hidden, nuclear, a_other, ms, dirs, members, diag) -> list:
+    """Momo's step size per param: tau = min(lr, (h - f_star) / D) (module docstring); diagnostics."""
+    f = loss.detach().to(nuclear.dtype)
+    p_dot_g = sum((_dot(p, g, members) for p, g, _ in blocks), torch.zeros_like(f))
+    p_dot_m = sum((_dot(p, m, members) for (p, _, _), m in zip(blocks, moments)), torch.zeros_like(f))
+    target = f - p_dot_g
+    if "loss_model" not in gs:
+        gs["loss_model"] = target.clone()
+    else:
+        gs["loss_model"].lerp_(target, per_member(1 - hp["momentum"], target))
+    h = gs["loss_model"] + p_dot_m
+    denom = (a_hidden * nuclear).sum(0) + sum((_dot(m, d, members) * a for m, d, a in zip(ms, dirs, a_other)),
+                                             torch.zeros_like(f))
+    num = h - hp["f_star"]
+    if hp["momo_clamp"]:
+        num = num.clamp_min(0)
+    t1 = num / denom.clamp_min(TINY)
+    lr0 = lrs[0]
+    diag["tau_over_lr"] = t1.clamp(max=lr0) / lr0 if (isinstance(lr0, Tensor) or lr0 > 0) else torch.ones(())
+    diag["truncated"] = (t1 < lr0).float()
+    return [t1.clamp(max=lr) for lr in lrs]
 
 
 class NESGD(HybridOptimizer):
@@ -99,25 +206,6 @@ class NESGD(HybridOptimizer):
         super().__init__(params, defaults)
         self.needs_loss = momo  # `momo: true` on any preset: the trial reads needs_loss from the instance
 
-    def _ema(self, params: list[Tensor], key: str, values: list[Tensor], beta: float,
-             square: bool = False) -> list[Tensor]:
-        """EMA buffers state[p][key] <- beta buf + (1 - beta) x (x = value or value^2), started at the first x."""
-        old_bufs, old_values = [], []
-        for p, x in zip(params, values):
-            st = self.state[p]
-            if key in st:
-                old_bufs.append(st[key])
-                old_values.append(x)
-            else:
-                st[key] = x.square() if square else x.clone()
-        if old_bufs:
-            if square:
-                torch._foreach_mul_(old_bufs, beta)
-                torch._foreach_addcmul_(old_bufs, old_values, old_values, 1 - beta)
-            else:
-                torch._foreach_lerp_(old_bufs, old_values, 1 - beta)
-        return [self.state[p][key] for p in params]
-
     @torch.no_grad()
     def step(self, closure=None, loss: Tensor | None = None):
         if closure is not None:
@@ -126,82 +214,25 @@ class NESGD(HybridOptimizer):
         if cfg["momo"] and loss is None:
             raise ValueError(f"{type(self).__name__} with momo=True needs the batch loss: "
                              "step(loss=...) or step(closure)")
-        beta = cfg["momentum"]
         hidden = [(g, p) for g in self.groups(MATRIX) for p in g["params"] if p.grad is not None]
         other = [(g, p) for g in self.groups(OTHER) for p in g["params"] if p.grad is not None]
-        hp, op = [p for _, p in hidden], [p for _, p in other]
-        if not hp and not op:
+        if not hidden and not other:
             return loss
-
-        # momenta
-        Ms = self._ema(hp, "momentum_buffer", [p.grad for p in hp], beta)
-        ms = self._ema(op, "exp_avg", [p.grad for p in op], beta)
-        adam = cfg["other_rule"] == "adam"
-        if adam:
-            vs = self._ema(op, "exp_avg_sq", [p.grad for p in op], cfg["beta2"], square=True)
-            denoms = torch._foreach_add(torch._foreach_sqrt(vs), cfg["eps"]) if vs else []
-            dirs = torch._foreach_div(ms, denoms) if ms else []
-        else:
-            dirs = [m.sign() for m in ms]
-
-        # orthogonalize, nuclear norms, block scales
-        device = (hp or op)[0].device
-        sdtype = torch.promote_types((hp or op)[0].dtype, torch.float32)  # dtype of the scalar coefficients
-        if hp:
-            dtype = compute_dtype(cfg["orth_dtype"], device)
-            orths, inners = orthogonalize_many([as_matrix(M) for M in Ms], cfg["orth"], cfg["ns_steps"], dtype,
-                                               with_inner=True)
-            nuclear = torch.stack(inners).to(sdtype)
-        else:
-            orths, nuclear = [], torch.zeros(0, device=device, dtype=sdtype)
-        scale_nuclear = nuclear
-        if cfg["stale_nuclear_norm"] and hp:
-            scale_nuclear = torch.stack([self.state[p].get("nuclear_norm", n) for p, n in zip(hp, nuclear)])
-            for p, n in zip(hp, nuclear):
-                self.state[p]["nuclear_norm"] = n
-        l1 = (torch.stack([m.abs().sum() for m in ms]).to(sdtype) if (ms and not adam)
-              else torch.zeros(0, device=device, dtype=sdtype))
-        a_hidden, a_sign = block_scales(scale_nuclear, l1, cfg["aggregation"], cfg["mode"], cfg["muon_lr_scale"])
-        a_other = a_sign if not adam else torch.ones(len(op), device=device, dtype=sdtype)
-        self._diag = {"nuclear_norm": nuclear.sum()}
-
-        # step sizes: lr per group, or Momo's tau
-        steps = {id(g): g["lr"] for g in self.param_groups}
-        if cfg["momo"]:
-            steps = self._momo(loss, hp + op, Ms + ms, a_hidden, scale_nuclear, a_other, ms, dirs)
-
-        # decoupled weight decay with the scheduled lr, then the step
-        for g, p in hidden + other:
-            if g["weight_decay"] != 0:
-                p.mul_(1 - g["lr"] * g["weight_decay"])
-        for (g, p), o, a in zip(hidden, orths, a_hidden):
-            p.addcmul_(o.reshape(p.shape), steps[id(g)] * a, value=-1)
-        for (g, p), d, a in zip(other, dirs, a_other):
-            p.addcmul_(d, steps[id(g)] * a, value=-1)
+        self._diag = nesgd_update([(p, p.grad, self.state[p]) for _, p in hidden],
+                                  [(p, p.grad, self.state[p]) for _, p in other], self.global_state, cfg,
+                                  [g["lr"] for g, _ in hidden + other], [g["weight_decay"] for g, _ in hidden + other],
+                                  loss)
         return loss
 
-    def _momo(self, loss, params, moments, a_hidden, nuclear, a_other, ms, dirs) -> dict[int, Tensor]:
-        cfg, gs = self.param_groups[0], self.global_state
-        f = loss.detach().to(nuclear.dtype)
-        p_dot_g = sum((_dot(p, p.grad) for p in params), torch.zeros((), device=f.device))
-        p_dot_m = sum((_dot(p, m) for p, m in zip(params, moments)), torch.zeros((), device=f.device))
-        target = f - p_dot_g
-        if "loss_model" not in gs:
-            gs["loss_model"] = target.clone()
-        else:
-            gs["loss_model"].lerp_(target, 1 - cfg["momentum"])
-        h = gs["loss_model"] + p_dot_m
-        denom = (a_hidden * nuclear).sum() + sum((_dot(m, d) * a for m, d, a in zip(ms, dirs, a_other)),
-                                                torch.zeros((), device=f.device))
-        num = h - cfg["f_star"]
-        if cfg["momo_clamp"]:
-            num = num.clamp_min(0)
-        t1 = num / denom.clamp_min(TINY)
-        steps = {id(g): t1.clamp(max=g["lr"]) for g in self.param_groups}
-        lr0 = self.param_groups[0]["lr"]
-        self._diag["tau_over_lr"] = steps[id(self.param_groups[0])] / lr0 if lr0 > 0 else torch.ones(())
-        self._diag["truncated"] = (t1 < lr0).float()
-        return steps
+    @staticmethod
+    def population_step(state: dict, params: list, grads: list, kinds: list[str], hp: dict, step: int,
+                        loss=None) -> dict:
+        """The same update on a population (tensors with a member dimension, (K,) hyperparameters)."""
+        blocks = {kind: [(params[i], grads[i], state.setdefault(i, {})) for i, k in enumerate(kinds) if k == kind]
+                  for kind in (MATRIX, OTHER)}
+        n = len(params)
+        return nesgd_update(blocks[MATRIX], blocks[OTHER], state.setdefault("global", {}), hp, [hp["lr"]] * n,
+                            [hp["weight_decay"]] * n, loss, members=True)
 
 
 # The named methods: NESGD with the preset's choices and the authors' defaults (catalog entries of

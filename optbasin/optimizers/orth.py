@@ -1,6 +1,7 @@
 """Orthogonalization Orth(X) ~ U V^T of a batch of matrices (docs/optimizers.md, section 1).
 
-``orthogonalize(x, method, steps, dtype)`` works on one (m, n) matrix or a (B, m, n) stack; tall
+``orthogonalize(x, method, steps, dtype)`` works on one (m, n) matrix or a (..., m, n) stack (a
+population's member dimension is one more leading dimension); tall
 matrices (m > n) are transposed so the iteration multiplies the small Gram matrix X X^T.
 ``orthogonalize_many(mats, ...)`` groups a list of 2-D matrices by shape, runs one batched call
 per shape and returns the results in input order (optionally with <M_i, Orth(M_i)>).
@@ -98,13 +99,12 @@ def _svd(x: Tensor) -> Tensor:
 
 
 def orthogonalize(x: Tensor, method: str = "ns5", steps: int = 5, dtype: torch.dtype = torch.float32) -> Tensor:
-    """Orth of a (m, n) matrix or a (B, m, n) stack, computed in ``dtype``, returned in x.dtype."""
+    """Orth of a (m, n) matrix or a (..., m, n) stack, computed in ``dtype``, returned in x.dtype."""
     if method not in METHODS:
         raise ValueError(f"orth={method!r} is not allowed: expected one of {', '.join(map(repr, METHODS))}")
-    squeeze = x.ndim == 2
-    y = x.unsqueeze(0) if squeeze else x
-    if y.ndim != 3:
-        raise ValueError(f"orthogonalize expects a (m, n) or (B, m, n) tensor, got shape {tuple(x.shape)}")
+    if x.ndim < 2:
+        raise ValueError(f"orthogonalize expects a (m, n) or (..., m, n) tensor, got shape {tuple(x.shape)}")
+    y = x.reshape(-1, *x.shape[-2:])
     if method == "svd":
         out = _svd(y.to(torch.float64 if x.dtype == torch.float64 else torch.float32))
     else:
@@ -118,8 +118,7 @@ def orthogonalize(x: Tensor, method: str = "ns5", steps: int = 5, dtype: torch.d
             y = _polar_express(y, steps, POLAR_EXPRESS_COEFFICIENTS if method == "polar_express"
                                else POLAR_EXPRESS_PAPER_COEFFICIENTS)
         out = y.mT if tall else y
-    out = out.to(x.dtype)
-    return out.squeeze(0) if squeeze else out
+    return out.to(x.dtype).reshape(x.shape)
 
 
 def orthogonalize_many(
@@ -129,9 +128,10 @@ def orthogonalize_many(
     dtype: torch.dtype = torch.float32,
     with_inner: bool = False,
 ) -> list[Tensor] | tuple[list[Tensor], list[Tensor]]:
-    """Orth of each 2-D matrix in ``mats``: one batched call per distinct shape.
+    """Orth of each matrix in ``mats`` (2-D, or (K, m, n) for a population's K members): one
+    batched call per distinct shape.
 
-    With ``with_inner`` also returns <M_i, Orth(M_i)> (0-d tensors; the nuclear norm for exact SVD),
+    With ``with_inner`` also returns <M_i, Orth(M_i)> (0-d tensors, (K,) for a population; the nuclear norm for exact SVD),
     computed on the stacks, so no per-matrix reduction is launched.
     """
     by_shape: dict[tuple, list[int]] = defaultdict(list)
@@ -145,7 +145,7 @@ def orthogonalize_many(
         for j, i in enumerate(idx):
             outs[i] = orth[j]
         if with_inner:
-            ip = (stack * orth).sum(dim=(-2, -1))
+            ip = (stack * orth).sum(dim=(-2, -1))  # (B,) or (B, K)
             for j, i in enumerate(idx):
                 inners[i] = ip[j]
     return (outs, inners) if with_inner else outs

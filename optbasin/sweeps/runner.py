@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from optbasin.errors import StoreError
+from optbasin.population.grouping import populations
+from optbasin.population.scheduling import population_size, run_populations
 from optbasin.sweeps.progress import Progress
 from optbasin.sweeps.signals import StopRequest, graceful, stop_on_signals
 from optbasin.sweeps.spec import TrialSpec
@@ -56,11 +58,28 @@ def tune_trainable(config: dict[str, Any]) -> None:
     ``retries`` times, then reported as a failed trial: the worker stays alive for the next
     trial. An attempt over ``spec.timeout_s`` ends this process; a worker that dies outright
     is handled by the driver (see the module doc).
+    With ``population`` > 1 in the config, the batch is one population (optbasin/population/):
+    its members train together, each reported as it ends, under one deadline, the sum of their
+    time limits; members no population took (an optimizer without population support) run one
+    at a time, as above.
     """
     from ray import tune
 
     retries = int(config.get("retries", 0))
-    for index, spec in enumerate(specs_of(config)):
+    specs = specs_of(config)
+
+    def report(index: int, rows: list[dict], summary: dict[str, Any], started: float) -> None:
+        summary.update(placement(), started_at=started, finished_at=time.time())
+        tune.report({"trial": index, "rows": rows, "summary": summary, "loss": objective(summary)})
+
+    t_pop = time.time()
+    limits = [s.timeout_s for s in specs]
+    with deadline(None if None in limits else sum(limits)):
+        in_populations = run_populations(specs, int(config.get("population", 1)),
+                                         lambda i, rows, summary: report(i, rows, summary, t_pop))
+    for index, spec in enumerate(specs):
+        if index in in_populations:
+            continue
         started = time.time()
         for attempt in range(retries + 1):
             rows: list[dict] = []
@@ -73,8 +92,7 @@ def tune_trainable(config: dict[str, Any]) -> None:
                 summary = {"status": FAILED, "error": f"{type(e).__name__}: {e}".strip()[:2000],
                            "attempts": attempt + 1}
                 rows = []
-        summary.update(placement(), started_at=started, finished_at=time.time())
-        tune.report({"trial": index, "rows": rows, "summary": summary, "loss": objective(summary)})
+        report(index, rows, summary, started)
 
 
 @contextmanager
@@ -105,6 +123,14 @@ def batch_size(n_trials: int, slots: int, most: int = 16) -> int:
     """Trials per Ray Tune trial: at least 4 batches per concurrent slot (load balance), at most
     ``most`` trials a batch."""
     return max(1, min(most, math.ceil(n_trials / (4 * max(1, slots)))))
+
+
+def populated_space(pending: list[TrialSpec], size: int) -> dict[str, Any]:
+    """A Ray Tune grid whose points are populations of at most ``size`` members (one group each)."""
+    from ray import tune
+
+    return {"specs": tune.grid_search([[t.model_dump() for t in b] for b in populations(pending, size)]),
+            "population": size}
 
 
 def batched_space(pending: list[TrialSpec], slots: int) -> dict[str, Any]:
@@ -228,10 +254,15 @@ class _StoreCallback:
 
     def on_trial_error(self, trial: Any) -> None:
         """The worker process died: the trial it was running failed (timeout, or died once its
-        reruns are spent); the batch's trials it never started run again."""
+        reruns are spent); the batch's trials it never started run again. A population's members
+        all train at once, so none of them is to blame yet: its unfinished members run again one
+        at a time (follow-up rounds never form populations), where the rule above applies."""
         self.progress.running -= 1
         batch = self._specs(trial)
         index, since = self.running.pop(trial.trial_id, (0, time.monotonic()))
+        if int(trial.config.get("population", 1)) > 1:
+            self.rerun += [s for s in batch if s.trial_id not in self.committed]
+            return
         if index < len(batch):
             spec = batch[index]
             if spec.timeout_s is not None and time.monotonic() - since >= spec.timeout_s:
@@ -347,15 +378,20 @@ def run_trials(
     progress: bool = True,
     show_ray_logs: bool = False,
     on_commit: Callable[[], None] | None = None,
+    population: str | int = 1,
 ) -> Outcome:
-    """Run every trial not yet complete in ``store`` through Ray Tune; commit each as it ends."""
+    """Run every trial not yet complete in ``store`` through Ray Tune; commit each as it ends.
+    ``population`` (auto | K | 1): trials that differ only in float hyperparameters train together
+    as populations of up to K members (optbasin/population/), one Ray Tune trial each."""
     done = store.done_ids()
     pending = [t for t in trials if t.trial_id not in done]
     outcome = Outcome(skipped=len(trials) - len(pending))
     if not pending:
         return outcome
     view = Progress(len(pending), skipped=outcome.skipped, enabled=progress)
-    space = batched_space(pending, concurrent_slots(pending[0], address))
+    slots = concurrent_slots(pending[0], address)
+    size = population_size(population, pending, slots)
+    space = populated_space(pending, size) if size > 1 else batched_space(pending, slots)
     return tune_run(space, pending[0], store, view, outcome, retries=retries, address=address,
                     show_ray_logs=show_ray_logs, on_commit=on_commit)
 

@@ -143,7 +143,8 @@ def execute(p: Plan, *, address: str | None = None, progress: bool = True, show_
                                      show_ray_logs=show_ray_logs, on_commit=on_commit)
             else:
                 outcome = run_trials(p.trials, p.store, retries=p.spec.retries, address=address,
-                                     progress=progress, show_ray_logs=show_ray_logs, on_commit=on_commit)
+                                     progress=progress, show_ray_logs=show_ray_logs, on_commit=on_commit,
+                                     population=p.spec.population)
         except Interrupted as e:
             meta["interrupted"] = {"signal": signal.Signals(e.signum).name, "at": _now()}
             raise

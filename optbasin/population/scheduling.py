@@ -1,0 +1,84 @@
+"""How many members a population gets, and the hook that runs a batch of trials as populations.
+
+``population:`` in a sweep file: ``auto`` (the default), a number K, or 1 (every trial alone).
+``auto`` is 1 for a task that is not built in (its loss may do what vmap cannot) and otherwise
+K = min(64, the members that fit in a quarter of the memory the trial's resources grant, the
+pending trials per concurrent slot), so that a sweep still spreads over every slot.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from typing import Any, Callable
+
+import torch
+
+from optbasin.catalog import optimizer_class
+from optbasin.population.engine import run_population, supports_population
+from optbasin.population.grouping import populations
+from optbasin.sweeps.spec import TrialSpec
+from optbasin.sweeps.trial import build_task
+
+MOST = 64
+MEMORY_SHARE = 0.25
+BUFFERS_PER_PARAM = 8  # parameter, gradient, up to 3 optimizer buffers, temporaries of the update
+
+Report = Callable[[int, list[dict], dict[str, Any]], None]
+
+
+def is_builtin(spec: TrialSpec) -> bool:
+    return spec.task_factory.startswith("optbasin.") and not spec.import_paths
+
+
+def member_bytes(spec: TrialSpec) -> int:
+    """Bytes one member adds: its parameters times BUFFERS_PER_PARAM (stacked optimizer state included)."""
+    model = build_task(spec).build_model(spec.seed)
+    return BUFFERS_PER_PARAM * sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+def granted_memory(spec: TrialSpec) -> int:
+    """Memory the trial's resources grant: its share of one GPU, or its share of the machine's RAM."""
+    if spec.gpus > 0 and torch.cuda.is_available():
+        return int(torch.cuda.get_device_properties(0).total_memory * min(1.0, spec.gpus))
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return int(ram * spec.cpus / (os.cpu_count() or 1))
+
+
+def population_size(setting: str | int, pending: list[TrialSpec], slots: int) -> int:
+    """Members per population for ``pending`` trials run on ``slots`` concurrent slots."""
+    if setting != "auto":
+        return int(setting)
+    first = pending[0]
+    if not is_builtin(first):
+        return 1
+    fits = int(MEMORY_SHARE * granted_memory(first) // max(1, member_bytes(first)))
+    return max(1, min(MOST, fits, math.ceil(len(pending) / max(1, slots))))
+
+
+def run_populations(specs: list[TrialSpec], size: int, report: Report) -> set[int]:
+    """Run the populations among ``specs`` (members of one group, at most ``size`` each) and
+    ``report(index, rows, summary)`` each member as it ends; return the indices reported.
+
+    Trials left out (a population of one, an optimizer without ``population_step``, a population
+    that raised) are for the caller to run one at a time, as before."""
+    finished: set[int] = set()
+    if size <= 1:
+        return finished
+    index = {id(s): i for i, s in enumerate(specs)}
+    for group in populations(specs, size):
+        if len(group) < 2 or not supports_population(optimizer_class(group[0].optimizer_class, group[0].import_paths)):
+            continue
+
+        def done(j: int, rows: list[dict], summary: dict[str, Any], group=group) -> None:
+            i = index[id(group[j])]
+            finished.add(i)
+            report(i, rows, summary)
+
+        try:
+            run_population(group, done)
+        except Exception as e:  # e.g. vmap refuses a random op: the unfinished members run alone
+            print(f"optbasin: population of {len(group)} ({group[0].task}, {group[0].optimizer}) fell back to "
+                  f"one trial at a time: {type(e).__name__}: {e}", file=sys.stderr)
+    return finished
