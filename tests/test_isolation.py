@@ -116,3 +116,66 @@ def test_timeout_is_sweep_wide_with_a_per_task_override_and_not_part_of_identity
     limited = expand(*load_sweep(write_sweep(doc)))
     assert {t.task: t.timeout_s for t in limited} == {"quadratic": 7, "q-short": 3}
     assert [t.trial_id for t in limited] == [t.trial_id for t in plain]  # a limit does not change results
+
+
+SLEEPY_TASK = '''
+import os, time
+from sine_task import SineTask
+
+class SleepyTask(SineTask):
+    """The first data stream opened (in any process) writes its pid to ``marker`` and sleeps."""
+    def __init__(self, marker="", nap=0.0, **kw):
+        super().__init__(**kw)
+        self.marker, self.nap = marker, nap
+
+    def train_batches(self, seed, device):
+        try:
+            fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            fd = None
+        if fd is not None:
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
+            time.sleep(self.nap)
+        return super().train_batches(seed, device)
+
+def make_task(**params):
+    return SleepyTask(**params)
+'''
+
+
+def test_kill_9_of_a_population_reruns_its_members_alone(tmp_path):
+    """A population's members train together, so a dead worker blames none of them: each
+    unfinished member runs again alone (and completes: only the first data stream sleeps), and
+    every member is recorded once."""
+    import shutil
+    import threading
+
+    cat = tmp_path / "cat"
+    cat.mkdir()
+    shutil.copy(Path(__file__).parents[1] / "examples" / "user_task" / "sine_task.py", cat)
+    (cat / "sleepy_task.py").write_text(SLEEPY_TASK)
+    marker = tmp_path / "victim.pid"
+    (cat / "sleepy.yaml").write_text(yaml.safe_dump({
+        "kind": "task", "name": "sleepy-sine", "factory": "sleepy_task:make_task", "steps": 30,
+        "params": {"marker": {"type": "str", "default": str(marker)}, "nap": {"default": 120.0, "ge": 0},
+                   "hidden": {"type": "int", "default": 8, "ge": 1}}}))
+    doc = base_sweep(tmp_path / "run")
+    doc.update(seeds=1, population=4, resources={"cpus": os.cpu_count() or 1},
+               tasks=["sleepy-sine"], optimizers=[{"name": "adamw", "grid": {"lr": [1e-3, 3e-3, 1e-2, 3e-2]}}])
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(doc))
+
+    def killer() -> None:
+        wait_for(marker)
+        os.kill(int(marker.read_text()), signal.SIGKILL)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    code = main(["run", str(path), "--catalog", str(cat), "--quiet"])
+    thread.join(5)
+    trials = pd.read_parquet(tmp_path / "run" / "trials.parquet")
+    assert marker.exists()
+    assert code == 0 and trials.status.value_counts().to_dict() == {"completed": 4}
+    assert trials.trial_id.is_unique
+    assert "population_size" not in trials or trials.population_size.isna().all()  # each reran alone

@@ -57,6 +57,13 @@ def population_size(setting: str | int, pending: list[TrialSpec], slots: int) ->
     return max(1, min(MOST, fits, math.ceil(len(pending) / max(1, slots))))
 
 
+def runs_as_population(group: list[TrialSpec]) -> bool:
+    """Whether a group of trials (one ``populations`` cut) trains as one population: two members
+    or more, and an optimizer that declares population support. The worker and the driver (which
+    must know, when a worker dies, whether all its unfinished trials were training) both ask here."""
+    return len(group) >= 2 and supports_population(optimizer_class(group[0].optimizer_class, group[0].import_paths))
+
+
 def run_populations(specs: list[TrialSpec], size: int, report: Report) -> set[int]:
     """Run the populations among ``specs`` (members of one group, at most ``size`` each) and
     ``report(index, rows, summary)`` each member as it ends; return the indices reported.
@@ -68,7 +75,7 @@ def run_populations(specs: list[TrialSpec], size: int, report: Report) -> set[in
         return finished
     index = {id(s): i for i, s in enumerate(specs)}
     for group in populations(specs, size):
-        if len(group) < 2 or not supports_population(optimizer_class(group[0].optimizer_class, group[0].import_paths)):
+        if not runs_as_population(group):
             continue
 
         def done(j: int, rows: list[dict], summary: dict[str, Any], group=group) -> None:

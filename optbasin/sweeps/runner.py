@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterator
 
 from optbasin.errors import StoreError
 from optbasin.population.grouping import populations
-from optbasin.population.scheduling import population_size, run_populations
+from optbasin.population.scheduling import population_size, run_populations, runs_as_population
 from optbasin.sweeps.progress import Progress
 from optbasin.sweeps.signals import StopRequest, graceful, stop_on_signals
 from optbasin.sweeps.spec import TrialSpec
@@ -125,20 +125,30 @@ def batch_size(n_trials: int, slots: int, most: int = 16) -> int:
     return max(1, min(most, math.ceil(n_trials / (4 * max(1, slots)))))
 
 
-def populated_space(pending: list[TrialSpec], size: int) -> dict[str, Any]:
-    """A Ray Tune grid whose points are populations of at most ``size`` members (one group each)."""
-    from ray import tune
-
-    return {"specs": tune.grid_search([[t.model_dump() for t in b] for b in populations(pending, size)]),
-            "population": size}
+def strided_batches(pending: list[TrialSpec], slots: int) -> list[list[TrialSpec]]:
+    """Trials cut into batches of ``batch_size`` (strided, so each batch mixes the sweep)."""
+    if not pending:
+        return []
+    n = math.ceil(len(pending) / batch_size(len(pending), slots))
+    return [pending[i::n] for i in range(n)]
 
 
 def batched_space(pending: list[TrialSpec], slots: int) -> dict[str, Any]:
-    """A Ray Tune grid whose points are batches of trials (strided, so each mixes the sweep)."""
+    """A Ray Tune grid whose points are batches of trials, each run one trial at a time."""
     from ray import tune
 
-    n = math.ceil(len(pending) / batch_size(len(pending), slots))
-    return {"specs": tune.grid_search([[t.model_dump() for t in pending[i::n]] for i in range(n)])}
+    return {"specs": tune.grid_search([[t.model_dump() for t in b] for b in strided_batches(pending, slots)])}
+
+
+def populated_space(pending: list[TrialSpec], size: int, slots: int) -> dict[str, Any]:
+    """A Ray Tune grid whose points are populations of at most ``size`` members, then batches of
+    the trials no population takes (a group of one, an optimizer without population support)."""
+    from ray import tune
+
+    pops = [g for g in populations(pending, size) if runs_as_population(g)]
+    taken = {t.trial_id for g in pops for t in g}
+    batches = pops + strided_batches([t for t in pending if t.trial_id not in taken], slots)
+    return {"specs": tune.grid_search([[t.model_dump() for t in b] for b in batches]), "population": size}
 
 
 def placement() -> dict[str, str]:
@@ -260,7 +270,7 @@ class _StoreCallback:
         self.progress.running -= 1
         batch = self._specs(trial)
         index, since = self.running.pop(trial.trial_id, (0, time.monotonic()))
-        if int(trial.config.get("population", 1)) > 1:
+        if int(trial.config.get("population", 1)) > 1 and runs_as_population(batch):
             self.rerun += [s for s in batch if s.trial_id not in self.committed]
             return
         if index < len(batch):
@@ -391,7 +401,7 @@ def run_trials(
     view = Progress(len(pending), skipped=outcome.skipped, enabled=progress)
     slots = concurrent_slots(pending[0], address)
     size = population_size(population, pending, slots)
-    space = populated_space(pending, size) if size > 1 else batched_space(pending, slots)
+    space = populated_space(pending, size, slots) if size > 1 else batched_space(pending, slots)
     return tune_run(space, pending[0], store, view, outcome, retries=retries, address=address,
                     show_ray_logs=show_ray_logs, on_commit=on_commit)
 
