@@ -68,15 +68,11 @@ def wait_for(path: Path, seconds: float = 120) -> None:
     assert path.exists(), f"{path} never appeared"
 
 
-@pytest.mark.parametrize("retries", [0, 1])
-def test_kill_9_of_one_worker_fails_only_its_trial(tmp_path, capsys, retries):
-    """retries 0: that trial alone is failed; retries 1: it runs again (and completes: only the
-    first construction sleeps), its batch-mates never counted a failure."""
+def run_killing_the_marked_worker(path: Path, cat: Path, marker: Path) -> tuple[int, pd.DataFrame]:
+    """Run the sweep while a thread waits for ``marker`` (a worker's pid) and kill -9s that worker."""
     import threading
 
-    path, cat, marker = sleepy_sweep(tmp_path, nap=120.0, retries=retries)
-
-    def killer() -> None:  # the worker running the first trial: kill -9 it mid-batch
+    def killer() -> None:
         wait_for(marker)
         os.kill(int(marker.read_text()), signal.SIGKILL)
 
@@ -84,9 +80,17 @@ def test_kill_9_of_one_worker_fails_only_its_trial(tmp_path, capsys, retries):
     thread.start()
     code = main(["run", str(path), "--catalog", str(cat), "--quiet"])
     thread.join(5)
-    trials = pd.read_parquet(tmp_path / "run" / "trials.parquet")
-    counts = trials.status.value_counts().to_dict()
     assert marker.exists()
+    return code, pd.read_parquet(path.parent / "run" / "trials.parquet")
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_kill_9_of_one_worker_fails_only_its_trial(tmp_path, capsys, retries):
+    """retries 0: that trial alone is failed; retries 1: it runs again (and completes: only the
+    first construction sleeps), its batch-mates never counted a failure."""
+    path, cat, marker = sleepy_sweep(tmp_path, nap=120.0, retries=retries)
+    code, trials = run_killing_the_marked_worker(path, cat, marker)  # the worker of the first trial, mid-batch
+    counts = trials.status.value_counts().to_dict()
     if retries:
         assert code == 0 and counts == {"completed": N_TRIALS}, (counts, capsys.readouterr().err)
         return
@@ -149,7 +153,6 @@ def test_kill_9_of_a_population_reruns_its_members_alone(tmp_path):
     unfinished member runs again alone (and completes: only the first data stream sleeps), and
     every member is recorded once."""
     import shutil
-    import threading
 
     cat = tmp_path / "cat"
     cat.mkdir()
@@ -165,17 +168,7 @@ def test_kill_9_of_a_population_reruns_its_members_alone(tmp_path):
                tasks=["sleepy-sine"], optimizers=[{"name": "adamw", "grid": {"lr": [1e-3, 3e-3, 1e-2, 3e-2]}}])
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(doc))
-
-    def killer() -> None:
-        wait_for(marker)
-        os.kill(int(marker.read_text()), signal.SIGKILL)
-
-    thread = threading.Thread(target=killer, daemon=True)
-    thread.start()
-    code = main(["run", str(path), "--catalog", str(cat), "--quiet"])
-    thread.join(5)
-    trials = pd.read_parquet(tmp_path / "run" / "trials.parquet")
-    assert marker.exists()
+    code, trials = run_killing_the_marked_worker(path, cat, marker)
     assert code == 0 and trials.status.value_counts().to_dict() == {"completed": 4}
     assert trials.trial_id.is_unique
     assert "population_size" not in trials or trials.population_size.isna().all()  # each reran alone
