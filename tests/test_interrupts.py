@@ -29,6 +29,7 @@ def slow_sweep(tmp_path: Path) -> Path:
     doc = base_sweep(tmp_path / "run")
     doc["tasks"][0]["steps"] = 1500
     doc["optimizers"] = [{"name": "adamw", "grid": {"lr": {"log_range": [1e-4, 1e-1], "points": 8}}}]
+    doc["population"] = 1  # trials commit one by one, so a signal lands between commits
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
