@@ -5,6 +5,10 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -66,3 +70,22 @@ def result_row(opt, seed, lr, loss, status="completed", task="t", **hp):
             "hp.lr": lr, **{f"hp.{k}": v for k, v in hp.items()}, "status": status, "init_loss": 5.0,
             "final_train_loss": loss, "final_val_loss": loss if status == "completed" else math.nan,
             "steps_done": 100, "wall_time": 1.0}
+
+
+def wait_for_parts(run: Path, n: int, seconds: float = 180) -> None:
+    """Wait until the run directory's trials dataset holds ``n`` committed parts."""
+    parts = run / "trials.parquet"
+    deadline = time.time() + seconds
+    while time.time() < deadline and len(list(parts.glob("part-*"))) < n:
+        time.sleep(0.1)
+    assert len(list(parts.glob("part-*"))) >= n, "the sweep did not commit trials in time"
+
+
+def kill_driver_after_parts(path: Path, run: Path, n: int) -> None:
+    """Run the sweep file in a driver process and kill -9 it (and everything it started) once ``n``
+    trials are committed."""
+    driver = subprocess.Popen([sys.executable, "-m", "optbasin.cli", "run", str(path), "--quiet"],
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_parts(run, n)
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()

@@ -3,11 +3,6 @@ input refused with exit 2 and nothing in the output directory damaged."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +11,7 @@ import yaml
 
 from optbasin.cli import main
 from optbasin.sweeps.store import ResultsStore
-from tests.conftest import base_sweep
+from tests.conftest import base_sweep, kill_driver_after_parts
 
 FLAKY = '''
 import os, torch
@@ -82,14 +77,7 @@ def test_kill_driver_then_resume(tmp_path):
     doc["population"] = 1  # trials one at a time, so that they finish one by one (populations: test_population.py)
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(doc))
-    driver = subprocess.Popen([sys.executable, "-m", "optbasin.cli", "run", str(path), "--quiet"],
-                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    parts = tmp_path / "run" / "trials.parquet"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(parts.glob("part-*"))) < 3:
-        time.sleep(0.2)
-    os.killpg(driver.pid, signal.SIGKILL)  # the driver and everything it started
-    driver.wait()
+    kill_driver_after_parts(path, tmp_path / "run", 3)
     before = ResultsStore(tmp_path / "run").trials()
     assert 3 <= len(before) < 16
 

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ import yaml
 
 from optbasin.cli import main
 from optbasin.sweeps.store import ResultsStore
-from tests.conftest import base_sweep
+from tests.conftest import base_sweep, wait_for_parts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,14 +40,6 @@ def start_driver(path: Path, ray_tmp: str | None = None) -> subprocess.Popen:
         env.update(RAY_TMPDIR=ray_tmp, TMPDIR=ray_tmp)
     return subprocess.Popen([sys.executable, "-m", "optbasin.cli", "run", str(path), "--quiet"], env=env,
                             start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for_parts(run: Path, n: int, seconds: float = 180) -> None:
-    parts = run / "trials.parquet"
-    deadline = time.time() + seconds
-    while time.time() < deadline and len(list(parts.glob("part-*"))) < n:
-        time.sleep(0.2)
-    assert len(list(parts.glob("part-*"))) >= n, "the sweep did not commit trials in time"
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

@@ -8,11 +8,6 @@ arithmetic); the population runs the same points through population_step and vma
 from __future__ import annotations
 
 import math
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import yaml
@@ -24,7 +19,7 @@ from optbasin.population.scheduling import population_size, run_populations
 from optbasin.sweeps.spec import expand, load_sweep
 from optbasin.sweeps.store import ResultsStore
 from optbasin.sweeps.trial import run_trial
-from tests.conftest import base_sweep
+from tests.conftest import base_sweep, kill_driver_after_parts
 
 DIGITS = {"name": "digits-mlp", "steps": 50, "params": {"hidden": 32}}
 # One entry per optimizer family: four learning rates in the stable range (test_large_lrs_too: the
@@ -199,14 +194,7 @@ def test_kill_during_a_population_then_resume(tmp_path):
     doc["optimizers"] = [{"name": "sgd", "grid": {"lr": [100.0, 200.0, 0.01, 0.02, 0.05]}}]
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(doc))
-    driver = subprocess.Popen([sys.executable, "-m", "optbasin.cli", "run", str(path), "--quiet"],
-                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    parts = tmp_path / "run" / "trials.parquet"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(parts.glob("part-*"))) < 2:
-        time.sleep(0.1)
-    os.killpg(driver.pid, signal.SIGKILL)  # the driver and everything it started
-    driver.wait()
+    kill_driver_after_parts(path, tmp_path / "run", 2)
     before = ResultsStore(tmp_path / "run").trials()
     assert sorted(before["hp.lr"]) == [100.0, 200.0] and set(before.status) == {"diverged"}
 
