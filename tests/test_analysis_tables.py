@@ -149,3 +149,14 @@ def test_settings_are_validated():
     with pytest.raises(ConfigError, match="colour"):
         analyze(pd.DataFrame(namo_d_rows()), settings={"colour": 1})
     assert np.isfinite(analyze(pd.DataFrame(namo_d_rows()), settings={"resamples": 5}).leaderboard["best_loss"]).all()
+
+
+def test_population_members_have_no_time_per_step():
+    """A population member records a 1/K share of its population's wall time: a time per step from it
+    would rank packing, not optimizers. Undefined with a reason; trials timed alone keep theirs."""
+    rows = [trial(o, s, lr, 1.0 + 0.1 * lr) for o in ("A", "B") for s in range(2) for lr in (0.1, 1.0)]
+    for r in rows:
+        r["population_size"] = 2.0 if r["optimizer"] == "A" else math.nan
+    board = analyze(pd.DataFrame(rows), settings={"resamples": 10}).leaderboard.set_index("optimizer")
+    assert math.isnan(board.loc["A", "time_per_step"]) and "time_per_step: no trial timed alone" in board.loc["A", "undefined"]
+    assert board.loc["B", "time_per_step"] == 1.0 / 100  # wall_time 1 s over 100 steps

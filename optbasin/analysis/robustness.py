@@ -114,6 +114,8 @@ def group_metrics(g: Group, counts: np.ndarray, specs: list[MetricSpec], s: Anal
             if failed_optimum[0]:
                 result.undefined[col] = ("the best point diverged" if 2 * best_div[0] > best_runs[0]
                                          else f"l* = {lstar[0]:.4g} >= l0 = {g.l0:.4g}: nothing was learned")
+        if np.isnan(values[0]) and col not in result.undefined and spec.name == "time_per_step":
+            result.undefined[col] = "no trial timed alone (population members record a share of their population's time)"
         if np.isnan(values[0]) and col not in result.undefined and spec.name in BUDGETED:
             n = int(ctx.n_trials[0])
             result.undefined[col] = f"budget k beyond the N = {n} trial{'s' * (n != 1)} run"
