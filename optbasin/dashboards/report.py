@@ -223,6 +223,8 @@ def leaderboard_html(a: Analysis) -> str:
         "CP uniform": f"Sivaprasad tunability: weighted mean of P(k), k = 1..{s.tunability_budget}",
         **{f"E[best | k={k}]": "Dodge: expected best of k trials drawn from the N trials run (N counts trials: grid "
                                "points x seeds); undefined (-) for k > N" for k in s.ks},
+        "s / step": "median wall time per step over the trials timed alone (population members record a share "
+                    "of their population's time: undefined)",
         "diverged (trials)": "fraction of grid point x seed trials that diverged",
         "diverged (points)": "fraction of grid points where some seed diverged",
     }

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from optbasin.optimizers.orth import orthogonalize_many
+from optbasin.optimizers.split import MATRIX
 
 Number = Any  # a float, or a (K,) tensor of per-member values
 
@@ -96,6 +97,16 @@ def adamw_update(p: Tensor, g: Tensor, state: dict, step: int, lr: Number, beta1
         p.add_(m * per_member(-step_size, p) / denom)
     else:
         p.addcdiv_(m, denom, value=-step_size)
+
+
+def adamw_others(state: dict, params: list, grads: list, kinds: list[str], step: int, lr: Number, hp: dict) -> None:
+    """AdamW on every non-matrix parameter of a population (Muon's and NAMO's "other" rule); the
+    weight decay is ``adamw_wd``, or the method's ``weight_decay`` when that is None."""
+    wd = hp["weight_decay"] if hp["adamw_wd"] is None else hp["adamw_wd"]
+    for i, k in enumerate(kinds):
+        if k != MATRIX:
+            adamw_update(params[i], grads[i], state.setdefault(i, {}), step, lr, hp["adamw_beta1"],
+                         hp["adamw_beta2"], hp["adamw_eps"], wd)
 
 
 def adjusted_lr(lr: Number, adjust_lr_fn: str, shape: torch.Size) -> Number:

@@ -16,18 +16,13 @@ one lr grid); AdamW betas default to (0.9, 0.95) as in the NAMO setup.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from optbasin.optimizers.functional import adamw_update, muon_matrix_update
+from optbasin.optimizers.functional import adamw_others, muon_matrix_update
 from optbasin.optimizers.hybrid import HybridOptimizer
 from optbasin.optimizers.orth import compute_dtype
 from optbasin.optimizers.split import MATRIX
 from optbasin.catalog import check_hparams
-
-ADJUST_LR_FNS = ("original", "match_rms_adamw")
-
 
 class Muon(HybridOptimizer):
     def __init__(self, params, lr: float = 0.01, weight_decay: float = 0.1, momentum: float = 0.95,
@@ -73,9 +68,5 @@ class Muon(HybridOptimizer):
         muon_matrix_update([params[i] for i in matrix], [grads[i] for i in matrix], bufs, hp["lr"], hp["momentum"],
                            hp["weight_decay"], hp["nesterov"], hp["adjust_lr_fn"], hp["orth"], hp["ns_steps"],
                            compute_dtype(hp["orth_dtype"], params[0].device), members=True)
-        adamw_wd = hp["weight_decay"] if hp["adamw_wd"] is None else hp["adamw_wd"]
-        for i, k in enumerate(kinds):
-            if k != MATRIX:
-                adamw_update(params[i], grads[i], state.setdefault(i, {}), step, hp["adamw_lr_ratio"] * hp["lr"],
-                             hp["adamw_beta1"], hp["adamw_beta2"], hp["adamw_eps"], adamw_wd)
+        adamw_others(state, params, grads, kinds, step, hp["adamw_lr_ratio"] * hp["lr"], hp)
         return {}

@@ -28,7 +28,7 @@ import math
 import torch
 from torch import Tensor
 
-from optbasin.optimizers.functional import adamw_update, matrix_of, per_member
+from optbasin.optimizers.functional import adamw_others, matrix_of, per_member
 from optbasin.optimizers.hybrid import HybridOptimizer
 from optbasin.optimizers.orth import compute_dtype, orthogonalize_many
 from optbasin.optimizers.split import MATRIX
@@ -154,11 +154,7 @@ class _NamoBase(HybridOptimizer):
         diag = namo_matrix_update([params[i] for i in matrix], [grads[i] for i in matrix],
                                   [state.setdefault(i, {}) for i in matrix], step, hp, cls.per_column,
                                   members=True) if matrix else {}
-        adamw_wd = hp["weight_decay"] if hp["adamw_wd"] is None else hp["adamw_wd"]
-        for i, k in enumerate(kinds):
-            if k != MATRIX:
-                adamw_update(params[i], grads[i], state.setdefault(i, {}), step, hp["lr"], hp["adamw_beta1"],
-                             hp["adamw_beta2"], hp["adamw_eps"], adamw_wd)
+        adamw_others(state, params, grads, kinds, step, hp["lr"], hp)
         return diag
 
 

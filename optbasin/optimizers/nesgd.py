@@ -51,9 +51,6 @@ from optbasin.optimizers.orth import compute_dtype, orthogonalize_many
 from optbasin.optimizers.split import MATRIX, OTHER
 from optbasin.catalog import check_hparams
 
-AGGREGATIONS = ("max", "l2", "hybrid")
-MODES = ("lmo", "regularized")
-OTHER_RULES = ("sign", "adam")
 TINY = 1e-30
 
 

@@ -199,6 +199,7 @@ def run_population(specs: list[TrialSpec], done: MemberDone) -> None:
             train = (window_loss / window_n).tolist()
             diags = {key: (v / window_n).tolist() for key, v in window_diag.items()}
             keep = []
+            lrs = base_lr.tolist()  # one device sync for every member's row
             for j, i in enumerate(members):
                 diverged = not math.isfinite(train[j]) or train[j] > limit
                 val = math.nan
@@ -207,7 +208,7 @@ def run_population(specs: list[TrialSpec], done: MemberDone) -> None:
                     val_loss[i] = val
                     best_val[i] = min(best_val[i], val) if math.isfinite(val) else best_val[i]
                     diverged = not math.isfinite(val)
-                row = {"step": step, "train_loss": train[j], "val_loss": val, "lr": float(base_lr[j]) * mult}
+                row = {"step": step, "train_loss": train[j], "val_loss": val, "lr": lrs[j] * mult}
                 row.update({f"diag.{key}": v[j] for key, v in diags.items()})
                 rows[i].append(row)
                 if diverged:
