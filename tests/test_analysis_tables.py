@@ -160,3 +160,15 @@ def test_population_members_have_no_time_per_step():
     board = analyze(pd.DataFrame(rows), settings={"resamples": 10}).leaderboard.set_index("optimizer")
     assert math.isnan(board.loc["A", "time_per_step"]) and "time_per_step: no trial timed alone" in board.loc["A", "undefined"]
     assert board.loc["B", "time_per_step"] == 1.0 / 100  # wall_time 1 s over 100 steps
+
+
+def test_a_seed_missing_a_point_borrows_the_median_of_every_seed_not_seed_0():
+    """Seed 2 never ran lr = 1.0: for its own per-seed value (what the claims' paired test compares)
+    that point takes the median over every seed, (0.5 + 0.9) / 2 = 0.7, not seed 0's 0.5."""
+    losses = {0: {0.1: 1.0, 0.3: 1.0, 1.0: 0.5}, 1: {0.1: 1.0, 0.3: 1.0, 1.0: 0.9}, 2: {0.1: 0.8, 0.3: 0.8}}
+    rows = [trial("A", s, lr, loss) for s, d in losses.items() for lr, loss in d.items()]
+    seed2 = analyze(pd.DataFrame(rows), settings={"resamples": 10}).per_seed[("t", "A")].values["lr_sensitivity"][2]
+    # Wortsman by hand: gaps to l* = 0.7 are 0.1, 0.1, 0 at log10 lr = -1, log10 0.3, 0 (trapezoid weights)
+    x = [-1.0, math.log10(0.3), 0.0]
+    expected = ((x[1] - x[0]) * (0.1 + 0.1) / 2 + (x[2] - x[1]) * (0.1 + 0.0) / 2) / (x[2] - x[0])
+    assert seed2 == pytest.approx(expected)

@@ -67,9 +67,11 @@ class Context:
 
 
 def medians(g: Group, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(med (u, P), best (u,), l* (u,)) for the rows of a count matrix."""
+    """(med (u, P), best (u,), l* (u,)) for the rows of a count matrix. A point a row did not draw
+    takes the median over every seed (what a resample or a single seed lacks, the point estimate has)."""
     med = weighted_median(g.loss, counts)
-    med = np.where(np.isnan(med), med[0][None, :], med)
+    everyone = weighted_median(g.loss, np.ones((1, g.loss.shape[1]), dtype=np.int64))
+    med = np.where(np.isnan(med), everyone, med)
     best = np.argmin(np.where(np.isnan(med), np.inf, med), axis=1)
     return med, best, med[np.arange(len(best)), best]
 
