@@ -170,8 +170,6 @@ REGISTRY: dict[str, MetricDef] = {d.name: d for d in [
               _divergence_rate_points),
     MetricDef("time_per_step", True, "time per step", "s", (), _time_per_step),
 ]}
-METRICS = tuple(REGISTRY)
-LOWER_IS_BETTER = {name: d.lower_is_better for name, d in REGISTRY.items()}
 
 
 def entry_of_column(column: str) -> MetricDef | None:

@@ -59,14 +59,15 @@ def _timed(fn) -> float:
 
 def points_per_minute(specs: list[TrialSpec], repeats: int) -> dict[str, Any]:
     """Separate trials vs one population over the same points, alternated, medians."""
-    run_trial(specs[0])  # warm-up: data parsing and first-use costs are paid once per process
+    run_trial(specs[0])  # warm-up of both paths: data parsing and first-use costs are paid once per process
+    run_population(specs[:2], lambda *a: None)
     sep, pop = [], []
     for _ in range(repeats):
         sep.append(_timed(lambda: [run_trial(s) for s in specs]))
         pop.append(_timed(lambda: run_population(specs, lambda *a: None)))
     k, s, p = len(specs), statistics.median(sep), statistics.median(pop)
     return {"task": specs[0].task, "optimizer": specs[0].optimizer, "steps": specs[0].steps, "points": k,
-            "separate_s": round(s, 3), "population_s": round(p, 3),
+            "runs": repeats, "separate_s": round(s, 3), "population_s": round(p, 3),
             "separate_points_per_min": round(60 * k / s, 1), "population_points_per_min": round(60 * k / p, 1),
             "speedup": round(s / p, 2)}
 

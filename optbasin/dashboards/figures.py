@@ -476,7 +476,6 @@ def profile_figure(analysis, metric: str) -> go.Figure | None:
                    "fraction of tasks within tau", height=380)
 
 
-STATUS_CODES = {"completed": 0, "diverged": 1, "failed": 2}
 
 
 def _dimension(label: str, values: pd.Series) -> dict:
@@ -500,7 +499,7 @@ def parallel_figure(analysis, task: str) -> go.Figure | None:
     if t.empty:
         return None
     swept = [c for c in hp_columns(t) if t[c].nunique(dropna=True) > 1]
-    status = t["status"].map(STATUS_CODES).fillna(2).astype(int)
+    status = pd.Series(np.where(t["failed"], 2, np.where(t["diverged"], 1, 0)), index=t.index)  # as the analysis counts
     dims = [_dimension("optimizer", t["optimizer"])]
     dims += [_dimension(c.removeprefix("hp."), t[c]) for c in swept]
     dims.append(dict(label="status", values=status.tolist(), tickvals=[0, 1, 2],

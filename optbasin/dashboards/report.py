@@ -229,8 +229,9 @@ def leaderboard_html(a: Analysis) -> str:
         "diverged (points)": "fraction of grid points where some seed diverged",
     }
     for c in basins:
-        tips[c.replace("basin_width_", "basin ")] = ("decades of lr within the tolerance of l* (linear interpolation "
-                                                     "in log10 lr); >= : cut by the grid's edge, a lower bound")
+        ref = "the task's best l* (every optimizer)" if "taskrel" in c else "this optimizer's l*"
+        tips[c.replace("basin_width_", "basin ")] = (f"decades of lr within the tolerance of {ref} (linear "
+                                                     "interpolation in log10 lr); >= : cut by the grid's edge, a lower bound")
     rows = []
     for i, r in lb.iterrows():
         edge = r["best_at_edge"]

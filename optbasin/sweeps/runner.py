@@ -74,7 +74,8 @@ def tune_trainable(config: dict[str, Any]) -> None:
 
     t_pop = time.time()
     limits = [s.timeout_s for s in specs]
-    with deadline(None if None in limits else sum(limits)):
+    together = int(config.get("population", 1)) > 1
+    with deadline(None if None in limits or not together else sum(limits)):
         in_populations = run_populations(specs, int(config.get("population", 1)),
                                          lambda i, rows, summary: report(i, rows, summary, t_pop))
     for index, spec in enumerate(specs):
