@@ -28,9 +28,6 @@ from optbasin.analysis.settings import AnalysisSettings
 from optbasin.analysis.specs import MetricSpec
 
 
-BUDGETED = ("expected_best_k", "tunability", "alpha_tunability")  # undefined for k > N trials
-
-
 @dataclass
 class GroupResult:
     values: dict[str, np.ndarray]                       # column -> (u,) values, row 0 = estimate
@@ -118,7 +115,7 @@ def group_metrics(g: Group, counts: np.ndarray, specs: list[MetricSpec], s: Anal
                                          else f"l* = {lstar[0]:.4g} >= l0 = {g.l0:.4g}: nothing was learned")
         if np.isnan(values[0]) and col not in result.undefined and spec.name == "time_per_step":
             result.undefined[col] = "no trial timed alone (population members record a share of their population's time)"
-        if np.isnan(values[0]) and col not in result.undefined and spec.name in BUDGETED:
+        if np.isnan(values[0]) and col not in result.undefined and entry.budgeted:
             n = int(ctx.n_trials[0])
             result.undefined[col] = f"budget k beyond the N = {n} trial{'s' * (n != 1)} run"
         result.values[col] = np.where(valid, values, np.nan)

@@ -77,6 +77,7 @@ class MetricDef:
     fails_with_optimum: bool = False    # undefined when the best point diverged or l* >= l0
     cut_kind: str | None = None         # what a grid cut means: "lower_bound" (the value can only
                                         # grow) or "partial" (it covers less than asked, either way)
+    budgeted: bool = False              # a budget of k trials: undefined when k > N trials run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,11 +161,12 @@ REGISTRY: dict[str, MetricDef] = {d.name: d for d in [
               needs_lr=True, fails_with_optimum=True, cut_kind="lower_bound"),
     MetricDef("lr_sensitivity", True, "LR sensitivity (Wortsman)", "loss", (), _lr_sensitivity,
               needs_lr=True, fails_with_optimum=True, cut_kind="partial"),
-    MetricDef("expected_best_k", True, "expected best after k trials (Dodge)", "loss", ("k",), _expected_best_k),
+    MetricDef("expected_best_k", True, "expected best after k trials (Dodge)", "loss", ("k",), _expected_best_k,
+              budgeted=True),
     MetricDef("tunability", True, "tunability CP (Sivaprasad)", "loss", ("weighting",), _tunability,
-              fails_with_optimum=True),
+              fails_with_optimum=True, budgeted=True),
     MetricDef("alpha_tunability", True, "alpha-tunability", "fraction of the budget", ("alpha",),
-              _alpha_tunability, fails_with_optimum=True),
+              _alpha_tunability, fails_with_optimum=True, budgeted=True),
     MetricDef("divergence_rate", True, "divergence rate (trials)", "fraction", (), _divergence_rate),
     MetricDef("divergence_rate_points", True, "divergence rate (grid points)", "fraction", (),
               _divergence_rate_points),

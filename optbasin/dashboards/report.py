@@ -37,7 +37,7 @@ from optbasin.analysis.loss_table import hp_columns
 from optbasin.analysis.specs import MetricSpec
 from optbasin.dashboards import figures as F
 from optbasin.dashboards.figures import plural
-from optbasin.dashboards.verdicts import verdicts_section
+from optbasin.dashboards.verdicts import num, verdicts_section
 
 REFRESH_S = 10
 MIN_PROFILE_TASKS = 3  # a profile over one or two tasks is a step function of one comparison
@@ -172,12 +172,6 @@ def export_png(figs: list[tuple[str, str, go.Figure]], png_dir: Path) -> str:
 e = html.escape
 
 
-def _fmt(x: Any, fmt: str = ".4g") -> str:
-    if x is None or (isinstance(x, (float, np.floating)) and not np.isfinite(x)):
-        return "&ndash;"
-    return format(x, fmt)
-
-
 def _sortval(x: Any) -> str:
     if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool):
         return "" if not np.isfinite(x) else repr(float(x))
@@ -198,7 +192,7 @@ def _table(columns: list[str], rows: list[list[tuple[Any, str]]], cls: str = "so
 def _ci_cell(r: pd.Series, col: str, fmt: str = ".4g", prefix: str = "") -> tuple[Any, str]:
     v = r.get(col, np.nan)
     lo, hi = r.get(col + "_lo", np.nan), r.get(col + "_hi", np.nan)
-    return v, f'{prefix}{_fmt(v, fmt)} <span class="ci">[{_fmt(lo, fmt)}, {_fmt(hi, fmt)}]</span>'
+    return v, f'{prefix}{num(v, fmt)} <span class="ci">[{num(lo, fmt)}, {num(hi, fmt)}]</span>'
 
 
 def leaderboard_html(a: Analysis) -> str:
@@ -237,7 +231,7 @@ def leaderboard_html(a: Analysis) -> str:
         edge = r["best_at_edge"]
         cells = [(r["task"], e(r["task"])), (r["optimizer"], f"<b>{e(r['optimizer'])}</b>"),
                  (r["seeds"], str(r["seeds"])), (r["trials"], str(r["trials"])), _ci_cell(r, "best_loss"),
-                 (r["best_lr"], _fmt(r["best_lr"], ".3g") + (f' <span class="warn" title="optimum at the grid edge: '
+                 (r["best_lr"], num(r["best_lr"], ".3g") + (f' <span class="warn" title="optimum at the grid edge: '
                                                              f'{e(edge)}">&#9888; {e(edge)}</span>' if edge else ""))]
         cells += [(others[i], e(others[i]) or "&ndash;")] * shown
         for c in basins:
@@ -249,12 +243,12 @@ def leaderboard_html(a: Analysis) -> str:
         cells.append((v, h + (' <span class="muted" title="the lr range reaches past the grid: the mean covers '
                               'only the grid points inside it">&dagger;</span>' if r.get("lr_sensitivity_cut") == "range" else "")))
         cells += [_ci_cell(r, k) for k in ks]
-        cells += [(r[c], _fmt(r[c])) for c in ("tunability_early", "tunability_uniform", "tunability_late")]
+        cells += [(r[c], num(r[c])) for c in ("tunability_early", "tunability_uniform", "tunability_late")]
         cells.append(_ci_cell(r, alpha, ".2f"))
         cells.append(_ci_cell(r, "divergence_rate", ".0%"))
         cells.append(_ci_cell(r, "divergence_rate_points", ".0%"))
         cells.append((r["failed"], f'<span class="{"warn" if r["failed"] else ""}">{r["failed"]}</span>'))
-        cells.append((r["time_per_step"], _fmt(r["time_per_step"], ".3g")))
+        cells.append((r["time_per_step"], num(r["time_per_step"], ".3g")))
         rows.append(cells)
     return _table(cols, rows, tips=tips, group=0, tid="leaderboard-table")
 
@@ -275,9 +269,9 @@ def trials_html(a: Analysis) -> str:
                  (r["optimizer"], e(r["optimizer"])), (r["seed"], str(r["seed"])),
                  (status, f'<span class="{"warn" if status != "completed" else ""}">{e(status)}</span>')]
         cells += [(r[c], e(F.value_label(r[c])) if pd.notna(r[c]) else "&ndash;") for c in hps]
-        cells += [(r["final_val_loss"], _fmt(r["final_val_loss"])), (r["l0"], _fmt(r["l0"])),
-                  (r["final_train_loss"], _fmt(r["final_train_loss"])), (r["steps_done"], _fmt(r["steps_done"], "g")),
-                  (r["wall_time"], _fmt(r["wall_time"], ".3g")),
+        cells += [(r["final_val_loss"], num(r["final_val_loss"])), (r["l0"], num(r["l0"])),
+                  (r["final_train_loss"], num(r["final_train_loss"])), (r["steps_done"], num(r["steps_done"], "g")),
+                  (r["wall_time"], num(r["wall_time"], ".3g")),
                   (str(r["error"] or ""), f'<span class="small">{e(str(r["error"] or ""))[:300]}</span>')]
         rows.append(cells)
     return ('<p><input type="search" class="filter" data-table="trials-table" placeholder="filter: words that must '
@@ -359,7 +353,7 @@ def notes_html(a: Analysis) -> str:
     if not a.failed.empty:
         f = a.failed.head(100)
         rows = [[(r["trial_id"], e(r["trial_id"])), (r["task"], e(r["task"])), (r["optimizer"], e(r["optimizer"])),
-                 (r["seed"], str(r["seed"])), (r.get("hp.lr", np.nan), _fmt(r.get("hp.lr", np.nan), ".3g")),
+                 (r["seed"], str(r["seed"])), (r.get("hp.lr", np.nan), num(r.get("hp.lr", np.nan), ".3g")),
                  (str(r["error"]), f'<span class="small">{e(str(r["error"]))[:300]}</span>')] for _, r in f.iterrows()]
         out += f"<h3>Failed trials ({len(a.failed)}{', first 100' if len(a.failed) > 100 else ''}; all in the trials table)</h3>"
         out += _table(["trial", "task", "optimizer", "seed", "lr", "error"], rows)

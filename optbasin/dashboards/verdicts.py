@@ -18,7 +18,8 @@ STYLE = ("<style>.verdict.mixed{background:#6a1b9a}.verdict.insufficient-seeds{b
          "tr.claim-head td{background:#f6f7f9;border-top:2px solid #ccc}</style>")
 
 
-def _num(x: Any, fmt: str = ".4g") -> str:
+def num(x: Any, fmt: str = ".4g") -> str:
+    """A number for a table cell; undefined (None, NaN, inf) as a dash."""
     if x is None or (isinstance(x, (float, np.floating)) and not np.isfinite(x)):
         return "&ndash;"
     return format(x, fmt)
@@ -39,7 +40,7 @@ def _metric(column: str) -> str:
 def _effect(r: pd.Series) -> str:
     if not np.isfinite(r["effect"]):
         return "&ndash;"
-    return f'{_num(r["effect"])} <span class="ci">[{_num(r["ci_low"])}, {_num(r["ci_high"])}]</span>'
+    return f'{num(r["effect"])} <span class="ci">[{num(r["ci_low"])}, {num(r["ci_high"])}]</span>'
 
 
 def _edges(r: pd.Series) -> str:
@@ -62,17 +63,17 @@ def verdicts_section(a) -> str:
         kind = "A / B" if c["effect_kind"] == "ratio" else "A &minus; B"
         sign = "&gt;" if c["direction"] == "greater" else "&lt;"
         title = (f'<b>{html.escape(c["claim"])}</b><div class="small">{_metric(c["metric"])}: {html.escape(c["a"])} vs '
-                 f'{html.escape(c["b"])}, claimed {kind} {sign} {_num(c["threshold"], "g")}</div>'
+                 f'{html.escape(c["b"])}, claimed {kind} {sign} {num(c["threshold"], "g")}</div>'
                  + (f'<div class="muted">{html.escape(c["description"])}</div>' if c["description"] else ""))
         body.append(f'<tr class="claim-head"><td>{title}</td><td>{_badge(c["verdict"])}</td><td>{c["seeds"]}</td>'
-                    f'<td>{_num(c["p_value"], ".3g")}</td><td>{_effect(c)}</td><td></td><td></td><td></td>'
+                    f'<td>{num(c["p_value"], ".3g")}</td><td>{_effect(c)}</td><td></td><td></td><td></td>'
                     f'<td class="small">{html.escape(str(c["reason"]))}</td></tr>')
         rows = by_task[by_task["claim"] == c["claim"]] if not by_task.empty else by_task
         for _, r in rows.iterrows():
             caveats = f'<div class="muted">{html.escape(r["caveats"])}</div>' if r["caveats"] else ""
             body.append(f'<tr><td>&nbsp;&nbsp;{html.escape(r["task"])}</td><td>{_badge(r["verdict"])}</td>'
-                        f'<td>{r["seeds"]}</td><td>{_num(r["p_claimed_holm"], ".3g")}</td><td>{_effect(r)}</td>'
-                        f'<td>{_num(r["value_a"])}</td><td>{_num(r["value_b"])}</td><td>{_edges(r)}</td>'
+                        f'<td>{r["seeds"]}</td><td>{num(r["p_claimed_holm"], ".3g")}</td><td>{_effect(r)}</td>'
+                        f'<td>{num(r["value_a"])}</td><td>{num(r["value_b"])}</td><td>{_edges(r)}</td>'
                         f'<td class="small">{html.escape(str(r["reason"]))}{caveats}</td></tr>')
     s = a.settings
     tests = int(v["tests"].max()) if len(v) else 0

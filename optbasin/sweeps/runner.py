@@ -243,11 +243,7 @@ class _StoreCallback:
         if summary["status"] == FAILED:
             self.outcome.errors[tid] = summary["error"]
         self.progress.finished(summary["status"])
-        if self.on_commit is not None:
-            try:
-                self.on_commit()
-            except Exception as e:  # a side job (the live report) never takes the sweep down
-                warnings.warn(f"after committing trial {tid}: {type(e).__name__}: {e}", RuntimeWarning, stacklevel=1)
+        call_side_job(self.on_commit, f"after committing trial {tid}")
 
     def on_trial_start(self, trial: Any) -> None:
         self.running[trial.trial_id] = (0, time.monotonic())
@@ -285,6 +281,16 @@ class _StoreCallback:
                 self._commit(spec, [], {"status": FAILED, "error": _ray_error(trial),
                                         "attempts": self.deaths[spec.trial_id] + 1})
         self.rerun += [s for s in batch[index + 1:] if s.trial_id not in self.committed]
+
+
+def call_side_job(job: Callable[[], None] | None, when: str) -> None:
+    """Run a side job (the live report); its failure is a warning, never the end of the sweep."""
+    if job is None:
+        return
+    try:
+        job()
+    except Exception as e:
+        warnings.warn(f"{when}: {type(e).__name__}: {e}", RuntimeWarning, stacklevel=1)
 
 
 def _ray_error(trial: Any) -> str:

@@ -12,7 +12,6 @@ import platform
 import shutil
 import signal
 import sys
-import warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -22,7 +21,7 @@ from optbasin.catalog import Catalog
 from optbasin.config import MAX_TRIALS, SweepSpec
 from optbasin.errors import Interrupted, StoreError
 from optbasin.sweeps.lock import LOCK, RunLock
-from optbasin.sweeps.runner import Outcome, run_trials
+from optbasin.sweeps.runner import Outcome, call_side_job, run_trials
 from optbasin.sweeps.search import run_search
 from optbasin.sweeps.spec import TrialSpec, expand, load_sweep
 from optbasin.sweeps.store import STEPS, TRIALS, ResultsStore
@@ -132,11 +131,7 @@ def execute(p: Plan, *, address: str | None = None, progress: bool = True, show_
     p.store.prepare()
     with RunLock(p.store.root):
         meta = claim_directory(p)
-        if on_commit is not None:
-            try:
-                on_commit()  # the live report exists from the sweep's start
-            except Exception as e:  # a side job never takes the sweep down
-                warnings.warn(f"at the sweep's start: {type(e).__name__}: {e}", RuntimeWarning, stacklevel=1)
+        call_side_job(on_commit, "at the sweep's start")  # the live report exists from the sweep's start
         try:
             if p.spec.search.method == "optuna":
                 outcome = run_search(p.spec, p.catalog, p.store, address=address, progress=progress,
