@@ -154,6 +154,10 @@ def test_population_size_setting(write_sweep, tmp_path):
     assert load_sweep(write_sweep(base_sweep(tmp_path / "run")))[0].population == "auto"  # the default
     user = [s.model_copy(update={"task_factory": "sine_task:make_task"}) for s in specs]
     assert population_size("auto", user, slots=1) == 1  # a user task is trained alone unless told
+    gpt = specs_for(write_sweep, tmp_path, {"name": "gpt-tiny", "steps": 2},
+                    [{"name": "sgd", "grid": {"lr": [0.01, 0.03, 0.1, 0.3]}}], seeds=2)
+    assert population_size("auto", gpt, slots=1) == 1  # 0.4M parameters on a CPU: arithmetic-bound, alone
+    assert population_size(4, gpt, slots=1) == 4  # unless told
 
 
 def test_unsupported_population_falls_back_to_one_at_a_time(write_sweep, tmp_path):

@@ -1,7 +1,10 @@
 """How many members a population gets, and the hook that runs a batch of trials as populations.
 
 ``population:`` in a sweep file: ``auto`` (the default), a number K, or 1 (every trial alone).
-``auto`` is 1 for a task that is not built in (its loss may do what vmap cannot) and otherwise
+``auto`` is 1 for a task that is not built in (its loss may do what vmap cannot), 1 on a CPU for
+a model of more than CPU_MAX_PARAMS parameters (there a population saves per-step Python and
+dispatch overhead, not arithmetic: measured with ``optbasin bench --only population``, quadratic
+(2k parameters) 5-8x, digits-mlp 2x, gpt-tiny (0.4M) 0.8x, i.e. slower), and otherwise
 K = min(64, the members that fit in a quarter of the memory the trial's resources grant, the
 pending trials per concurrent slot), so that a sweep still spreads over every slot.
 """
@@ -24,6 +27,7 @@ from optbasin.sweeps.trial import build_task
 MOST = 64
 MEMORY_SHARE = 0.25
 BUFFERS_PER_PARAM = 8  # parameter, gradient, up to 3 optimizer buffers, temporaries of the update
+CPU_MAX_PARAMS = 100_000  # above it a CPU population is arithmetic-bound and gains nothing (docstring)
 
 Report = Callable[[int, list[dict], dict[str, Any]], None]
 
@@ -32,15 +36,20 @@ def is_builtin(spec: TrialSpec) -> bool:
     return spec.task_factory.startswith("optbasin.") and not spec.import_paths
 
 
-def member_bytes(spec: TrialSpec) -> int:
-    """Bytes one member adds: its parameters times BUFFERS_PER_PARAM (stacked optimizer state included)."""
-    model = build_task(spec).build_model(spec.seed)
-    return BUFFERS_PER_PARAM * sum(p.numel() * p.element_size() for p in model.parameters())
+def member_bytes(spec: TrialSpec) -> tuple[int, int]:
+    """(parameters, bytes) of one member: the bytes are its parameters' times BUFFERS_PER_PARAM
+    (stacked optimizer state included)."""
+    params = list(build_task(spec).build_model(spec.seed).parameters())
+    return sum(p.numel() for p in params), BUFFERS_PER_PARAM * sum(p.numel() * p.element_size() for p in params)
+
+
+def on_gpu(spec: TrialSpec) -> bool:
+    return spec.gpus > 0 and torch.cuda.is_available()
 
 
 def granted_memory(spec: TrialSpec) -> int:
     """Memory the trial's resources grant: its share of one GPU, or its share of the machine's RAM."""
-    if spec.gpus > 0 and torch.cuda.is_available():
+    if on_gpu(spec):
         return int(torch.cuda.get_device_properties(0).total_memory * min(1.0, spec.gpus))
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return int(ram * spec.cpus / (os.cpu_count() or 1))
@@ -53,7 +62,10 @@ def population_size(setting: str | int, pending: list[TrialSpec], slots: int) ->
     first = pending[0]
     if not is_builtin(first):
         return 1
-    fits = int(MEMORY_SHARE * granted_memory(first) // max(1, member_bytes(first)))
+    n_params, nbytes = member_bytes(first)
+    if not on_gpu(first) and n_params > CPU_MAX_PARAMS:
+        return 1
+    fits = int(MEMORY_SHARE * granted_memory(first) // max(1, nbytes))
     return max(1, min(MOST, fits, math.ceil(len(pending) / max(1, slots))))
 
 
