@@ -294,7 +294,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write the self-contained HTML report")
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--output", "-o", help="HTML file (default RUN_DIR/report.html)")
-    p.add_argument("--png", action="store_true", help="also export figures as PNG (needs kaleido)")
+    p.add_argument("--png", action="store_true", help="also export figures as PNG into figures/ next to the HTML (kaleido, else a headless Chromium)")
     p.set_defaults(fn=cmd_report)
 
     p = sub.add_parser("bench", help="performance benchmarks (optimizer step cost, sweep efficiency, memory, "

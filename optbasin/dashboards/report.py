@@ -54,8 +54,8 @@ def write_report(run_dirs: Sequence[str | Path], out: str | Path, *, claims: Any
     claims: a claims YAML path or a list of claims; default the sweep file's claims (meta.json).
     live: also write ``<out stem>.data.js``, which an open page reloads every 10 s while the
     sweep runs (rebuild the report meanwhile: the page updates in place).
-    png_dir: also export every figure as PNG there (needs kaleido; skipped with a ReportWarning
-    when it is not installed)."""
+    png_dir: also export every figure as PNG there (kaleido, else a headless Chromium; skipped
+    with a ReportWarning when neither is installed)."""
     from optbasin.sweeps.store import load_runs
 
     dirs = [Path(d) for d in run_dirs]
