@@ -231,7 +231,7 @@ def cmd_shards(args: argparse.Namespace) -> int:
         print("\ninterrupted: no shards written (existing ones are untouched)", file=sys.stderr)
         return 128 + signal.SIGINT
     print(f"{s.out}/train.bin: {s.train_tokens:,} tokens; {s.out}/val.bin: {s.val_tokens:,} tokens "
-          f"({s.files} documents, {s.seconds:.1f} s)")
+          f"({s.documents:,} document{'s' if s.documents != 1 else ''}, {s.seconds:.1f} s)")
     print(f"use it: task params {{data_dir: {s.out}}}")
     return EXIT_OK
 
@@ -314,7 +314,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("shards", help="tokenize local text files into nanoGPT token shards (train.bin / val.bin, "
                                       "uint16 GPT-2 ids) for a GPT task's data_dir")
-    p.add_argument("texts", nargs="+", metavar="TEXT", help="UTF-8 text files (one document each) or directories of them")
+    p.add_argument("texts", nargs="+", metavar="TEXT", help="UTF-8 text files (one document each), .jsonl files (one document per "
+                   "line, in its 'text' field) or directories of them")
     p.add_argument("--tokenizer", required=True, metavar="DIR",
                    help="directory with GPT-2's encoder.json + vocab.bpe (OpenAI) or vocab.json + merges.txt "
                         "(Hugging Face); nothing is downloaded")

@@ -137,6 +137,19 @@ def corpus(tmp_path):
     return tmp_path / "corpus"
 
 
+def test_jsonl_lines_are_documents(tmp_path):
+    tok_dir = write_tokenizer(tmp_path / "tok", HELLO_MERGES)
+    tok = Tokenizer.load(tok_dir)
+    docs = ["hello world\n\nsecond paragraph", "", "x² \"quoted\" \u00e9t\u00e9 " * 50, "last"]
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(json.dumps({"text": d, "id": i}) + "\n" for i, d in enumerate(docs)), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["shards", str(path), "--tokenizer", str(tok_dir), "--out", str(out), "--val-fraction", "0.01"]) == 0
+    tokens = np.concatenate([np.fromfile(out / "train.bin", np.uint16), np.fromfile(out / "val.bin", np.uint16)])
+    expected = [t for d in docs if d for t in tok.encode(d) + [tok.eot]]  # the empty document is skipped
+    assert tokens.tolist() == expected
+
+
 def test_shards_are_the_corpus_tokens_with_end_of_text_tokens(tmp_path, corpus, capsys):
     tok_dir = write_tokenizer(tmp_path / "tok", HELLO_MERGES)
     tok = Tokenizer.load(tok_dir)
@@ -193,6 +206,9 @@ def _bad(tmp_path, corpus, tok_dir, case):
     if case == "not utf-8":
         (tmp_path / "latin1.txt").write_bytes("caf\u00e9".encode("latin-1") + b" ok")
         return args(corpus, tmp_path / "latin1.txt"), f"{tmp_path / 'latin1.txt'}: not UTF-8 text"
+    if case == "bad jsonl":
+        (tmp_path / "docs.jsonl").write_text('{"text": "fine"}\n{"txt": "no text field"}\n')
+        return args(corpus, tmp_path / "docs.jsonl"), f"{tmp_path / 'docs.jsonl'}: line 2: expected a JSON object"
     if case == "binary":
         (tmp_path / "x.bin").write_bytes(b"\x00\x01\x02" * 10)
         return args(tmp_path / "x.bin"), f"{tmp_path / 'x.bin'}: looks binary"
@@ -209,7 +225,7 @@ def _bad(tmp_path, corpus, tok_dir, case):
 
 
 @pytest.mark.parametrize("case", ["no tokenizer dir", "half a pair", "bad json", "files that do not match",
-                                  "missing text", "not utf-8", "binary", "empty corpus", "existing output",
+                                  "missing text", "not utf-8", "bad jsonl", "binary", "empty corpus", "existing output",
                                   "bad fraction"])
 def test_bad_input_exits_2_naming_the_file(tmp_path, corpus, capsys, case):
     tok_dir = write_tokenizer(tmp_path / "tok", HELLO_MERGES)

@@ -2,8 +2,11 @@
 
 ``train.bin`` and ``val.bin`` hold raw uint16 GPT-2 token ids (what nanoGPT's
 ``data/openwebtext/prepare.py`` writes and text_data.py reads). Each input file is one document,
-its tokens followed by the end-of-text token (50256), as nanoGPT appends it after each document.
-A directory stands for the files under it (recursively, sorted by path, hidden names skipped).
+except a ``*.jsonl`` file, whose lines are JSON objects with the document in their ``text`` field
+(what Hugging Face ``datasets``' ``to_json`` writes, e.g. for OpenWebText or FineWeb). Each
+document's tokens are followed by the end-of-text token (50256), as nanoGPT appends it; empty
+documents are skipped. A directory stands for the files under it (recursively, sorted by path,
+hidden names skipped).
 
 Streaming: files are read in blocks of BLOCK_BYTES and tokens appended to the output, so the
 corpus never has to fit in memory. A block is cut after a non-whitespace character followed by
@@ -19,6 +22,7 @@ run leaves the previous shards (if any) untouched and no half-written ``train.bi
 from __future__ import annotations
 
 import codecs
+import json
 import math
 import os
 import re
@@ -43,7 +47,7 @@ _CUT = re.compile(r"\S(?=[ \n])")  # str.isspace() whitespace: a superset of the
 @dataclass(frozen=True)
 class ShardSummary:
     out: Path
-    files: int  # documents: non-empty input files
+    documents: int
     train_tokens: int
     val_tokens: int
     seconds: float
@@ -108,6 +112,50 @@ def text_pieces(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[str]:
         yield carry
 
 
+def jsonl_documents(path: Path) -> Iterator[str]:
+    """The ``text`` field of each line of a JSON Lines file (what ``datasets``' ``to_json`` writes)."""
+    n = 0
+    try:
+        with path.open(encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    doc = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise DataError(f"{path}: line {n}: not valid JSON ({e.msg})") from None
+                if not (isinstance(doc, dict) and isinstance(doc.get("text"), str)):
+                    raise DataError(f"{path}: line {n}: expected a JSON object with a string field 'text'")
+                yield doc["text"]
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: line {n + 1}: not UTF-8 text") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+
+
+def _units(files: list[Path]) -> Iterator[tuple[str, bool]]:
+    """(text, whether it ends a document) in corpus order; empty documents are skipped."""
+    for f in files:
+        if f.suffix == ".jsonl":
+            yield from ((doc, True) for doc in jsonl_documents(f) if doc)
+        elif f.stat().st_size:
+            yield from ((piece, False) for piece in text_pieces(f))
+            yield "", True
+
+
+def _tasks(units: Iterator[tuple[str, bool]], chars: int = BLOCK_BYTES) -> Iterator[list[tuple[str, bool]]]:
+    """Units grouped into tasks of about ``chars`` characters (one task = one call of _encode)."""
+    task, size = [], 0
+    for unit in units:
+        task.append(unit)
+        size += len(unit[0])
+        if size >= chars:
+            yield task
+            task, size = [], 0
+    if task:
+        yield task
+
+
 # One tokenizer per worker process (set by _init_worker, or directly when workers == 1).
 _tokenizer: Tokenizer | None = None
 
@@ -117,30 +165,27 @@ def _init_worker(tokenizer_dir: str) -> None:
     _tokenizer = Tokenizer.load(tokenizer_dir)
 
 
-def _encode(piece: str | None) -> np.ndarray:
-    """Token ids of a piece of text; None (the end of a document) is the end-of-text token."""
-    ids = [_tokenizer.eot] if piece is None else _tokenizer.encode(piece)
+def _encode(task: list[tuple[str, bool]]) -> np.ndarray:
+    """Token ids of a task's texts, the end-of-text token after each document's last text."""
+    ids: list[int] = []
+    for text, ends_document in task:
+        ids += _tokenizer.encode(text)
+        if ends_document:
+            ids.append(_tokenizer.eot)
     return np.asarray(ids, dtype=np.uint16)
 
 
-def _pieces(files: list[Path]) -> Iterator[str | None]:
-    for f in files:
-        if f.stat().st_size:
-            yield from text_pieces(f)
-            yield None
-
-
 def _encoded(files: list[Path], tokenizer: Tokenizer, tokenizer_dir: str, workers: int) -> Iterator[np.ndarray]:
-    """Token arrays in corpus order; with workers > 1 a pool encodes 2 x workers pieces at a time
-    (bounded memory: the next pieces are read only when those are written)."""
+    """Token arrays in corpus order; with workers > 1 a pool encodes 2 x workers tasks at a time
+    (bounded memory: the next tasks are read only when those are written)."""
     global _tokenizer
+    tasks = _tasks(_units(files))
     if workers <= 1:
         _tokenizer = tokenizer
-        yield from map(_encode, _pieces(files))
+        yield from map(_encode, tasks)
         return
-    pieces = _pieces(files)
     with Pool(workers, initializer=_init_worker, initargs=(tokenizer_dir,)) as pool:
-        while batch := list(islice(pieces, 2 * workers)):
+        while batch := list(islice(tasks, 2 * workers)):
             yield from pool.map(_encode, batch)
 
 
@@ -178,12 +223,13 @@ def write_shards(texts: list[str | Path], tokenizer_dir: str | Path, out: str | 
     out.mkdir(parents=True, exist_ok=True)
     partial_train, partial_val = (p.with_name(p.name + ".partial") for p in (train, val))
     start = last_log = time.monotonic()
-    n = 0
+    n = documents = 0
     try:
         with partial_train.open("wb") as sink:
             for ids in _encoded(files, tokenizer, str(tokenizer_dir), workers):
                 ids.tofile(sink)
                 n += len(ids)
+                documents += int(np.count_nonzero(ids == tokenizer.eot))
                 if time.monotonic() - last_log > LOG_EVERY_S:
                     last_log = time.monotonic()
                     log(f"{n / 1e6:.1f} M tokens, {n / (last_log - start) / 1e6:.2f} M tokens/s")
@@ -198,4 +244,4 @@ def write_shards(texts: list[str | Path], tokenizer_dir: str | Path, out: str | 
         for p in (partial_train, partial_val):
             p.unlink(missing_ok=True)
         raise
-    return ShardSummary(out, sum(1 for f in files if f.stat().st_size), n - n_val, n_val, time.monotonic() - start)
+    return ShardSummary(out, documents, n - n_val, n_val, time.monotonic() - start)
