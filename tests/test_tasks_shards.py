@@ -89,10 +89,10 @@ def test_hugging_face_files_give_the_same_tokens(tmp_path):
 def test_real_gpt2_token_ids(tmp_path):
     # GPT-2's vocabulary holds the 256 byte symbols first (ids 0-255), then one token per line of
     # vocab.bpe (id 256 + rank); its first seven lines are: Ġ t / Ġ a / h e / i n / r e / o n / Ġt he.
-    # Published GPT-2 ids: '!' 0, '\n' 198, ' ' 220, ' the' 262, '<|endoftext|>' 50256.
+    # Published GPT-2 ids: '!' 0, ',' 11, '\n' 198, ' ' 220, ' the' 262, '<|endoftext|>' 50256.
     tok = Tokenizer.load(write_tokenizer(tmp_path / "gpt2", ["Ġ t", "Ġ a", "h e", "i n", "r e", "o n", "Ġt he"],
                                          eot_id=50256))
-    assert tok.encode("!") == [0] and tok.encode("\n") == [198] and tok.encode(" ") == [220]
+    assert tok.encode("!") == [0] and tok.encode(",") == [11] and tok.encode("\n") == [198] and tok.encode(" ") == [220]
     assert tok.encode(" the") == [262] and tok.encode(" the\n!") == [262, 198, 0]
     assert tok.eot == 50256
 
