@@ -221,12 +221,14 @@ def _bad(tmp_path, corpus, tok_dir, case):
         return args(corpus), f"{out / 'train.bin'}: already exists; pass --force"
     if case == "bad fraction":
         return args(corpus, extra=["--val-fraction", "1.5"]), "--val-fraction: got 1.5"
+    if case == "no workers":
+        return args(corpus, extra=["--workers", "0"]), "--workers: got 0"
     raise AssertionError(case)
 
 
 @pytest.mark.parametrize("case", ["no tokenizer dir", "half a pair", "bad json", "files that do not match",
                                   "missing text", "not utf-8", "bad jsonl", "binary", "empty corpus", "existing output",
-                                  "bad fraction"])
+                                  "bad fraction", "no workers"])
 def test_bad_input_exits_2_naming_the_file(tmp_path, corpus, capsys, case):
     tok_dir = write_tokenizer(tmp_path / "tok", HELLO_MERGES)
     argv, message = _bad(tmp_path, corpus, tok_dir, case)

@@ -33,7 +33,7 @@ import json
 import math
 import sys
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -134,8 +134,8 @@ def _read_merges(path: Path) -> list[tuple[str, str]]:
 class Tokenizer:
     """GPT-2's byte-level BPE: ``encode(text) -> token ids``, ``decode(ids) -> text``."""
 
-    vocab: dict[str, int]  # symbol -> id
-    ranks: dict[tuple[str, str], int]  # merge pair -> rank (line order)
+    vocab: dict[str, int] = field(repr=False)  # symbol -> id
+    ranks: dict[tuple[str, str], int] = field(repr=False)  # merge pair -> rank (line order)
     eot: int  # id of <|endoftext|>
     source: str = ""
 
