@@ -222,7 +222,8 @@ def _bad(tmp_path, corpus, tok_dir, case):
         return args(tmp_path / "missing.txt"), f"{tmp_path / 'missing.txt'}: text file not found"
     if case == "not utf-8":
         (tmp_path / "latin1.txt").write_bytes("caf\u00e9".encode("latin-1") + b" ok")
-        return args(corpus, tmp_path / "latin1.txt"), f"{tmp_path / 'latin1.txt'}: not UTF-8 text"
+        bad = tmp_path / "latin1.txt"
+        return args(corpus, bad), f"{bad}: not UTF-8 text (invalid bytes near byte 3)"
     if case == "bad jsonl":
         (tmp_path / "docs.jsonl").write_text('{"text": "fine"}\n{"txt": "no text field"}\n')
         return args(corpus, tmp_path / "docs.jsonl"), f"{tmp_path / 'docs.jsonl'}: line 2: expected a JSON object"

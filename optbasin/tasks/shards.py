@@ -105,7 +105,7 @@ def text_pieces(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[str]:
                 carry = text[cut:]
             carry += decoder.decode(b"", final=True)
     except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text (invalid bytes near byte {offset - len(block) + e.start})") from None
+        raise DataError(f"{path}: not UTF-8 text (invalid bytes near byte {offset + e.start})") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
     if carry:
