@@ -314,15 +314,16 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("shards", help="tokenize local text files into nanoGPT token shards (train.bin / val.bin, "
                                       "uint16 GPT-2 ids) for a GPT task's data_dir")
-    p.add_argument("texts", nargs="+", metavar="TEXT", help="UTF-8 text files (one document each), .jsonl files (one document per "
-                   "line, in its 'text' field) or directories of them")
+    p.add_argument("texts", nargs="+", metavar="TEXT",
+                   help="UTF-8 text files (one document each), .jsonl files (one document per line, in its 'text' "
+                        "field) or directories of them")
     p.add_argument("--tokenizer", required=True, metavar="DIR",
                    help="directory with GPT-2's encoder.json + vocab.bpe (OpenAI) or vocab.json + merges.txt "
                         "(Hugging Face); nothing is downloaded")
     p.add_argument("--out", required=True, metavar="DIR", help="directory for train.bin and val.bin")
-    p.add_argument("--val-fraction", type=float, default=0.0005,
+    p.add_argument("--val-fraction", type=float, default=0.0005, metavar="F",
                    help="the tail of the token stream kept for validation (default 0.0005, as nanoGPT)")
-    p.add_argument("--workers", type=int, default=1, help="processes that tokenize (default 1)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="processes that tokenize (default 1)")
     p.add_argument("--force", action="store_true", help="replace existing shards in --out")
     p.set_defaults(fn=cmd_shards)
 

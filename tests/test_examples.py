@@ -36,7 +36,8 @@ def test_paper_setups_validate(tmp_path, capsys, name, data, trials):
     assert all(t.grad_clip == 1.0 and t.gpus == 1 for t in planned)
 
 
-@pytest.mark.parametrize("name, data", [("paper-namo-gpt2.yaml", "openwebtext"), ("paper-muonmax-gpt2.yaml", "fineweb")])
+@pytest.mark.parametrize("name, data", [("paper-namo-gpt2.yaml", "openwebtext"),
+                                        ("paper-muonmax-gpt2.yaml", "fineweb")])
 def test_paper_setup_without_shards_has_one_problem_the_shards(tmp_path, capsys, name, data):
     shutil.copy(EXAMPLES / name, tmp_path)
     problems = validate_files([str(tmp_path / name)], [])
