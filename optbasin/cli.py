@@ -221,6 +221,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_shards(args: argparse.Namespace) -> int:
+    from optbasin.tasks.shards import write_shards
+
+    try:
+        s = write_shards(args.texts, args.tokenizer, args.out, val_fraction=args.val_fraction, force=args.force,
+                         workers=args.workers, log=lambda m: print(m, file=sys.stderr))
+    except KeyboardInterrupt:
+        print("\ninterrupted: no shards written (existing ones are untouched)", file=sys.stderr)
+        return 128 + signal.SIGINT
+    print(f"{s.out}/train.bin: {s.train_tokens:,} tokens; {s.out}/val.bin: {s.val_tokens:,} tokens "
+          f"({s.documents:,} document{'s' if s.documents != 1 else ''}, {s.seconds:.1f} s)")
+    print(f"use it: task params {{data_dir: {s.out}}}")
+    return EXIT_OK
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from optbasin.bench import main as bench_main
 
@@ -296,6 +311,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", help="HTML file (default RUN_DIR/report.html)")
     p.add_argument("--png", action="store_true", help="also export figures as PNG into figures/ next to the HTML (kaleido, else a headless Chromium)")
     p.set_defaults(fn=cmd_report)
+
+    p = sub.add_parser("shards", help="tokenize local text files into nanoGPT token shards (train.bin / val.bin, "
+                                      "uint16 GPT-2 ids) for a GPT task's data_dir")
+    p.add_argument("texts", nargs="+", metavar="TEXT",
+                   help="UTF-8 text files (one document each), .jsonl files (one document per line, in its 'text' "
+                        "field) or directories of them")
+    p.add_argument("--tokenizer", required=True, metavar="DIR",
+                   help="directory with GPT-2's encoder.json + vocab.bpe (OpenAI) or vocab.json + merges.txt "
+                        "(Hugging Face); nothing is downloaded")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory for train.bin and val.bin")
+    p.add_argument("--val-fraction", type=float, default=0.0005, metavar="F",
+                   help="the tail of the token stream kept for validation (default 0.0005, as nanoGPT)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="processes that tokenize (default 1)")
+    p.add_argument("--force", action="store_true", help="replace existing shards in --out")
+    p.set_defaults(fn=cmd_shards)
 
     p = sub.add_parser("bench", help="performance benchmarks (optimizer step cost, sweep efficiency, memory, "
                                      "populations, report load)")

@@ -10,6 +10,7 @@ import pytest
 
 from optbasin.cli import main
 from optbasin.sweeps.spec import expand, load_sweep
+from optbasin.validate import validate_files
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -35,8 +36,13 @@ def test_paper_setups_validate(tmp_path, capsys, name, data, trials):
     assert all(t.grad_clip == 1.0 and t.gpus == 1 for t in planned)
 
 
-def test_paper_setup_without_shards_is_refused(tmp_path, capsys):
-    shutil.copy(EXAMPLES / "paper-namo-gpt2.yaml", tmp_path)
-    assert main(["validate", str(tmp_path / "paper-namo-gpt2.yaml")]) == 2
-    err = capsys.readouterr().err
-    assert "tasks[0].params" in err and str(tmp_path / "data" / "openwebtext") in err
+@pytest.mark.parametrize("name, data", [("paper-namo-gpt2.yaml", "openwebtext"),
+                                        ("paper-muonmax-gpt2.yaml", "fineweb")])
+def test_paper_setup_without_shards_has_one_problem_the_shards(tmp_path, capsys, name, data):
+    shutil.copy(EXAMPLES / name, tmp_path)
+    problems = validate_files([str(tmp_path / name)], [])
+    assert [(p.field, p.reason) for p in problems] == [
+        ("tasks[0].params", f"{tmp_path / 'data' / data}: data_dir not found or not a directory "
+                            "(expected train.bin and val.bin)")]
+    assert main(["validate", str(tmp_path / name)]) == 2
+    assert "1 problem found" in capsys.readouterr().err
