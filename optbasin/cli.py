@@ -116,11 +116,11 @@ def _notes():
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
-def _write_report(run_dirs: list[Path], out: Path, live: bool, png: bool = False) -> Path:
+def _write_report(run_dirs: list[Path], out: Path, live: bool, png: bool = False, claims: str | None = None) -> Path:
     from optbasin.dashboards import write_report
 
     with _notes():
-        return write_report(run_dirs, out, live=live, png_dir=out.parent / "figures" if png else None)
+        return write_report(run_dirs, out, claims=claims, live=live, png_dir=out.parent / "figures" if png else None)
 
 
 def _print_summary(run_dir: Path) -> None:
@@ -216,7 +216,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else Path(args.run_dirs[0]) / "report.html"
-    path = _write_report([Path(d) for d in args.run_dirs], out, live=False, png=args.png)
+    path = _write_report([Path(d) for d in args.run_dirs], out, live=False, png=args.png, claims=args.claims)
     print(f"report: {path}")
     return EXIT_OK
 
@@ -309,6 +309,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write the self-contained HTML report")
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--output", "-o", help="HTML file (default RUN_DIR/report.html)")
+    p.add_argument("--claims", help="claims YAML (default: the sweep file's claims)")
     p.add_argument("--png", action="store_true", help="also export figures as PNG into figures/ next to the HTML (kaleido, else a headless Chromium)")
     p.set_defaults(fn=cmd_report)
 

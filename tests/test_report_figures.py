@@ -252,6 +252,15 @@ def test_write_report_from_run_directory(tmp_path):
     html = out.read_text()
     assert "optbasin report: demo" in html and "a-beats-b" in html and "optbasin run demo.yaml" in html
 
+    # `optbasin report --claims FILE` judges the file's claims instead of the ones kept in meta.json
+    from optbasin.cli import main
+
+    (tmp_path / "claims.yaml").write_text(
+        "claims:\n  - {name: b-beats-a, metric: best_loss, compare: [B, A], direction: less}\n")
+    assert main(["report", str(run), "-o", str(tmp_path / "r2.html"), "--claims", str(tmp_path / "claims.yaml")]) == 0
+    html = (tmp_path / "r2.html").read_text()
+    assert "b-beats-a" in html  # (a-beats-b still shows in the sweep file the Runs section quotes)
+
 
 # --- issue 14: marks that cannot lie, every swept axis, the views every sweep tool has -------------
 
