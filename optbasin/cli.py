@@ -211,6 +211,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.json:
         result.to_json(Path(args.json))
         print(f"json: {args.json}")
+    if args.markdown:
+        from optbasin.analysis.markdown import render_markdown
+
+        Path(args.markdown).write_text(render_markdown(result))
+        print(f"markdown: {args.markdown}")
     return EXIT_OK
 
 
@@ -304,6 +309,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--claims", help="claims YAML (default: the sweep file's claims)")
     p.add_argument("--out", help="directory for the CSV tables (default RUN_DIR/analysis)")
     p.add_argument("--json", help="also write everything as one JSON file")
+    p.add_argument("--markdown", help="also write the leaderboard and the per-task claim verdicts as Markdown tables")
     p.set_defaults(fn=cmd_analyze)
 
     p = sub.add_parser("report", help="write the self-contained HTML report")

@@ -1,0 +1,88 @@
+"""Markdown view of an Analysis (``optbasin analyze --markdown FILE``): the per-task claim verdicts
+and a short leaderboard, as tables to paste into a write-up such as docs/findings.md, so that
+every number there comes from the command that printed it."""
+
+from __future__ import annotations
+
+
+import json
+
+from optbasin.analysis.specs import MetricSpec
+from optbasin.analysis.text import _display, _num
+
+
+def _row(cells: list) -> str:
+    return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+
+def _point(best_point) -> str:
+    """'lr=0.00316, f_star=0' from the leaderboard's JSON text of the best point."""
+    try:
+        values = json.loads(best_point)
+    except (TypeError, ValueError):
+        return str(best_point)
+    return ", ".join(f"{k}={_num(v, '.3g') if isinstance(v, float) else v}" for k, v in values.items())
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    return [_row(header), _row(["---"] * len(header)), *(_row(r) for r in rows)]
+
+
+def _verdicts(a) -> list[str]:
+    v = a.verdicts_by_task
+    if v.empty:
+        return []
+    s = a.settings
+    tests = int(a.verdicts["tests"].max()) if "tests" in a.verdicts else len(v) * 2
+    rows = []
+    for _, r in v.iterrows():
+        ratio = r["effect_kind"] == "ratio"
+        rows.append([
+            r["claim"], r["task"], f"{r['a']} vs {r['b']}", _display(r["metric"]),
+            f"{_num(r['value_a'])} / {_num(r['value_b'])}",
+            f"{_num(r['effect'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]" + (" (ratio)" if ratio else ""),
+            _num(r["p_claimed_holm"], ".3g"), _num(r["p_opposite_holm"], ".3g"),
+            f"**{r['verdict']}**" if r["verdict"] in ("supported", "contradicted") else r["verdict"],
+            r["reason"] + (f"; caveats: {r['caveats']}" if r["caveats"] else ""),
+        ])
+    head = (f"Per-task verdicts: exact paired sign-flip test over {int(v['seeds'].max())} seeds, Holm over "
+            f"{tests} one-sided tests (both directions of every claim on every task), level {s.level:g}; "
+            f"effect = mean over seeds of A - B (A / B for a ratio), {round(100 * s.confidence)}% studentized "
+            f"bootstrap interval; p = Holm-adjusted, for the claimed and the opposite direction.")
+    return [head, "", *_table(["claim", "task", "A vs B", "metric", "A / B", "effect [CI]", "p claimed",
+                               "p opposite", "verdict", "why"], rows)]
+
+
+def _overall(a) -> list[str]:
+    v = a.verdicts
+    if v.empty:
+        return []
+    rows = [[r["claim"], f"**{r['verdict']}**" if r["verdict"] in ("supported", "contradicted") else r["verdict"],
+             r["reason"]] for _, r in v.iterrows()]
+    return ["Overall (supported or contradicted only when every task is):", "",
+            *_table(["claim", "verdict", "why"], rows)]
+
+
+def _leaderboard(a) -> list[str]:
+    if a.leaderboard.empty:
+        return []
+    basin = MetricSpec("basin_width", eps=a.settings.eps[0]).column
+    rows = []
+    for _, r in a.leaderboard.sort_values(["task", "best_loss"]).iterrows():
+        width = ((">=" if r.get(basin + "_cut") else "") + _num(r[basin], ".2f"))
+        rows.append([r["task"], r["optimizer"], int(r["seeds"]), f"{_num(r['best_loss'])} "
+                     f"[{_num(r['best_loss_lo'])}, {_num(r['best_loss_hi'])}]", _num(r["best_loss_xfit"]),
+                     _point(r["best_point"]) + (" (edge)" if r["best_at_edge"] else ""), width,
+                     _num(r["lr_sensitivity"], ".3g"), f"{r['divergence_rate']:.0%}"])
+    return [f"Leaderboard: final validation loss, median over seeds; best loss with a "
+            f"{round(100 * a.settings.confidence)}% bootstrap interval over seeds; cross-fit: the point chosen on "
+            f"the other seeds; basin: decades of lr within {a.settings.eps[0]:g} of the optimizer's own best "
+            f"(>= cut by the grid); lr sens: Wortsman.", "",
+            *_table(["task", "optimizer", "seeds", "best loss", "cross-fit", "best point", "basin (dec)",
+                     "lr sens", "diverged"], rows)]
+
+
+def render_markdown(a) -> str:
+    parts = [_leaderboard(a), _overall(a), _verdicts(a)]
+    return "\n\n".join("\n".join(p) for p in parts if p) + "\n"
+
