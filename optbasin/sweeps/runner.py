@@ -362,7 +362,10 @@ def concurrent_slots(example: TrialSpec, address: str | None) -> int:
 
 def init_ray(address: str | None = None, show_ray_logs: bool = False) -> Path | None:
     """Start an embedded Ray (or join ``address``). Returns the Ray session directory when this
-    call started Ray (None when Ray was already running in this process)."""
+    call started Ray (None when Ray was already running in this process).
+
+    On the calling thread, which goes on to use Ray: a driver whose ``ray.init`` ran in another
+    thread (tried, to overlap Ray's start with the planning) loses its connection to Ray's GCS."""
     import ray
 
     if ray.is_initialized():
@@ -400,7 +403,11 @@ def _tune_actors_on_started_workers() -> None:
 
 def stop_ray(session_dir: Path, local: bool, keep_logs: bool) -> None:
     """Shut down the Ray this process started; a local Ray's session directory (logs, sockets,
-    in Ray's temp directory) is removed unless ``keep_logs`` (--ray-logs)."""
+    in Ray's temp directory) is removed unless ``keep_logs`` (--ray-logs).
+
+    On the calling thread: Ray shut down from another thread while this one still holds Ray
+    objects (Ray Tune's actor handles, object refs) ends the whole process when those are freed
+    ("The core worker has already been shutdown ... The process will exit")."""
     import ray
 
     ray.shutdown()
