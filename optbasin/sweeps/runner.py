@@ -438,11 +438,26 @@ def run_trials(
     if not pending:
         return outcome
     view = Progress(len(pending), skipped=outcome.skipped, enabled=progress)
-    slots = concurrent_slots(pending[0], address)
-    size = population_size(population, pending, slots)
-    space = populated_space(pending, size, slots) if size > 1 else batched_space(pending, slots)
-    return tune_run(space, pending[0], store, view, outcome, retries=retries, address=address,
-                    show_ray_logs=show_ray_logs, on_commit=on_commit)
+    with ray_session(address, show_ray_logs):  # Ray first: a cluster's slots (--address) size the populations
+        slots = concurrent_slots(pending[0], address)
+        size = population_size(population, pending, slots)
+        space = populated_space(pending, size, slots) if size > 1 else batched_space(pending, slots)
+        return tune_run(space, pending[0], store, view, outcome, retries=retries, address=address,
+                        show_ray_logs=show_ray_logs, on_commit=on_commit)
+
+
+@contextmanager
+def ray_session(address: str | None, show_ray_logs: bool) -> Iterator[None]:
+    """Ray for the block: started (or joined) here unless this process already runs one, then
+    stopped on leaving. From the moment ``ray.init`` returns, which installs its own SIGTERM
+    handler, signals go to optbasin's (signals.py)."""
+    session_dir = init_ray(address, show_ray_logs)
+    try:
+        with stop_on_signals(StopRequest()):
+            yield
+    finally:
+        if session_dir is not None:
+            stop_ray(session_dir, local=not address, keep_logs=show_ray_logs)
 
 
 def tune_run(
@@ -465,22 +480,20 @@ def tune_run(
     Raises Interrupted after SIGINT/SIGTERM and StoreError when the store cannot take more,
     once Ray Tune has stopped; every trial committed until then stays in the store."""
     t0 = time.monotonic()
-    session_dir = init_ray(address, show_ray_logs)
     callback = _StoreCallback(store, view, outcome, on_commit, retries)
     tune_dir = store.root / TUNE_DIR
-    try:
-        with stop_on_signals(StopRequest()) as request:  # after ray.init, which sets its own SIGTERM handler
-            fit = dict(example=example, callback=callback, request=request, tune_dir=tune_dir, retries=retries,
-                       show_ray_logs=show_ray_logs)
-            _fit(space, search_alg=search_alg, num_samples=num_samples, **fit)
-            while callback.rerun:
-                again, callback.rerun = callback.rerun, []
-                _fit(batched_space(again, concurrent_slots(example, address)), **fit)
-    finally:
-        view.close()
-        shutil.rmtree(tune_dir, ignore_errors=True)
-        if session_dir is not None:
-            stop_ray(session_dir, local=not address, keep_logs=show_ray_logs)
+    with ray_session(address, show_ray_logs):
+        try:
+            with stop_on_signals(StopRequest()) as request:
+                fit = dict(example=example, callback=callback, request=request, tune_dir=tune_dir, retries=retries,
+                           show_ray_logs=show_ray_logs)
+                _fit(space, search_alg=search_alg, num_samples=num_samples, **fit)
+                while callback.rerun:
+                    again, callback.rerun = callback.rerun, []
+                    _fit(batched_space(again, concurrent_slots(example, address)), **fit)
+        finally:
+            view.close()
+            shutil.rmtree(tune_dir, ignore_errors=True)
     outcome.elapsed += time.monotonic() - t0
     return outcome
 
