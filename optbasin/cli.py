@@ -337,12 +337,14 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="performance benchmarks (optimizer step cost, sweep efficiency, memory, "
                                      "populations, report load)")
     p.add_argument("--quick", action="store_true", help="fewer repeats")
-    p.add_argument("--sweep", default="examples/quickstart.yaml", help="sweep file for the efficiency figure")
+    p.add_argument("--sweep", default="examples/quickstart.yaml",
+                   help="sweep file for the efficiency and overhead figures")
     p.add_argument("--json", default="bench.json", help="where to write the results")
-    p.add_argument("--only", choices=["report", "population"],
+    p.add_argument("--only", choices=["report", "population", "sweep"],
                    help="run one benchmark only: report = first paint and full draw of the report in headless "
                         "Chromium; population = points per minute of populations vs one-point trials, memory per "
-                        "member, GPU projection")
+                        "member, GPU projection; sweep = `optbasin run` end to end vs a plain process pool over "
+                        "the same trials (--sweep), with a phase breakdown")
     p.add_argument("--report-runs", nargs="+", metavar="RUN_DIR",
                    help="run directories for the report benchmark (default: synthetic results)")
     p.set_defaults(fn=cmd_bench)

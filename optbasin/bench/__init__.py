@@ -5,8 +5,10 @@
 3. peak memory per trial (memory.py);
 4. the HTML report's first paint and full draw in headless Chromium, and its size (report.py);
 5. populations against one-point trials: points per minute, memory per member, a GPU projection
-   (population.py).
-``--only report`` or ``--only population`` runs just that one.
+   (population.py);
+6. sweep overhead: ``optbasin run`` end to end against a plain process pool over the same trials,
+   with a phase breakdown (overhead.py).
+``--only report``, ``--only population`` or ``--only sweep`` (the overhead) runs just that one.
 Medians over repeated runs; nothing here is asserted in tests.
 """
 
@@ -20,10 +22,11 @@ from pathlib import Path
 def main(args: argparse.Namespace) -> int:
     import torch
 
-    from optbasin.bench import population, report
+    from optbasin.bench import overhead, population, report
 
     only = getattr(args, "only", None)
-    results: dict = {"optimizer_steps": [], "sweep": None, "memory": None, "report": None, "population": None}
+    results: dict = {"optimizer_steps": [], "sweep": None, "memory": None, "report": None, "population": None,
+                     "overhead": None}
     if only in (None, "report"):
         results["report"] = report.bench_report(getattr(args, "report_runs", None) or None)
         print(report.table(results["report"]), end="\n\n", flush=True)
@@ -34,6 +37,9 @@ def main(args: argparse.Namespace) -> int:
     if only in (None, "population"):
         results["population"] = population.bench_population(repeats=repeats // 2 + 1, quick=args.quick)
         print(population.table(results["population"]), end="\n\n", flush=True)
+    if only in (None, "sweep"):
+        results["overhead"] = overhead.bench_overhead(args.sweep)
+        print(overhead.table(results["overhead"]), end="\n\n", flush=True)
     Path(args.json).write_text(json.dumps(results, indent=2))
     print(f"json: {args.json}")
     return 0

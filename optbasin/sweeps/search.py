@@ -21,7 +21,7 @@ import yaml
 
 from optbasin.config import LogRange, SweepSpec
 from optbasin.sweeps.progress import Progress
-from optbasin.sweeps.runner import Outcome, objective, tune_run
+from optbasin.sweeps.runner import Outcome, objective, ray_session, tune_run
 from optbasin.sweeps.spec import TrialSpec, trial_spec
 from optbasin.sweeps.store import ResultsStore
 
@@ -48,19 +48,24 @@ def run_search(spec: SweepSpec, catalog: Any, store: ResultsStore, *, address: s
     outcome = Outcome()
     seed = spec.seeds[0]
     done = store.trials()
+    todo = []
     for t in spec.tasks:
         for o in spec.optimizers:
             base = trial_spec(spec, catalog, t, o, {}, seed).model_copy(update={"origin": "optuna"})
             prior = _prior(done, base, list(o.grid))
-            remaining = spec.search.trials - len(prior)
             outcome.skipped += len(prior)
-            if remaining <= 0 or not o.grid:
-                continue
+            if spec.search.trials > len(prior) and o.grid:
+                todo.append((base, o, prior))
+    if not todo:
+        return outcome
+    with ray_session(address, show_ray_logs):  # one Ray for every task x optimizer's search
+        for base, o, prior in todo:
             searcher = OptunaSearch(
                 metric="loss", mode="min", seed=0,
                 points_to_evaluate=[p for p, _ in prior] or None,
                 evaluated_rewards=[r for _, r in prior] or None,
             )
+            remaining = spec.search.trials - len(prior)
             view = Progress(remaining, enabled=progress)
             tune_run({"specs": [base.model_dump()], "hp": search_space(o.grid)}, base, store, view, outcome,
                      retries=spec.retries, address=address, show_ray_logs=show_ray_logs, on_commit=on_commit,

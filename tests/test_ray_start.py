@@ -1,0 +1,23 @@
+"""A local Ray's workers import torch (and optbasin) as they start, so a trial does not wait for
+those imports after it is scheduled (runner.py, WORKER_PRELOAD)."""
+
+from __future__ import annotations
+
+import sys
+
+
+def test_ray_workers_import_torch_as_they_start(tmp_path):
+    from ray import tune
+
+    from optbasin.sweeps.runner import ray_session
+
+    def trainable(config):  # runs in the trial's actor process; imports nothing itself
+        tune.report({"torch_loaded": "torch" in sys.modules, "runner_loaded": "optbasin.sweeps.runner" in sys.modules})
+
+    with ray_session(None, False):
+        results = tune.Tuner(
+            tune.with_resources(trainable, {"cpu": 1}), param_space={"x": tune.grid_search([1, 2])},
+            run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
+        ).fit()
+    assert len(results) == 2 and not results.errors
+    assert all(r.metrics["torch_loaded"] and r.metrics["runner_loaded"] for r in results)
