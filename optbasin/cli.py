@@ -214,6 +214,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.markdown:
         from optbasin.analysis.markdown import render_markdown
 
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(args.markdown).write_text(render_markdown(result))
         print(f"markdown: {args.markdown}")
     return EXIT_OK
@@ -224,6 +225,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     path = _write_report([Path(d) for d in args.run_dirs], out, live=False, png=args.png, claims=args.claims)
     print(f"report: {path}")
     return EXIT_OK
+
+
+SHORTEST_USEFUL_VAL = 1025  # tokens: one window of gpt2-small's context 1024, plus its target
 
 
 def cmd_shards(args: argparse.Namespace) -> int:
@@ -238,6 +242,9 @@ def cmd_shards(args: argparse.Namespace) -> int:
     print(f"{s.out}/train.bin: {s.train_tokens:,} tokens; {s.out}/val.bin: {s.val_tokens:,} tokens "
           f"({s.documents:,} document{'s' if s.documents != 1 else ''}, {s.seconds:.1f} s)")
     print(f"use it: task params {{data_dir: {s.out}}}")
+    if s.val_tokens < SHORTEST_USEFUL_VAL:
+        print(f"warning: {s.out}/val.bin has {s.val_tokens} tokens, fewer than one gpt2-small window "
+              f"({SHORTEST_USEFUL_VAL}): that task refuses it; raise --val-fraction", file=sys.stderr)
     return EXIT_OK
 
 
@@ -340,7 +347,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sweep", default="examples/quickstart.yaml",
                    help="sweep file for the efficiency and overhead figures")
     p.add_argument("--json", default="bench.json", help="where to write the results")
-    p.add_argument("--only", choices=["report", "population", "sweep"],
+    p.add_argument("--only", choices=["report", "population", "overhead"],
                    help="run one benchmark only: report = first paint and full draw of the report in headless "
                         "Chromium; population = points per minute of populations vs one-point trials, memory per "
                         "member, GPU projection; sweep = `optbasin run` end to end vs a plain process pool over "

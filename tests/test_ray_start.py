@@ -12,7 +12,11 @@ def test_ray_workers_import_torch_as_they_start(tmp_path):
     from optbasin.sweeps.runner import ray_session
 
     def trainable(config):  # runs in the trial's actor process; imports nothing itself
-        tune.report({"torch_loaded": "torch" in sys.modules, "runner_loaded": "optbasin.sweeps.runner" in sys.modules})
+        import ray
+
+        env_vars = ray.get_runtime_context().runtime_env.get("env_vars") or {}
+        tune.report({"torch_loaded": "torch" in sys.modules, "runner_loaded": "optbasin.sweeps.runner" in sys.modules,
+                     "actor_env_vars": len(env_vars)})
 
     with ray_session(None, False):
         results = tune.Tuner(
@@ -21,3 +25,6 @@ def test_ray_workers_import_torch_as_they_start(tmp_path):
         ).fit()
     assert len(results) == 2 and not results.errors
     assert all(r.metrics["torch_loaded"] and r.metrics["runner_loaded"] for r in results)
+    # no runtime_env on Tune's actors (runner._tune_actors_on_started_workers), so they may take the
+    # workers ray.init started instead of a fresh process each; fails if Ray's private table moves
+    assert all(r.metrics["actor_env_vars"] == 0 for r in results)

@@ -227,6 +227,13 @@ def _bad(tmp_path, corpus, tok_dir, case):
     if case == "bad jsonl":
         (tmp_path / "docs.jsonl").write_text('{"text": "fine"}\n{"txt": "no text field"}\n')
         return args(corpus, tmp_path / "docs.jsonl"), f"{tmp_path / 'docs.jsonl'}: line 2: expected a JSON object"
+    if case == "jsonl not utf-8 on line 6":  # read line by line: the line of the bad byte, not of a read-ahead block
+        (tmp_path / "docs.jsonl").write_bytes(b'{"text": "fine"}\n' * 5 + '{"text": "caf\u00e9"}\n'.encode("latin-1"))
+        return args(corpus, tmp_path / "docs.jsonl"), f"{tmp_path / 'docs.jsonl'}: line 6: not UTF-8 text"
+    if case == "unwritable output":
+        (tmp_path / "file").write_text("a file, not a directory")
+        return (["shards", str(corpus), "--tokenizer", str(tok_dir), "--out", str(tmp_path / "file" / "out")],
+                f"{tmp_path / 'file' / 'out'}: cannot write the shards")
     if case == "binary":
         (tmp_path / "x.bin").write_bytes(b"\x00\x01\x02" * 10)
         return args(tmp_path / "x.bin"), f"{tmp_path / 'x.bin'}: looks binary"
@@ -245,7 +252,8 @@ def _bad(tmp_path, corpus, tok_dir, case):
 
 
 @pytest.mark.parametrize("case", ["no tokenizer dir", "half a pair", "bad json", "files that do not match",
-                                  "missing text", "not utf-8", "bad jsonl", "binary", "empty corpus", "existing output",
+                                  "missing text", "not utf-8", "bad jsonl", "jsonl not utf-8 on line 6",
+                                  "unwritable output", "binary", "empty corpus", "existing output",
                                   "bad fraction", "no workers"])
 def test_bad_input_exits_2_naming_the_file(tmp_path, corpus, capsys, case):
     tok_dir = write_tokenizer(tmp_path / "tok", HELLO_MERGES)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from optbasin.analysis.specs import MetricSpec
-from optbasin.analysis.text import _display, _num
+from optbasin.analysis.text import _ci, _display, _num
 
 
 def _row(cells: list) -> str:
@@ -33,7 +33,7 @@ def _verdicts(a) -> list[str]:
     if v.empty:
         return []
     s = a.settings
-    tests = int(a.verdicts["tests"].max()) if "tests" in a.verdicts else len(v) * 2
+    tests = int(a.verdicts["tests"].max())
     rows = []
     for _, r in v.iterrows():
         ratio = r["effect_kind"] == "ratio"
@@ -69,15 +69,15 @@ def _leaderboard(a) -> list[str]:
     basin = MetricSpec("basin_width", eps=a.settings.eps[0]).column
     rows = []
     for _, r in a.leaderboard.sort_values(["task", "best_loss"]).iterrows():
-        width = ((">=" if r.get(basin + "_cut") else "") + _num(r[basin], ".2f"))
-        rows.append([r["task"], r["optimizer"], int(r["seeds"]), f"{_num(r['best_loss'])} "
-                     f"[{_num(r['best_loss_lo'])}, {_num(r['best_loss_hi'])}]", _num(r["best_loss_xfit"]),
+        width = ((">=" if r.get(basin + "_cut") else "") + _num(r[basin], ".2f")
+                 + ("+" if r.get(basin + "_disjoint") is True else ""))
+        rows.append([r["task"], r["optimizer"], int(r["seeds"]), _ci(r, "best_loss"), _num(r["best_loss_xfit"]),
                      _point(r["best_point"]) + (" (edge)" if r["best_at_edge"] else ""), width,
                      _num(r["lr_sensitivity"], ".3g"), f"{r['divergence_rate']:.0%}"])
     return [f"Leaderboard: final validation loss, median over seeds; best loss with a "
             f"{round(100 * a.settings.confidence)}% bootstrap interval over seeds; cross-fit: the point chosen on "
             f"the other seeds; basin: decades of lr within {a.settings.eps[0]:g} of the optimizer's own best "
-            f"(>= cut by the grid); lr sens: Wortsman.", "",
+            f"(>= cut by the grid, + several disjoint runs qualify); lr sens: Wortsman.", "",
             *_table(["task", "optimizer", "seeds", "best loss", "cross-fit", "best point", "basin (dec)",
                      "lr sens", "diverged"], rows)]
 

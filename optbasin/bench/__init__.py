@@ -8,7 +8,7 @@
    (population.py);
 6. sweep overhead: ``optbasin run`` end to end against a plain process pool over the same trials,
    with a phase breakdown (overhead.py).
-``--only report``, ``--only population`` or ``--only sweep`` (the overhead) runs just that one.
+``--only report``, ``--only population`` or ``--only overhead`` runs just that one.
 Medians over repeated runs; nothing here is asserted in tests.
 """
 
@@ -37,7 +37,7 @@ def main(args: argparse.Namespace) -> int:
     if only in (None, "population"):
         results["population"] = population.bench_population(repeats=repeats // 2 + 1, quick=args.quick)
         print(population.table(results["population"]), end="\n\n", flush=True)
-    if only in (None, "sweep"):
+    if only in (None, "overhead"):
         results["overhead"] = overhead.bench_overhead(args.sweep)
         print(overhead.table(results["overhead"]), end="\n\n", flush=True)
     Path(args.json).write_text(json.dumps(results, indent=2))

@@ -45,7 +45,8 @@ def pool_main(sweep_file: str, out: str) -> None:
     process per slot, write the trials' statuses and stamps to ``out`` (JSON)."""
     from optbasin.sweeps import sweep
 
-    p = sweep.plan(sweep_file, output=tempfile.mkdtemp(prefix="optbasin-pool-plan-"))
+    p = sweep.plan(sweep_file, output=str(Path(out).with_suffix(".run")))  # planning writes nothing there
+    # runner.concurrent_slots without importing Ray into the pool (a CPU pool: no GPU term)
     slots = max(1, int((os.cpu_count() or 1) / p.trials[0].cpus))
     with multiprocessing.get_context("spawn").Pool(slots) as pool:
         results = pool.map(_pool_trial, [t.model_dump() for t in p.trials], chunksize=1)
@@ -87,7 +88,7 @@ def _pool_arm(sweep_file: Path, tmp: Path) -> tuple[dict[str, float], dict[str, 
     return _phases(launch, end, [x["started_at"] for x in r], [x["finished_at"] for x in r]), counts
 
 
-def _population_1_copy(sweep_file: Path, tmp: Path) -> Path:
+def _population_1_copy(sweep_file: Path) -> Path:
     """The sweep file with ``population: 1``, written next to the original (relative paths hold)."""
     spec = yaml.safe_load(sweep_file.read_text())
     spec["population"] = 1
@@ -101,7 +102,7 @@ def bench_overhead(sweep_file: str | Path = "examples/quickstart.yaml", rounds: 
     runs: dict[str, list[dict[str, float]]] = {a: [] for a in ARMS}
     counts: dict[str, dict[str, int]] = {}
     with tempfile.TemporaryDirectory(prefix="optbasin-bench-overhead-") as tmp:
-        copy = _population_1_copy(sweep_file, Path(tmp))
+        copy = _population_1_copy(sweep_file)
         try:
             for _ in range(rounds):
                 for arm in ARMS:

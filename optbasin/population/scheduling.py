@@ -63,7 +63,7 @@ def population_size(setting: str | int, pending: list[TrialSpec], slots: int) ->
     if not is_builtin(first):
         return 1
     n_params, nbytes = member_bytes(first)
-    if not on_gpu(first) and n_params > CPU_MAX_PARAMS:
+    if first.gpus == 0 and n_params > CPU_MAX_PARAMS:  # the trial's request, not the driver's devices
         return 1
     fits = int(MEMORY_SHARE * granted_memory(first) // max(1, nbytes))
     return max(1, min(MOST, fits, math.ceil(len(pending) / max(1, slots))))

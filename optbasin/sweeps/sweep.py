@@ -140,11 +140,11 @@ def execute(p: Plan, *, address: str | None = None, progress: bool = True, show_
                 outcome = run_trials(p.trials, p.store, retries=p.spec.retries, address=address,
                                      progress=progress, show_ray_logs=show_ray_logs, on_commit=on_commit,
                                      population=p.spec.population)
+            p.store.compact()  # the counts below then read one merged file, not every trial's part
         except Interrupted as e:
             meta["interrupted"] = {"signal": signal.Signals(e.signum).name, "at": _now()}
             raise
-        finally:
-            p.store.compact()  # first: the counts then read one merged file instead of every trial's part
+        finally:  # no compaction here: after a signal or an error, resume compacts
             trials = p.store.trials()
             meta["counts"] = trials["status"].value_counts().to_dict() if not trials.empty else {}
             p.store.write_meta(meta)

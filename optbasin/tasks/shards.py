@@ -26,6 +26,7 @@ import json
 import math
 import os
 import re
+import signal
 import time
 from dataclasses import dataclass
 from itertools import islice
@@ -116,8 +117,9 @@ def jsonl_documents(path: Path) -> Iterator[str]:
     """The ``text`` field of each line of a JSON Lines file (what ``datasets``' ``to_json`` writes)."""
     n = 0
     try:
-        with path.open(encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
+        with path.open("rb") as f:
+            for n, raw in enumerate(f, 1):
+                line = raw.decode("utf-8")  # per line, so a bad byte is reported at its own line
                 if not line.strip():
                     continue
                 try:
@@ -128,7 +130,7 @@ def jsonl_documents(path: Path) -> Iterator[str]:
                     raise DataError(f"{path}: line {n}: expected a JSON object with a string field 'text'")
                 yield doc["text"]
     except UnicodeDecodeError:
-        raise DataError(f"{path}: line {n + 1}: not UTF-8 text") from None
+        raise DataError(f"{path}: line {n}: not UTF-8 text") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
 
@@ -156,12 +158,20 @@ def _tasks(units: Iterator[tuple[str, bool]], chars: int = BLOCK_BYTES) -> Itera
         yield task
 
 
+def _write_error(e: OSError, out: Path) -> DataError:
+    from optbasin.sweeps.store import NO_SPACE
+
+    where = e.filename or out
+    return DataError(f"{where}: cannot write the shards: " + ("disk full" if e.errno in NO_SPACE else (e.strerror or str(e))))
+
+
 # One tokenizer per worker process (set by _init_worker, or directly when workers == 1).
 _tokenizer: Tokenizer | None = None
 
 
 def _init_worker(tokenizer_dir: str) -> None:
     global _tokenizer
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (no worker tracebacks)
     _tokenizer = Tokenizer.load(tokenizer_dir)
 
 
@@ -220,7 +230,10 @@ def write_shards(texts: list[str | Path], tokenizer_dir: str | Path, out: str | 
     if not any(f.stat().st_size for f in files):
         raise DataError(f"{files[0] if len(files) == 1 else 'the corpus'}: empty: no text to tokenize "
                         f"({len(files)} file(s), all empty)")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _write_error(e, out) from None
     partial_train, partial_val = (p.with_name(p.name + ".partial") for p in (train, val))
     start = last_log = time.monotonic()
     n = documents = 0
@@ -240,8 +253,10 @@ def write_shards(texts: list[str | Path], tokenizer_dir: str | Path, out: str | 
         _move_tail(partial_train, partial_val, n - n_val)
         os.replace(partial_val, val)
         os.replace(partial_train, train)
-    except BaseException:
+    except BaseException as e:
         for p in (partial_train, partial_val):
             p.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise _write_error(e, out) from None
         raise
     return ShardSummary(out, documents, n - n_val, n_val, time.monotonic() - start)
