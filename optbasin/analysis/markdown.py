@@ -4,7 +4,6 @@ every number there comes from the command that printed it."""
 
 from __future__ import annotations
 
-
 import json
 
 from optbasin.analysis.specs import MetricSpec
