@@ -478,22 +478,22 @@ def tune_run(
     follow-up rounds for trials a dead worker never started (see the module doc).
 
     Raises Interrupted after SIGINT/SIGTERM and StoreError when the store cannot take more,
-    once Ray Tune has stopped; every trial committed until then stays in the store."""
+    once Ray Tune has stopped; every trial committed until then stays in the store.
+    Runs inside the caller's ``ray_session`` (run_trials, search.run_search)."""
     t0 = time.monotonic()
     callback = _StoreCallback(store, view, outcome, on_commit, retries)
     tune_dir = store.root / TUNE_DIR
-    with ray_session(address, show_ray_logs):
-        try:
-            with stop_on_signals(StopRequest()) as request:
-                fit = dict(example=example, callback=callback, request=request, tune_dir=tune_dir, retries=retries,
-                           show_ray_logs=show_ray_logs)
-                _fit(space, search_alg=search_alg, num_samples=num_samples, **fit)
-                while callback.rerun:
-                    again, callback.rerun = callback.rerun, []
-                    _fit(batched_space(again, concurrent_slots(example, address)), **fit)
-        finally:
-            view.close()
-            shutil.rmtree(tune_dir, ignore_errors=True)
+    try:
+        with stop_on_signals(StopRequest()) as request:
+            fit = dict(example=example, callback=callback, request=request, tune_dir=tune_dir, retries=retries,
+                       show_ray_logs=show_ray_logs)
+            _fit(space, search_alg=search_alg, num_samples=num_samples, **fit)
+            while callback.rerun:
+                again, callback.rerun = callback.rerun, []
+                _fit(batched_space(again, concurrent_slots(example, address)), **fit)
+    finally:
+        view.close()
+        shutil.rmtree(tune_dir, ignore_errors=True)
     outcome.elapsed += time.monotonic() - t0
     return outcome
 
