@@ -1,8 +1,11 @@
-"""Populations: K hyperparameter points trained as one stacked model equal K separate trials.
+"""Populations: K hyperparameter points trained as one stacked model agree with K separate trials.
 
 The reference is run_trial with the optimizer's own class (torch.optim.SGD/AdamW, optbasin's Muon,
 NAMO, ... which tests/test_optim_*.py check against torch.optim.Muon, momo-opt and the authors'
-arithmetic); the population runs the same points through population_step and vmap.
+arithmetic); the population runs the same points through population_step and vmap. The two round
+differently (batched products, per-member reductions, no fused multiply-add), so a member agrees
+with its trial within the float32 drift of tests/rounding.py where the run is not chaotic, and at
+chaotic or diverging learning rates on the status, the step it ended at and its first steps.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from optbasin.population import group_key, populations, run_population
 from optbasin.population.scheduling import population_size, run_populations
 from optbasin.sweeps.spec import expand, load_sweep
 from optbasin.sweeps.store import ResultsStore
-from optbasin.sweeps.trial import run_trial
+from optbasin.sweeps.trial import build_task, run_trial
 from tests.conftest import base_sweep, kill_driver_after_parts
+from tests.rounding import agree, drift
 
 DIGITS = {"name": "digits-mlp", "steps": 50, "params": {"hidden": 32}}
-# One entry per optimizer family: four learning rates in the stable range (test_large_lrs_too: the
-# chaotic range, for the families whose members reproduce the single model's rounding exactly).
+# One entry per optimizer family: four learning rates where a 50-step run on digits-mlp is not
+# chaotic (rounding differences between member and trial stay flat over the steps; PolarGrad at
+# lr 0.01 is chaotic there: they grow x10 every 10 steps, so it is in CHAOTIC below, not here).
 FAMILIES = {
     "sgd": [0.01, 0.03, 0.1, 0.2],
     "adamw": [1e-4, 3e-4, 1e-3, 3e-3],
@@ -33,13 +38,19 @@ FAMILIES = {
     "muonadam": [2e-3, 3e-3, 5e-3, 1e-2],
     "scion": [2e-3, 3e-3, 5e-3, 1e-2],
     "muonmax": [1e-3, 1.5e-3, 2e-3, 3e-3],
-    "polargrad": [1e-3, 3e-3, 1e-2, 2e-2],
+    "polargrad": [1e-3, 2e-3, 3e-3, 5e-3],
     "muonadam_momo": [3e-3, 1e-2, 3e-2, 1e-1],
     "muonmax_momo": [1e-3, 3e-3, 1e-2, 3e-2],
     "momo": [0.1, 0.3, 1.0, 3.0],
     "momo_adam": [1e-3, 3e-3, 1e-2, 3e-2],
 }
-
+# Chaotic or diverging learning rates (divergence: train loss above 5x the initial loss, or not
+# finite): completed ones where rounding grows by x10 to x1000 every 10 steps, diverged ones at
+# steps 2 to 13.
+CHAOTIC = [("sgd", [0.5, 1.0, 5.0]), ("adamw", [0.1, 1.0]), ("muon", [0.3, 3.0]), ("scion", [0.03, 1.0]),
+           ("muonmax", [0.03, 1.0]), ("namo", [0.3, 1.0, 10.0]), ("polargrad", [0.01])]
+FIRST_STEPS = 5  # where chaos has not yet amplified rounding (NAMO at lr 1: x2 a step) past drift()
+FEW_STEPS = 3  # the step of divergence may move this much: the loss crosses the threshold a step earlier
 
 def specs_for(write_sweep, tmp_path, task: dict, optimizers: list[dict], seeds=1) -> list:
     doc = base_sweep(tmp_path / "run")
@@ -62,19 +73,36 @@ def together(specs) -> list[tuple[dict, list[dict]]]:
     return [out[i] for i in range(len(specs))]
 
 
-def close(a: float, b: float, rel: float = 1e-4) -> bool:
-    return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=rel, abs_tol=1e-7)
+SCALES = {"diag.scale_spread": 1.0}  # NAMO-D's std / mean of column scales: 0 at clamp_c 1, up to rounding
 
 
-def assert_same_trial(sep: tuple[dict, list[dict]], pop: tuple[dict, list[dict]]) -> None:
+def reductions(spec) -> int:
+    """The longest reduction of one step: an inner product over all the model's parameters (longer
+    than the batch, the val set and any layer's fan-in for these tasks)."""
+    return sum(p.numel() for p in build_task(spec).build_model(spec.seed).parameters())
+
+
+def assert_same_trial(sep: tuple[dict, list[dict]], pop: tuple[dict, list[dict]], n: int) -> None:
+    """Not chaotic: the same status and rows; every number within the drift of the steps taken."""
     (s, rows_s), (p, rows_p) = sep, pop
     assert p["status"] == s["status"] and p["steps_done"] == s["steps_done"]
     for key in ("init_loss", "final_train_loss", "final_val_loss", "best_val_loss"):
-        assert close(p[key], s[key]), (key, p[key], s[key])
+        assert agree(p[key], s[key], drift(s["steps_done"], n)), (key, p[key], s[key])
     assert [r["step"] for r in rows_p] == [r["step"] for r in rows_s]
     assert set(rows_p[0]) == set(rows_s[0])  # same columns (diagnostics included)
     for a, b in zip(rows_s, rows_p):
-        assert all(close(b[k], a[k]) for k in a), (a, b)
+        assert all(agree(b[k], a[k], drift(a["step"], n), SCALES.get(k, 0.0)) for k in a), (a, b)
+
+
+def assert_same_start(sep: tuple[dict, list[dict]], pop: tuple[dict, list[dict]], n: int) -> None:
+    """Chaotic or diverging: the same status, the same end within a few steps, the same first steps."""
+    (s, rows_s), (p, rows_p) = sep, pop
+    assert p["status"] == s["status"] and abs(p["steps_done"] - s["steps_done"]) <= FEW_STEPS
+    assert agree(p["init_loss"], s["init_loss"], drift(0, n))
+    first = [(a, b) for a, b in zip(rows_s, rows_p) if a["step"] <= FIRST_STEPS]
+    for a, b in first:
+        assert a["step"] == b["step"]
+        assert all(agree(b[k], a[k], drift(a["step"], n)) for k in ("train_loss", "val_loss")), (a, b)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -83,19 +111,20 @@ def test_population_of_four_lrs_equals_four_trials(write_sweep, tmp_path, family
     assert len(specs) == 4 and len({group_key(s) for s in specs}) == 1
     pop = together(specs)
     for sep, mem in zip(separately(specs), pop):
-        assert_same_trial(sep, mem)
+        assert_same_trial(sep, mem, reductions(specs[0]))
     assert {p["population_size"] for p, _ in pop} == {4}
 
 
-@pytest.mark.parametrize("family, lrs", [("sgd", [0.3, 0.5, 1.0]), ("adamw", [0.03, 0.1]), ("muon", [0.1, 0.3]),
-                                         ("scion", [0.03]), ("muonmax", [0.005, 0.03]), ("namo", [0.3, 1.0])])
-def test_large_lrs_too(write_sweep, tmp_path, family, lrs):
-    """Where a trial is chaotic (Scion at lr 0.03: lr x (1 + 3e-8) moves the final loss 12%), only the
-    single model's rounding reproduces it: members round as torch rounds the single model (the
-    fused multiply-add of add(alpha), addcdiv's order, coefficients rounded to float32 first)."""
-    specs = specs_for(write_sweep, tmp_path, DIGITS, [{"name": family, "grid": {"lr": lrs}}])
+@pytest.mark.parametrize("family, lrs", CHAOTIC)
+def test_chaotic_and_diverging_lrs_agree_on_status_end_and_first_steps(write_sweep, tmp_path, family, lrs):
+    """Logged every step, so that divergence is judged at every step and the first steps are rows."""
+    doc = base_sweep(tmp_path / "run")
+    doc.update(tasks=[DIGITS], optimizers=[{"name": family, "grid": {"lr": lrs}}], seeds=1,
+               budget={"eval_every": 25, "log_every": 1})
+    specs = expand(*load_sweep(write_sweep(doc)))
     for sep, mem in zip(separately(specs), together(specs)):
-        assert_same_trial(sep, mem)
+        assert [r["step"] for r in sep[1][:FIRST_STEPS]] == list(range(1, FIRST_STEPS + 1))[:len(sep[1])]
+        assert_same_start(sep, mem, reductions(specs[0]))
 
 
 def test_namo_d_clamp_per_member(write_sweep, tmp_path):
@@ -103,19 +132,22 @@ def test_namo_d_clamp_per_member(write_sweep, tmp_path):
     specs = specs_for(write_sweep, tmp_path, DIGITS, [{"name": "namo_d", "grid": {"clamp_c": [0.25, 0.75, 1.0, 2.0]}}])
     pop = together(specs)
     for sep, mem in zip(separately(specs), pop):
-        assert_same_trial(sep, mem)
+        assert_same_trial(sep, mem, reductions(specs[0]))
     fracs = [rows[-1]["diag.clamped_frac"] for _, rows in pop]
     assert fracs[3] == 0 and fracs[2] > fracs[1] > fracs[0]
 
 
 @pytest.mark.parametrize("family, lr", [("muonmax_momo", 0.1), ("momo", 10.0)])
 def test_momo_tau_per_member(write_sweep, tmp_path, family, lr):
-    """f_star differs between members: each member's Momo step size tau is its own."""
+    """f_star differs between members: each member's Momo step size tau is its own. tau's numerator
+    is h - f_star, h near the loss (about 1.5 to 2.3 here): its rounding is amplified by
+    |h| / |h - f_star|, so f_star stays at most 1 (a factor of at most 3; f_star 1.5 would be 10 or
+    more, and tau then agrees to less than drift())."""
     specs = specs_for(write_sweep, tmp_path, DIGITS,
-                      [{"name": family, "grid": {"lr": [lr], "f_star": [0.0, 0.5, 1.0, 1.5]}}])
+                      [{"name": family, "grid": {"lr": [lr], "f_star": [0.0, 0.25, 0.5, 1.0]}}])
     pop = together(specs)
     for sep, mem in zip(separately(specs), pop):
-        assert_same_trial(sep, mem)
+        assert_same_trial(sep, mem, reductions(specs[0]))
     taus = [rows[-1]["diag.tau_over_lr"] for _, rows in pop]
     assert len(set(taus)) == 4
 
@@ -125,8 +157,8 @@ def test_diverging_member_is_frozen_and_the_others_unchanged(write_sweep, tmp_pa
     specs = specs_for(write_sweep, tmp_path, task, [{"name": "sgd", "grid": {"lr": [0.01, 0.1, 100.0, 0.3]}}])
     pop = together(specs)
     sep = separately(specs)
-    for s, p in zip(sep, pop):
-        assert_same_trial(s, p)
+    for i, (s, p) in enumerate(zip(sep, pop)):
+        (assert_same_start if i == 2 else assert_same_trial)(s, p, reductions(specs[0]))
     (summary, rows) = pop[2]
     assert summary["status"] == "diverged" and summary["steps_done"] < 60
     assert rows[-1]["step"] == summary["steps_done"]  # its rows stop where it diverged

@@ -40,63 +40,40 @@ def matrix_of(t: Tensor, members: bool) -> Tensor:
     return t if t.ndim == lead + 1 else t.reshape(*t.shape[:lead], -1)
 
 
-def add_scaled(x: Tensor, a: Number, y: Tensor) -> Tensor:
-    """x + a y rounded once, as torch's ``x.add(y, alpha=a)`` computes it (a fused multiply-add on
-    the CPU). A per-member ``a`` is rounded to x's dtype first, as torch rounds alpha, and the
-    multiply-add is done in float64, where the product of two float32 numbers is exact: the same
-    bits as torch's fused form for float32/bfloat16/float16 tensors."""
-    if not isinstance(a, Tensor):
-        return x.add(y, alpha=a)
-    a = per_member(a, x)
-    if x.dtype == torch.float64:
-        return x + a * y
-    return (x.double() + a.double() * y.double()).to(x.dtype)
-
-
 def sub_scaled_(p: Tensor, a: Number, x: Tensor) -> None:
-    """p -= a x in place, rounded as torch's ``p.add_(x, alpha=-a)``."""
-    if isinstance(a, Tensor):
-        p.copy_(add_scaled(p, -a, x))
-    else:
-        p.add_(x, alpha=-a)
+    """p -= a x in place, ``a`` a number or one per member."""
+    p.sub_(per_member(a, p) * x)
 
 
 def sgd_update(p: Tensor, g: Tensor, state: dict, lr: Number, momentum: Number, weight_decay: Number,
                nesterov: bool) -> None:
-    """torch.optim.SGD (dampening 0), op for op: g += wd p; buf = g (first step) or momentum buf + g;
+    """torch.optim.SGD's rule (dampening 0): g += wd p; buf = g (first step) or momentum buf + g;
     direction = g + momentum buf (Nesterov) or buf; p -= lr direction. The buffer is kept even with
     momentum 0 (then buf == g: the same step)."""
-    if isinstance(weight_decay, Tensor) or weight_decay != 0:
-        g = add_scaled(g, weight_decay, p)
+    g = g + per_member(weight_decay, p) * p
     if "momentum_buffer" not in state:
         state["momentum_buffer"] = g.clone()
     else:
         state["momentum_buffer"].mul_(per_member(momentum, p)).add_(g)
     buf = state["momentum_buffer"]
-    sub_scaled_(p, lr, add_scaled(g, momentum, buf) if nesterov else buf)
+    sub_scaled_(p, lr, g + per_member(momentum, p) * buf if nesterov else buf)
 
 
 def adamw_update(p: Tensor, g: Tensor, state: dict, step: int, lr: Number, beta1: Number, beta2: Number,
                  eps: Number, weight_decay: Number) -> None:
-    """torch.optim.AdamW, op for op: p *= 1 - lr wd; m = lerp(m, g, 1 - b1); v = b2 v + (1 - b2) g^2;
+    """torch.optim.AdamW's rule: p *= 1 - lr wd; m = lerp(m, g, 1 - b1); v = b2 v + (1 - b2) g^2;
     p -= lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps), m and v started at zero."""
     if "exp_avg" not in state:
         state["exp_avg"], state["exp_avg_sq"] = torch.zeros_like(p), torch.zeros_like(p)
     m, v = state["exp_avg"], state["exp_avg_sq"]
     p.mul_(per_member(1 - lr * weight_decay, p))
     m.lerp_(g, per_member(1 - beta1, m))
-    if isinstance(beta2, Tensor):
-        v.mul_(per_member(beta2, v)).add_(g * g * per_member(1 - beta2, v))
-    else:
-        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+    v.mul_(per_member(beta2, v)).add_(g * g * per_member(1 - beta2, v))
     bc2 = 1 - beta2**step
     denom = (v.sqrt() / per_member(bc2.sqrt() if isinstance(bc2, Tensor) else math.sqrt(bc2), v)).add_(
         per_member(eps, v))
     step_size = lr / (1 - beta1**step)
-    if isinstance(step_size, Tensor):  # addcdiv's rounding: (value * m) / denom, then the sum
-        p.add_(m * per_member(-step_size, p) / denom)
-    else:
-        p.addcdiv_(m, denom, value=-step_size)
+    p.sub_(per_member(step_size, p) * m / denom)
 
 
 def adamw_others(state: dict, params: list, grads: list, kinds: list[str], step: int, lr: Number, hp: dict) -> None:

@@ -34,10 +34,7 @@ def _dot(a: Tensor, b: Tensor, members: bool = False) -> Tensor:
 
 def _ema_(buf: Tensor, x: Tensor, beta) -> None:
     """buf <- beta buf + (1 - beta) x, ``beta`` a number or one per member."""
-    if isinstance(beta, Tensor):
-        buf.mul_(per_member(beta, buf)).add_(per_member(1 - beta, x) * x)
-    else:
-        buf.mul_(beta).add_(x, alpha=1 - beta)
+    buf.mul_(per_member(beta, buf)).add_(per_member(1 - beta, x) * x)
 
 
 # The updates, written once over lists of (param, grad, state) per group: in a population
@@ -108,10 +105,7 @@ def momo_update(groups: list[tuple[dict, list[tuple[Tensor, Tensor, dict]]]], gs
         tau, t1 = step_size(group, gs, gs["fbar"], dot, gam, norm, rho)
         diag = diag or _diag(tau, t1, group["lr"], rho)
         for p, _, st in items:
-            if members:
-                p.sub_(st["grad_avg"] * per_member(tau, p))
-            else:
-                p.addcmul_(st["grad_avg"], -tau)  # = momo-opt rounding
+            p.addcmul_(st["grad_avg"], per_member(-tau, p))  # momo-opt's op; tau 0-d or one per member
             _decay_(p, group["lr"], group["weight_decay"], divide=True)
     return diag
 
@@ -132,7 +126,7 @@ def momo_adam_update(groups: list[tuple[dict, list[tuple[Tensor, Tensor, dict]]]
             st["step"] += 1
             d, v, gdw = st["grad_avg"], st["grad_avg_sq"], st["grad_dot_w"]
             _ema_(d, g, beta1)
-            _ema_(v, g * g, beta2) if isinstance(beta2, Tensor) else v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            _ema_(v, g * g, beta2)
             _ema_(gdw, _dot(p, g, members), beta1)
             precond = _precond(v, beta2, st["step"], eps)
             dot, gam, norm = dot + _dot(p, d, members), gam + gdw, norm + _dot(d, d / precond, members)
@@ -148,10 +142,7 @@ def momo_adam_update(groups: list[tuple[dict, list[tuple[Tensor, Tensor, dict]]]
             precond = _precond(st["grad_avg_sq"], group["beta2"], k, group["eps"])
             if not group["divide"]:
                 _decay_(p, lr, wd, divide=False)
-            if members:
-                p.sub_(st["grad_avg"] * per_member(tau, p) / precond)
-            else:
-                p.addcdiv_(st["grad_avg"] * -tau, precond)  # = momo-opt rounding
+            p.addcdiv_(st["grad_avg"] * per_member(-tau, p), precond)  # momo-opt's op
             if group["divide"]:
                 _decay_(p, lr, wd, divide=True)
     return diag

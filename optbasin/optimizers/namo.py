@@ -53,16 +53,13 @@ def namo_matrix_update(params: list[Tensor], grads: list[Tensor], states: list[d
     orths = orthogonalize_many(mts, hp["orth"], hp["ns_steps"], compute_dtype(hp["orth_dtype"], grads[0].device))
     bc2 = 1 - mu2**t
     b = hp["lr"] * (bc2.sqrt() if isinstance(bc2, Tensor) else math.sqrt(bc2)) / (1 - mu1**t + 1e-12)
-    if isinstance(b, Tensor):  # rounded to the parameters' dtype, as a number meeting a tensor is
-        b = b.to(grads[0].dtype)
     update = _column_scaled if per_column else _matrix_scaled
     return update(views, grads, mts, orths, states, b, hp)
 
 
 def _frobenius(x: Tensor) -> Tensor:
-    """||X||_F of each matrix in (..., m, n), as one row reduction per matrix (the same summation
-    order for one model and for each member of a population)."""
-    return torch.linalg.vector_norm(x.reshape(-1, x.shape[-2] * x.shape[-1]), dim=-1).reshape(x.shape[:-2])
+    """||X||_F of each matrix in (..., m, n)."""
+    return torch.linalg.matrix_norm(x)
 
 
 def _matrix_scaled(views, grads, mts, orths, states, b, hp) -> dict[str, Tensor]:
@@ -90,7 +87,7 @@ def _column_scaled(views, grads, mts, orths, states, b, hp) -> dict[str, Tensor]
         col_v = st.setdefault("col_v", torch.zeros_like(g[..., 0, :]))
         col_v.mul_(per_member(mu2, col_v)).add_(per_member(1 - mu2, col_v) * g.square().sum(-2))
         s = mt.square().sum(-2).sqrt() / (col_v.sqrt() + per_member(eps, col_v))
-        mean = s.reshape(-1, s.shape[-1]).mean(-1).reshape(*s.shape[:-1], 1)  # one row reduction, as _frobenius
+        mean = s.mean(-1, keepdim=True)
         c_ = per_member(c, s)
         lo, hi = c_ * mean, mean / c_
         outside = ((s < lo) | (s > hi)).sum(-1)

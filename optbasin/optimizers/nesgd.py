@@ -92,8 +92,6 @@ def _ema(states: list[dict], key: str, values: list[Tensor], beta, square: bool 
     for st, x in zip(states, values):
         if key not in st:
             st[key] = x.square() if square else x.clone()
-        elif square and not isinstance(beta, Tensor):
-            st[key].mul_(beta).addcmul_(x, x, value=1 - beta)
         elif square:
             st[key].mul_(per_member(beta, x)).add_(per_member(1 - beta, x) * x * x)
         else:
@@ -151,15 +149,10 @@ def nesgd_update(hidden: list[tuple[Tensor, Tensor, dict]], other: list[tuple[Te
         if isinstance(wd, Tensor) or wd != 0:
             p.mul_(per_member(1 - lr * wd, p))
     for p, o, a, t in zip(hp_, orths, a_hidden, steps):
-        p.sub_(o.reshape(p.shape) * per_member(_times(t, a), p))
+        p.sub_(o.reshape(p.shape) * per_member(t * a, p))
     for p, d, a, t in zip(op, dirs, a_other, steps[len(hp_):]):
-        p.sub_(d * per_member(_times(t, a), p))
+        p.sub_(d * per_member(t * a, p))
     return diag
-
-
-def _times(t, a: Tensor) -> Tensor:
-    """t a in a's dtype, rounded as a single model's number-times-tensor is (t first rounded to it)."""
-    return (t.to(a.dtype) if isinstance(t, Tensor) else t) * a
 
 
 def _momo(blocks, moments, loss, gs, hp, lrs, a_hidden, nuclear, a_other, ms, dirs, members, diag) -> list:
