@@ -25,8 +25,15 @@ browser:
 	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) \
 	    || echo "note: chromium/chromedriver missing and not root: browser tests will be skipped"; }
 
+# The optimizer and population tests again under torch's other CPU kernels (the native run covers
+# AVX-512 where the CPU has it): their tolerances must hold on any CPU, not only on this one's.
+KERNELS ?= default avx2
+KERNEL_TESTS := tests/test_optim_*.py tests/test_population.py
+
 test: install browser
 	$(BIN)/python -m pytest -q
+	for k in $(KERNELS); do echo "== optimizer and population tests, ATEN_CPU_CAPABILITY=$$k"; \
+	  ATEN_CPU_CAPABILITY=$$k $(BIN)/python -m pytest -q -m "not slow" $(KERNEL_TESTS) || exit 1; done
 
 bench: install
 	$(BIN)/optbasin bench

@@ -221,6 +221,7 @@ def test_population_field_refused(write_sweep, tmp_path, value):
     assert "population" in str(e.value)
 
 
+@pytest.mark.slow  # a minute of a driver process: bookkeeping, not arithmetic (make test's kernel reruns skip it)
 def test_kill_during_a_population_then_resume(tmp_path):
     """kill -9 the driver while a population trains (its diverged members already recorded);
     resume reruns only the unfinished members: every member present once, the recorded ones kept."""

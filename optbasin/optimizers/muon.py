@@ -1,13 +1,13 @@
 """Muon on the matrix parameters, AdamW on the others (docs/optimizers.md, section 2).
 
-Matrix update, exactly torch.optim.Muon's (torch >= 2.9):
+Matrix update, torch.optim.Muon's rule (torch >= 2.9):
     M <- lerp(M, G, 1 - beta)                       (EMA, zero init)
     U = lerp(G, M, beta) if nesterov else M         (Nesterov: (1 - beta) G + beta M)
     W <- W (1 - lr wd);  W <- W - lr k(m, n) Orth(U)
 with k = sqrt(max(1, m/n)) ("original") or 0.2 sqrt(max(m, n)) ("match_rms_adamw"), (m, n) the
 2-D shape (conv kernels flattened to (out, -1)). Orth is our orth module, batched over same-shape
 matrices, in ``orth_dtype`` (torch.optim.Muon always uses bf16; with orth_dtype="bfloat16" and
-orth="ns5" the two are bit-identical). Other params: torch's AdamW with lr = adamw_lr_ratio * lr.
+orth="ns5" the two compute the same steps, rounded differently). Other params: torch's AdamW with lr = adamw_lr_ratio * lr.
 
 Choices of optbasin where torch.optim.Muon's defaults differ (docs/optimizers.md lists them): ``adjust_lr_fn`` defaults to "match_rms_adamw" so that
 one learning rate serves both halves (Moonlight; how the NAMO paper compares Muon with AdamW at

@@ -10,7 +10,7 @@ Methods
 - ``ns5``: Newton-Schulz quintic (Jordan), X <- X / (||X||_F + 1e-7), then ``steps`` times
   A = X X^T, B = b A + c A A, X = a X + B X with (a, b, c) = (3.4445, -4.7750, 2.0315).
   Singular values land roughly in [0.5, 1.5] (not exactly 1). Same arithmetic as
-  torch.optim.Muon's ``_zeropower_via_newtonschulz`` (bit-identical when both run in bf16).
+  torch.optim.Muon's ``_zeropower_via_newtonschulz`` (tests compare the two in bf16).
 - ``polar_express``: the MuonMax authors' arithmetic (GPT-opt, gptopt/optim/polar.py):
   X <- X / (1.01 ||X||_F + 1e-7), step k uses the k-th coefficient triple (the last one repeats),
   every triple, the last one too, divided by 1.01: (a, b, c) -> (a / 1.01, b / 1.01, c / 1.01).
