@@ -191,7 +191,8 @@ class Claim(Strict):
         if v == "time_per_step":
             raise ValueError("step cost is a benchmark, not a sweep claim: sweep trials share cores and run "
                              "concurrently, so their wall time measures the machine; measure it with "
-                             "`optbasin bench` (interleaved, per-optimizer step timing)")
+                             "`optbasin bench` (each optimizer's step timed alone on fixed gradients, repeated, as a ratio "
+                             "to AdamW)")
         return v
 
     @field_validator("threshold")
