@@ -391,8 +391,14 @@ def _same_grid(ga, gb) -> bool:
     """Both groups ran the same grid points (every hyperparameter column equal, in order)."""
     if len(ga.points) != len(gb.points):
         return False
-    pa, pb = _shared_points(ga, gb)
-    return len(pa) == len(ga.points) and bool((pa == pb).all())
+    cols = sorted({c for c in (*ga.points.columns, *gb.points.columns) if c.startswith("hp.")})
+    for c in cols:
+        if c not in ga.points or c not in gb.points:
+            return False
+        x, y = ga.points[c].reset_index(drop=True), gb.points[c].reset_index(drop=True)
+        if not ((x == y) | (x.isna() & y.isna())).all():
+            return False
+    return True
 
 
 def _undefined(c: pd.Series, col: str) -> str:
