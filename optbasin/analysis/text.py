@@ -61,7 +61,7 @@ def render_text(a) -> str:
         f"optimizer's own best loss; task-wide: of the best loss of every optimizer on the task; interpolated "
         f"linearly in log10 lr. '-': undefined (see the notes). cross-fit: best loss with the point chosen on "
         f"the other seeds (no winner's curse). E[best|k] and CP: N counts trials (grid points x seeds). lr sens: "
-        f"Wortsman, {'range ' + str(list(s.lr_range)) if s.lr_range else f'{s.lr_decades:g} decades centred on each best lr'}.",
+        f"Wortsman, {'range ' + str(list(s.lr_range)) if s.lr_range else f'{s.lr_decades:g} decades centred on the best lr over all seeds'}.",
     ]
     if not a.verdicts.empty:
         lines += [""] + verdict_lines(a)
