@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
+from optbasin.analysis.grid import LR
 from optbasin.analysis.robustness import cross_fit
 from optbasin.analysis.significance import (holm, seeds_needed, sign_flip_pvalues, smallest_p, studentized_interval,
                                           swap_pvalues, t_statistic)
@@ -347,7 +348,8 @@ def _best_loss_footing(claim: Claim, ga, gb, ran: np.ndarray, test: TaskTest):
     else:
         pa, pb = _shared_points(ga, gb)
         if not len(pa):
-            row["reason"] = ("A and B ran different grids with no point in common, so the cross-fitted best loss has "
+            row["reason"] = (f"{claim.compare[0]} and {claim.compare[1]} ran different grids with no point in common, "
+                             "so the cross-fitted best loss has "
                              "no exact test (its per-seed terms share selection data); declare tuning_seeds: n "
                              "(choose on n seeds, score on the others) or give the grids common points")
             return None, None, ran
@@ -367,19 +369,20 @@ def _resolution(g) -> float:
     return float(np.diff(x).max()) if x.size > 1 else 0.0
 
 
-def _hp_frame(g) -> pd.DataFrame:
-    cols = sorted(c for c in g.points.columns if c.startswith("hp."))
-    return g.points[cols].astype(object).where(g.points[cols].notna(), None)
-
-
 def _shared_points(ga, gb) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (into A's and B's points) of the grid points both ran (every hp column equal)."""
-    fa, fb = _hp_frame(ga), _hp_frame(gb)
-    cols = sorted(set(fa.columns) | set(fb.columns))
-    key = lambda f: [tuple(_round(r.get(c)) for c in cols) for r in f.to_dict("records")]
-    ka, kb = key(fa), key(fb)
-    where_b = {k: i for i, k in enumerate(kb)}
-    pairs = [(i, where_b[k]) for i, k in enumerate(ka) if k in where_b]
+    """Indices (into A's and B's points) of the grid points both ran: the two sweep the same axes
+    (the hyperparameters that vary, e.g. lr) and the point has the same values on them (to 6
+    significant digits). Unswept hyperparameters (an optimizer's own betas, momentum ...) are
+    each optimizer's fixed setting, not part of the grid."""
+    cols = sorted(ga.axes) or [LR]  # one point each: compared at its lr
+    if sorted(ga.axes) != sorted(gb.axes) or any(c not in g.points for g in (ga, gb) for c in cols):
+        return np.array([], dtype=int), np.array([], dtype=int)
+
+    def keys(g) -> list[tuple]:
+        return [tuple(_round(v) for v in r) for r in g.points[cols].itertuples(index=False)]
+
+    where_b = {k: i for i, k in enumerate(keys(gb))}
+    pairs = [(i, where_b[k]) for i, k in enumerate(keys(ga)) if k in where_b]
     return np.array([p[0] for p in pairs], dtype=int), np.array([p[1] for p in pairs], dtype=int)
 
 
@@ -388,17 +391,10 @@ def _round(v):
 
 
 def _same_grid(ga, gb) -> bool:
-    """Both groups ran the same grid points (every hyperparameter column equal, in order)."""
-    if len(ga.points) != len(gb.points):
-        return False
-    cols = sorted({c for c in (*ga.points.columns, *gb.points.columns) if c.startswith("hp.")})
-    for c in cols:
-        if c not in ga.points or c not in gb.points:
-            return False
-        x, y = ga.points[c].reset_index(drop=True), gb.points[c].reset_index(drop=True)
-        if not ((x == y) | (x.isna() & y.isna())).all():
-            return False
-    return True
+    """Both groups ran the same grid points, in the same order."""
+    pa, pb = _shared_points(ga, gb)
+    return len(pa) == len(ga.points) == len(gb.points) and bool((pa == np.arange(len(pa))).all()
+                                                                 and (pb == np.arange(len(pb))).all())
 
 
 def _undefined(c: pd.Series, col: str) -> str:
