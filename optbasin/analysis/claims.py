@@ -193,7 +193,7 @@ def evaluate_claims(claims: list[Claim], leaderboard: pd.DataFrame, seedvals: di
     for c, (head, ts) in zip(claims, plans):
         row = _overall(c, head, ts, size["primary" if c.primary else "exploratory"])
         if c.given is not None:
-            parent = next(v for v in verdicts if v["claim"] == c.given)
+            parent = next((v for v in verdicts if v["claim"] == c.given), {"verdict": "not among the claims judged"})
             if parent["verdict"] != "supported" and row["verdict"] in FINDINGS + ("mixed",):
                 why = f"not decided: it is gated on {c.given!r}, which is {parent['verdict']} (fixed sequence)"
                 row.update(reason=f"{why}; alone it would be {row['verdict']} ({row['reason']})", verdict="inconclusive")
