@@ -176,7 +176,8 @@ class Claim(Strict):
     k: int | None = Field(default=None, ge=1)             # expected_best_k
     weighting: Literal["early", "uniform", "late"] | None = None  # tunability
     alpha: float | None = Field(default=None, ge=0)       # alpha_tunability
-    window: tuple[float, float] | None = None             # lr_sensitivity: the fixed lr range [a, b]
+    window: Union[tuple[float, float], dict[str, tuple[float, float]], None] = None  # lr_sensitivity:
+                                    # one fixed lr range [a, b], or {A: [a, b], B: [c, d]} of equal width
     tuning_seeds: int | None = Field(default=None, ge=1)  # best_loss: select on the first n seeds
     effect: Literal["difference", "ratio"] = "difference"
     threshold: Any = None                                 # replaced by margin (an error that says so)
@@ -224,8 +225,18 @@ class Claim(Strict):
         if self.metric == "lr_sensitivity" and self.window is None:
             raise ValueError("metric lr_sensitivity needs 'window: [a, b]': one lr range, fixed before the runs and "
                              "the same for every seed and optimizer compared (Wortsman et al. 2023)")
-        if self.window is not None and not (0 < self.window[0] < self.window[1]):
-            raise ValueError(f"window must be [a, b] with 0 < a < b, got {list(self.window)}")
+        ranges = self.window.values() if isinstance(self.window, dict) else [self.window] if self.window else []
+        for w in ranges:
+            if not (0 < w[0] < w[1]):
+                raise ValueError(f"window must be [a, b] with 0 < a < b, got {list(w)}")
+        if isinstance(self.window, dict):
+            if set(self.window) != set(self.compare):
+                raise ValueError(f"window: a mapping gives one range per compared optimizer ({a}, {b}), got "
+                                 f"{', '.join(self.window)}")
+            widths = [math.log10(w[1] / w[0]) for w in self.window.values()]
+            if abs(widths[0] - widths[1]) > 1e-3:
+                raise ValueError(f"window: each optimizer's range must span as many decades (centred on its pilot "
+                                 f"optimum, fixed before the study seeds run), got {widths[0]:.3g} and {widths[1]:.3g}")
         if self.effect == "ratio" and self.margin is not None and self.margin < 1:
             raise ValueError(f"a ratio's margin is a factor >= 1 (1.05: 5%), got {self.margin:g}")
         if self.given == self.name:

@@ -308,3 +308,25 @@ def test_power_grows_with_effect_and_seeds_and_falls_with_the_family():
     assert g[(2.0, 1, 10)] > g[(1.0, 1, 10)] and g[(1.0, 1, 10)] > g[(1.0, 1, 7)]
     assert g[(2.0, 8, 10)] < g[(2.0, 1, 10)]
     assert all(g[(e, 1, m)] == 0.0 for e in (1.0, 2.0) for m in range(2, 6))  # 2 x 2^-5 > 0.05
+
+
+def test_a_window_per_optimizer_centred_on_its_pilot_optimum():
+    """A's lrs are 100x B's; each optimizer's window spans the same 2 decades around its pilot
+    optimum: A [1e-3, 1e-1], B [1e-5, 1e-3]. On those windows A's excess loss is 0.1 on both
+    outer points, B's 0.5: A is less sensitive on all 7 seeds. Unequal widths are refused."""
+    rows = []
+    for s in range(7):
+        for x in range(-6, 1):
+            rows.append(row("A", s, 10.0**x, 2.0 + 0.1 * abs(x + 2) + 0.001 * s))
+            rows.append(row("B", s, 10.0 ** (x - 2), 2.0 + 0.5 * abs(x + 2) + 0.001 * s))
+    window = {"A": [1e-3, 1e-1], "B": [1e-5, 1e-3]}
+    a = judged(rows, [claim(metric="lr_sensitivity", window=window)])
+    v = a.verdicts.iloc[0]
+    assert v["metric"] == "lr_sensitivity_pilot2dec_A_B"
+    # trapezoid over 2 decades of gaps (0.1, 0, 0.1) for A and (0.5, 0, 0.5) for B: 0.05 - 0.25
+    assert v["effect"] == pytest.approx(0.05 - 0.25)
+    assert v["verdict"] == "supported"
+    from optbasin.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="as many decades"):
+        judged(rows, [claim(metric="lr_sensitivity", window={"A": [1e-3, 1e-1], "B": [1e-5, 1e-2]})])

@@ -63,7 +63,10 @@ def claim_spec(claim: Claim, settings) -> MetricSpec:
         return MetricSpec("basin_width", eps=claim.tolerance if claim.tolerance is not None else settings.eps[0],
                           scope=claim.scope or "floor")
     if claim.metric == "lr_sensitivity":
-        return MetricSpec("lr_sensitivity", window=claim.window)
+        window = claim.window
+        if isinstance(window, dict):  # hashable, in the claim's compare order
+            window = tuple((label, float(window[label][0]), float(window[label][1])) for label in claim.compare)
+        return MetricSpec("lr_sensitivity", window=window)
     if claim.metric == "expected_best_k":
         return MetricSpec("expected_best_k", k=claim.k)
     if claim.metric == "tunability":

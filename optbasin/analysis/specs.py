@@ -33,7 +33,8 @@ class MetricSpec:
     k: int | None = None            # expected_best_k
     weighting: str | None = None    # tunability: early | uniform | late
     alpha: float | None = None      # alpha_tunability
-    window: tuple[float, float] | None = None  # lr_sensitivity: a fixed lr range (None: centred)
+    window: tuple | None = None     # lr_sensitivity: a fixed lr range (a, b), or per optimizer
+                                    # ((label, a, b), ...); None: centred on the best lr
 
     @property
     def column(self) -> str:
@@ -43,6 +44,9 @@ class MetricSpec:
             kind = f"rel{self.eps:g}" if self.eps is not None else f"abs{self.delta:g}"
             return f"basin_width_{'task' if self.scope == 'task' else ''}{kind}"
         if self.name == "lr_sensitivity" and self.window is not None:
+            if isinstance(self.window[0], tuple):  # per optimizer: named by its width in decades
+                label, a, b = self.window[0]
+                return f"lr_sensitivity_pilot{np.log10(b / a):.3g}dec_" + "_".join(w[0] for w in self.window)
             return f"lr_sensitivity_{self.window[0]:g}_{self.window[1]:g}"
         if self.name == "expected_best_k":
             return f"expected_best_k{self.k}"
@@ -126,6 +130,10 @@ def _basin_width(ctx: "Context", spec: MetricSpec) -> Computed:
 def _lr_sensitivity(ctx: "Context", spec: MetricSpec) -> Computed:
     s = ctx.settings
     window = spec.window or s.lr_range
+    if window is not None and isinstance(window[0], tuple):  # per optimizer (an optimizer not named: none)
+        window = next(((a, b) for label, a, b in window if label == ctx.g.optimizer), None)
+        if window is None:
+            return Computed(np.full(ctx.u, np.nan))
     if window is not None:
         lo = np.full(ctx.u, np.log10(window[0]))
         hi = np.full(ctx.u, np.log10(window[1]))
