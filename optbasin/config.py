@@ -166,7 +166,8 @@ class Claim(Strict):
     compare: tuple[str, str]
     direction: Literal["greater", "less"]
     task: Union[str, list[str]] = "all"
-    margin: float | None = Field(default=None, ge=0)      # smallest effect of interest (ratio: >= 1)
+    margin: Union[Annotated[float, Field(ge=0)], dict[str, Annotated[float, Field(ge=0)]], None] = None
+                                    # smallest effect of interest (ratio: >= 1), or one per task label
     primary: bool = False                                 # primary claims form their own Holm family
     given: str | None = None                              # decided only when claim `given` is supported
     tolerance: float | None = Field(default=None, ge=0)   # basin_width: eps
@@ -237,8 +238,9 @@ class Claim(Strict):
             if abs(widths[0] - widths[1]) > 1e-3:
                 raise ValueError(f"window: each optimizer's range must span as many decades (centred on its pilot "
                                  f"optimum, fixed before the study seeds run), got {widths[0]:.3g} and {widths[1]:.3g}")
-        if self.effect == "ratio" and self.margin is not None and self.margin < 1:
-            raise ValueError(f"a ratio's margin is a factor >= 1 (1.05: 5%), got {self.margin:g}")
+        margins = self.margin.values() if isinstance(self.margin, dict) else [] if self.margin is None else [self.margin]
+        if self.effect == "ratio" and any(m < 1 for m in margins):
+            raise ValueError(f"a ratio's margin is a factor >= 1 (1.05: 5%), got {min(margins):g}")
         if self.given == self.name:
             raise ValueError("given: a claim cannot be gated on itself")
         if isinstance(self.task, list) and not self.task:

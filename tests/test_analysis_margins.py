@@ -330,3 +330,17 @@ def test_a_window_per_optimizer_centred_on_its_pilot_optimum():
 
     with pytest.raises(ConfigError, match="as many decades"):
         judged(rows, [claim(metric="lr_sensitivity", window={"A": [1e-3, 1e-1], "B": [1e-5, 1e-2]})])
+
+
+def test_a_margin_per_task():
+    """The same data on two tasks, A worse by 0.05 + s/10^4 on every seed: within a margin of 0.1
+    on t (equivalent), beyond 0.01 on u (contradicted): mixed, never pooled."""
+    rows = []
+    for task in ("t", "u"):
+        for s in range(8):
+            rows += [row("A", s, 1e-3, 2.05 + 0.1 * s + 1e-4 * s, task=task), row("B", s, 1e-3, 2.0 + 0.1 * s, task=task)]
+    a = judged(rows, [claim(task="all", margin={"t": 0.1, "u": 0.01})])
+    by = a.verdicts_by_task.set_index("task")
+    assert by.loc["t", "margin"] == 0.1 and by.loc["u", "margin"] == 0.01
+    assert by.loc["t", "verdict"] == "equivalent" and by.loc["u", "verdict"] == "contradicted"
+    assert a.verdicts.iloc[0]["verdict"] == "mixed"

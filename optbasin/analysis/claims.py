@@ -76,10 +76,14 @@ def claim_spec(claim: Claim, settings) -> MetricSpec:
     return MetricSpec(claim.metric)
 
 
-def claim_margin(claim: Claim) -> float:
-    """The claim's smallest effect of interest: its ``margin``, else the metric's registry default
-    (a factor, RATIO_MARGIN, for effect: ratio)."""
-    if claim.margin is not None:
+def claim_margin(claim: Claim, task: str | None = None) -> float:
+    """The claim's smallest effect of interest on ``task``: its ``margin`` (the task's entry when
+    it gives one per task label), else the metric's registry default (a factor, RATIO_MARGIN, for
+    effect: ratio)."""
+    if isinstance(claim.margin, dict):
+        if task in claim.margin:
+            return float(claim.margin[task])
+    elif claim.margin is not None:
         return float(claim.margin)
     return RATIO_MARGIN if claim.effect == "ratio" else REGISTRY[claim.metric].margin
 
@@ -262,7 +266,8 @@ def _task_test(claim: Claim, spec: MetricSpec, task: str, ca: pd.Series, cb: pd.
                edge_a=ca["best_at_edge"], edge_b=cb["best_at_edge"], points_a=int(ca["points"]),
                points_b=int(cb["points"]), caveats="; ".join(_caveats(task, ca, cb, spec)))
     test = TaskTest(task, row, orient=1.0 if claim.direction == "greater" else -1.0, ratio=ratio)
-    margin = head["margin"]
+    margin = claim_margin(claim, task)
+    row["margin"] = margin
     if spec.name == "basin_width":  # an effect below the grid's resolution is no finding
         res = max(_resolution(ra.group), _resolution(rb.group))
         if res > margin:
