@@ -5,7 +5,8 @@
 
 Prints, per scenario, the verdict counts over n_sims simulated tasks at 8 seeds (two RNG seeds
 each): the null (A and B from the same distribution), B worse by 2 noise sds, and both again with
-B's optimum one decade away from A's (equal best loss under the "null").
+B's optimum one decade away from A's (equal best loss under the "null"); then a margin's boundary
+(B worse by exactly the margin 0.1 = 2 sigma, claim "B - A > 0.1": every finding is an error).
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ def main(n: int) -> None:
             v = C.verdicts(trials, claims)
             counts = {c: v[c].value_counts().to_dict() for c in v.columns}
             print(f"{name:<30} rng {rng}: {counts}", flush=True)
+    boundary = {"boundary": ("best_loss", "less", {"compare": ("B", "A"), "direction": "greater", "margin": 0.1})}
+    for rng in (21, 22):
+        v = C.per_task_verdicts(C.simulate(n, 8, shift=2.0, rng=rng), boundary)
+        print(f"{'margin boundary':<30} rng {rng}: {v['boundary'].value_counts().to_dict()}", flush=True)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,10 @@ def _execute(p, args: argparse.Namespace) -> int:
     print(f"sweep {p.spec.name!r}: {len(p.trials)} trials "
           f"({len(p.spec.tasks)} tasks x {len(p.spec.optimizers)} optimizers x grids x "
           f"{len(p.spec.seeds)} seeds) -> {p.store.root}")
+    from optbasin.analysis.feasibility import sweep_warnings
+
+    for w in sweep_warnings(p.spec):
+        print(f"warning: {w}", file=sys.stderr)
     if args.dry_run:
         for t in p.trials:
             hp = ", ".join(f"{k}={t.hparams[k]}" for k in t.swept)
@@ -128,7 +132,8 @@ def _print_summary(run_dir: Path) -> None:
     from optbasin.analysis import analyze_runs
 
     with _notes():
-        board = analyze_runs([run_dir]).leaderboard
+        result = analyze_runs([run_dir])
+    board = result.leaderboard
     if board.empty:
         print("no trials recorded")
         return
@@ -140,6 +145,10 @@ def _print_summary(run_dir: Path) -> None:
               f"{cut}{r.get('basin_width_rel0.1', float('nan')):>5.2f}d {r['diverged']:>9} {r['failed']:>7}")
     print("loss: final validation loss, median over seeds (diverged and failed trials count as the initial loss); "
           "basin: decades of lr within 10% of the best (>= cut by the grid's edge); * best lr at the grid's edge")
+    if not result.verdicts.empty:
+        from optbasin.analysis.text import verdict_lines
+
+        print("\n".join(verdict_lines(result)))
 
 
 def cmd_refine(args: argparse.Namespace) -> int:

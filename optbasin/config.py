@@ -153,26 +153,35 @@ def _metric_registry() -> dict:
     return REGISTRY
 
 
-CLAIM_OPTIONS = ("tolerance", "delta", "scope", "k", "weighting", "alpha")
+CLAIM_OPTIONS = ("tolerance", "delta", "scope", "k", "weighting", "alpha", "window", "tuning_seeds")
 
 
 class Claim(Strict):
-    """One claim: ``compare: [A, B]`` with ``direction: greater`` reads "metric(A) > metric(B)".
-    Each metric's options (tolerance, k, ...) are those its registry entry lists."""
+    """One claim: ``compare: [A, B]`` with ``direction: greater`` reads "metric(A) > metric(B) by
+    more than ``margin``" (docs/statistics.md, section 5). Each metric's options (tolerance, k,
+    window, ...) are those its registry entry lists; ``margin`` defaults to the metric's entry."""
 
     name: str = Field(min_length=1)
     metric: str
     compare: tuple[str, str]
     direction: Literal["greater", "less"]
     task: Union[str, list[str]] = "all"
-    tolerance: float | None = Field(default=None, ge=0)   # basin_width: relative eps
+    margin: Union[Annotated[float, Field(ge=0)], dict[str, Annotated[float, Field(ge=0)]], None] = None
+                                    # smallest effect of interest (ratio: >= 1), or one per task label
+    primary: bool = False                                 # primary claims form their own Holm family
+    given: str | None = None                              # decided only when claim `given` is supported
+    tolerance: float | None = Field(default=None, ge=0)   # basin_width: eps
     delta: float | None = Field(default=None, ge=0)       # basin_width: absolute delta
-    scope: Literal["own", "task"] | None = None           # basin_width: around own l* or the task's best
+    scope: Literal["floor", "own", "task"] | None = None  # basin_width: l* + eps (l_ref - l*) (floor), or
+                                                          # around own l* or the task's best
     k: int | None = Field(default=None, ge=1)             # expected_best_k
     weighting: Literal["early", "uniform", "late"] | None = None  # tunability
     alpha: float | None = Field(default=None, ge=0)       # alpha_tunability
+    window: Union[tuple[float, float], dict[str, tuple[float, float]], None] = None  # lr_sensitivity:
+                                    # one fixed lr range [a, b], or {A: [a, b], B: [c, d]} of equal width
+    tuning_seeds: int | None = Field(default=None, ge=1)  # best_loss: select on the first n seeds
     effect: Literal["difference", "ratio"] = "difference"
-    threshold: float | None = None
+    threshold: Any = None                                 # replaced by margin (an error that says so)
     description: str = ""
 
     @field_validator("metric")
@@ -181,6 +190,20 @@ class Claim(Strict):
         registry = _metric_registry()
         if v not in registry:
             raise ValueError(f"unknown metric {v!r}; expected one of {', '.join(registry)}")
+        if v == "time_per_step":
+            raise ValueError("step cost is a benchmark, not a sweep claim: sweep trials share cores and run "
+                             "concurrently, so their wall time measures the machine; measure it with "
+                             "`optbasin bench` (each optimizer's step timed alone on fixed gradients, repeated, as a ratio "
+                             "to AdamW)")
+        return v
+
+    @field_validator("threshold")
+    @classmethod
+    def _no_threshold(cls, v: Any) -> Any:
+        if v is not None:
+            raise ValueError("'threshold' is replaced by 'margin': the smallest effect of interest, in the "
+                             "metric's unit (a ratio >= 1 for effect: ratio); supported means better by more "
+                             "than the margin (docs/statistics.md)")
         return v
 
     @model_validator(mode="after")
@@ -196,10 +219,30 @@ class Claim(Strict):
                 raise ValueError(f"'{option}' applies to metric {', '.join(owners)}, not {self.metric}")
         if self.tolerance is not None and self.delta is not None:
             raise ValueError("give basin_width either 'tolerance' (relative) or 'delta' (absolute), not both")
+        if self.delta is not None and self.scope == "floor":
+            raise ValueError("scope: floor is a tolerance relative to the reference loss: give 'tolerance', not 'delta'")
         if self.metric == "expected_best_k" and self.k is None:
             raise ValueError("metric expected_best_k needs 'k' (the number of trials)")
-        if self.effect == "ratio" and self.threshold is not None and not self.threshold > 0:
-            raise ValueError(f"a ratio's threshold must be > 0, got {self.threshold:g}")
+        if self.metric == "lr_sensitivity" and self.window is None:
+            raise ValueError("metric lr_sensitivity needs 'window: [a, b]': one lr range, fixed before the runs and "
+                             "the same for every seed and optimizer compared (Wortsman et al. 2023)")
+        ranges = self.window.values() if isinstance(self.window, dict) else [self.window] if self.window else []
+        for w in ranges:
+            if not (0 < w[0] < w[1]):
+                raise ValueError(f"window must be [a, b] with 0 < a < b, got {list(w)}")
+        if isinstance(self.window, dict):
+            if set(self.window) != set(self.compare):
+                raise ValueError(f"window: a mapping gives one range per compared optimizer ({a}, {b}), got "
+                                 f"{', '.join(self.window)}")
+            widths = [math.log10(w[1] / w[0]) for w in self.window.values()]
+            if abs(widths[0] - widths[1]) > 1e-3:
+                raise ValueError(f"window: each optimizer's range must span as many decades (centred on its pilot "
+                                 f"optimum, fixed before the study seeds run), got {widths[0]:.3g} and {widths[1]:.3g}")
+        margins = self.margin.values() if isinstance(self.margin, dict) else [] if self.margin is None else [self.margin]
+        if self.effect == "ratio" and any(m < 1 for m in margins):
+            raise ValueError(f"a ratio's margin is a factor >= 1 (1.05: 5%), got {min(margins):g}")
+        if self.given == self.name:
+            raise ValueError("given: a claim cannot be gated on itself")
         if isinstance(self.task, list) and not self.task:
             raise ValueError("task: give a label, a list of labels, or 'all'")
         return self
@@ -213,6 +256,9 @@ def claim_problems(claims: list[Claim], file: str, optimizers: list[str] | None 
     for i, c in enumerate(claims):
         if c.name in seen:
             problems.append(Problem(file, f"claims[{i}].name", f"duplicate claim name {c.name!r}"))
+        if c.given is not None and c.given not in seen:
+            problems.append(Problem(file, f"claims[{i}].given", f"{c.given!r} is not the name of a claim listed "
+                                    "before this one (a claim is gated on an earlier claim)"))
         seen.add(c.name)
         if optimizers is not None:
             for label in c.compare:

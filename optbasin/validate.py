@@ -46,7 +46,9 @@ def validate_files(files: list[str], catalog_dirs: list[str], max_trials: int = 
 
 def fairness_warnings(files: list[str], catalog_dirs: list[str], max_trials: int = MAX_TRIALS) -> list[Problem]:
     """Per claim of each valid sweep file: hyperparameters the compared optimizers both have but
-    run with different unswept values (see fairness.py). Call after validate_files found nothing."""
+    run with different unswept values (see fairness.py), and claims its seeds can never decide
+    (analysis/feasibility.py). Call after validate_files found nothing."""
+    from optbasin.analysis.feasibility import sweep_warnings
     from optbasin.fairness import unmatched_hyperparameters
     from optbasin.sweeps.spec import load_sweep
 
@@ -59,5 +61,6 @@ def fairness_warnings(files: list[str], catalog_dirs: list[str], max_trials: int
         spec, catalog = load_sweep(f, catalog_dirs, max_trials=max_trials)
         pairs = [(f"claims[{i}] ({c.name})", *c.compare) for i, c in enumerate(spec.claims)]
         warnings += unmatched_hyperparameters(spec, catalog, pairs)
+        warnings += [f"{f}: {w}" for w in sweep_warnings(spec)]
     return warnings
 

@@ -71,7 +71,9 @@ def test_an_optimizer_that_always_diverged_gets_no_basin_no_sensitivity_no_tunab
 
 @pytest.mark.parametrize("metric,direction", [("basin_width", "greater"), ("lr_sensitivity", "less")])
 def test_failure_never_wins_a_robustness_claim(metric, direction):
-    v = one_claim(failing_and_working(), metric=metric, direction=direction, compare=["F", "W"]).verdicts.iloc[0]
+    window = {"window": [1e-4, 1e-1]} if metric == "lr_sensitivity" else {}
+    v = one_claim(failing_and_working(), metric=metric, direction=direction, compare=["F", "W"],
+                  **window).verdicts.iloc[0]
     assert v["verdict"] == "inconclusive"
     assert "undefined for F" in v["reason"]
 
@@ -112,8 +114,10 @@ def flat(n_sims, seeds, points_a, points_b, rng=0):
 
 def test_a_four_times_larger_grid_does_not_win_the_best_loss():
     """A: 28 grid points, B: 7, same flat distribution. The old engine's minimum over points
-    'supported' A about half the time; the cross-fitted best loss is unbiased, so A wins at most
-    at the level (plus Monte Carlo slack), and the comparison is flagged."""
+    'supported' A about half the time, and its sign flips of cross-fitted terms on different grids
+    were approximate (6.7-8.4% decisive at 8 seeds, issue 23). The grids share 4 points (1e-4,
+    1e-3, 1e-2, 1e-1): the verdict is the exact swap test on those, so A wins at most at the
+    level (plus Monte Carlo slack), and the footing is stated."""
     n = 60
     trials = flat(n, 8, 28, 7)
     a = analyze(trials, claims=[claim(name=f"c{i}", task=f"s{i}") for i in range(n)], settings={"resamples": 100})
@@ -131,7 +135,7 @@ def test_a_four_times_larger_grid_does_not_win_the_best_loss():
         inside += v["ci_low"] <= v["effect"] <= v["ci_high"]
     decisive = np.isin(verdicts, ["supported", "contradicted"]).mean()
     assert decisive <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / n)
-    assert all("grids differ in size (28 vs 7 points)" in c for c in caveats)
+    assert all("decided on the grid points both optimizers ran (4)" in c for c in caveats)
     assert inside == n                 # the point estimate is always inside its interval
     assert covered >= 0.8 * n          # and the interval covers the true difference, 0
 
@@ -177,8 +181,8 @@ def test_wortsman_average_is_log_uniform_on_a_refined_grid():
 
 
 def test_a_cut_window_makes_a_would_be_verdict_inconclusive():
-    """B's optimum sits on its grid's first point, so its 3-decade window reaches past the grid
-    (cut: the average covers only half the range). A is less sensitive on every one of 7 seeds,
+    """The claim's window [1e-5, 1e-2] reaches past the grid's first point (cut: the average
+    covers only two of its three decades). A is less sensitive on every one of 7 seeds,
     but what lies outside B's grid could reverse that. The old engine read 'lr_sensitivity_cut'
     while the leaderboard wrote 'lr_sensitivity_range_cut', so the cut never reached the verdict."""
     rows = []
@@ -186,9 +190,10 @@ def test_a_cut_window_makes_a_would_be_verdict_inconclusive():
         for j, lr in enumerate((1e-4, 1e-3, 1e-2, 1e-1)):
             rows.append(row("A", s, lr, (2.4, 2.0, 2.1 + 0.01 * s, 2.4)[j]))
             rows.append(row("B", s, lr, (2.0, 2.5 + 0.01 * s, 3.0, 3.5)[j]))
-    a = one_claim(rows, metric="lr_sensitivity", direction="less")
+    a = one_claim(rows, metric="lr_sensitivity", direction="less", window=[1e-5, 1e-2])
     lb = a.leaderboard.set_index("optimizer")
-    assert lb.loc["B", "lr_sensitivity_cut"] == "range" and lb.loc["A", "lr_sensitivity_cut"] == "range"
+    col = "lr_sensitivity_1e-05_0.01"
+    assert lb.loc["B", col + "_cut"] == "range" and lb.loc["A", col + "_cut"] == "range"
     v = a.verdicts.iloc[0]
     assert v["verdict"] == "inconclusive"
     assert "would be supported" in v["reason"] and "could reverse" in v["reason"]

@@ -31,8 +31,9 @@ def test_markdown_tables_carry_the_per_task_verdicts():
     assert len(per_task) == len(v) > 2
     for cells, (_, r) in zip(per_task, v.iterrows()):
         assert cells[0] == r["claim"] and cells[1] == r["task"]
-        assert cells[8].strip("*") == r["verdict"]
-        assert cells[6] == ("-" if r["p_claimed_holm"] != r["p_claimed_holm"] else format(r["p_claimed_holm"], ".3g"))
+        assert cells[9].strip("*") == r["verdict"]
+        assert cells[8] == ("-" if r["p_holm"] != r["p_holm"] else format(r["p_holm"], ".3g"))
+        assert cells[7] == r["family"]
     overall = _section_rows(md, "| claim | verdict |")
     assert [c[1].strip("*") for c in overall] == list(a.verdicts["verdict"])
     board = _section_rows(md, "| task | optimizer |")

@@ -37,7 +37,7 @@ def test_per_task_rows_with_seeds_p_effect_and_edge_mark():
         cells = re.search(rf"<tr><td>&nbsp;&nbsp;{task}</td>(.*?)</tr>", html).group(1)
         assert f'<span class="verdict {r["verdict"]}">{r["verdict"]}</span>' in cells
         assert f"<td>{r['seeds']}</td>" in cells and r["seeds"] == 7
-        assert f"<td>{r['p_claimed_holm']:.3g}</td>" in cells
+        assert f"<td>{r['p_holm']:.3g}</td>" in cells
         assert f"{r['effect']:.4g}" in cells and f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]" in cells
         assert ("&#9888; A: lr:high; B: lr:high" in cells) == (task == "u")
     # effect on t: mean over seeds of 2.0 - (2.5 + s/100), s = 0..6

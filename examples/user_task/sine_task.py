@@ -2,7 +2,8 @@
 
 optbasin imports this module through the ``factory:`` line of sine.yaml (``sine_task:make_task``);
 the directory holding the YAML is put on the import path, so no package install is needed.
-A task implements the four methods of optbasin.tasks.base.Task; see that file for the contract.
+A task implements the four methods of optbasin.tasks.base.Task (and may declare its reference
+losses); see that file for the contract.
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ class SineTask(Task):
         x, y = self.val
         with torch.no_grad():
             return float(nn.functional.mse_loss(model(x.to(device)), y.to(device)))
+
+
+    def reference_losses(self) -> dict[str, float]:
+        """Optional: the loss of a trivial predictor (here: always 0, the mean of sin) is the
+        reference a basin is measured against, l <= l* + eps (l_ref - l*); the validation targets
+        are noiseless, so the floor is 0. Without this method the analysis uses l0 and no floor."""
+        _, y = self.val
+        return {"ref_loss": float(y.square().mean()), "floor_loss": 0.0}
 
 
 def make_task(**params) -> SineTask:

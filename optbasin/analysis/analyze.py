@@ -197,7 +197,7 @@ def _leaderboard_row(g, res, reps: dict, per_seed, specs, s: AnalysisSettings, n
         "task": g.task, "optimizer": g.optimizer, "_best": res.best_point,
         "trials": len(g.trial_loss), "seeds": int(seeds_here.sum()), "points": n_points,
         "missing_trials": missing, "diverged": int(g.trial_diverged.sum()),
-        "failed": int(g.points["n_failed"].sum()), "l0": g.l0,
+        "failed": int(g.points["n_failed"].sum()), "l0": g.l0, "l_ref": g.l_ref, "l_min": g.l_min,
         "best_lr": float(bp[LR]) if LR in bp and pd.notna(bp[LR]) else np.nan,
         "best_point": json.dumps({a.removeprefix("hp."): _plain(bp[a]) for a in g.axes}),
         "best_seeds": int(bp["n_seeds"]),
@@ -214,8 +214,12 @@ def _leaderboard_row(g, res, reps: dict, per_seed, specs, s: AnalysisSettings, n
             row[col + "_cut"] = "+".join(side for side, cut in (("low", b["cut_low"]), ("high", b["cut_high"])) if cut)
             row[col + "_lr_low"], row[col + "_lr_high"] = b["low"], b["high"]
             row[col + "_disjoint"] = b["disjoint"]
+            row[col + "_min"], row[col + "_max"] = b["width_min"], b["width_max"]  # what the grid allows
         elif col in res.cuts:
             row[col + "_cut"] = "range" if res.cuts[col][0] else ""
+        if spec.name == "lr_sensitivity":  # Wortsman's value relative to what there is to lose
+            gain = g.l0 - float(res.values["best_loss"][0]) if "best_loss" in res.values else np.nan
+            row[col + "_norm"] = row[col] / gain if gain > 0 else np.nan
     # the best loss without the winner's curse: each seed scores the point chosen on the others
     row["best_loss_xfit"] = float(np.nanmean(per_seed.values["best_loss"])) if np.isfinite(
         per_seed.values["best_loss"]).any() else np.nan

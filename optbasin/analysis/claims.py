@@ -1,26 +1,33 @@
 """Claims ("MuonMax's lr basin is wider than Muon's") declared in YAML, and their verdicts
-(docs/statistics.md has the definitions and the reasoning).
+(docs/statistics.md, section 5, has the definitions and the reasoning).
 
-A claim compares optimizer A with optimizer B (``compare: [A, B]``) on one metric, per task.
+A claim compares optimizer A with optimizer B (``compare: [A, B]``) on one metric, per task,
+with a smallest effect of interest Delta (``margin``; the metric's registry default otherwise).
 On each task, every seed j both optimizers ran gives a paired value (a_j, b_j): the metric on
-that seed alone (the best loss cross-fitted: robustness.seed_values). The per-seed effect is
+that seed alone. The per-seed effect in the claimed orientation is
 
-    d_j = a_j - b_j - threshold               (effect: difference; threshold default 0)
-    d_j = log(a_j / b_j) - log(threshold)     (effect: ratio; threshold default 1)
+    e_j = +-(a_j - b_j)           (effect: difference; + for direction greater)
+    e_j = +-log(a_j / b_j)        (effect: ratio; Delta = log(margin))
 
-and the paired sign-flip test (significance.py) gives two one-sided p-values: p in the claimed
-direction and p in the opposite one. Holm's correction runs over every one-sided p-value of the
-analysis (two per claim and task). A task's verdict:
+and three exact sign-flip tests of the shifted data (the shift is applied to the data before the
+flips or swaps, never after) give
 
-    supported          the claimed direction's adjusted p <= level
-    contradicted       the opposite direction's adjusted p <= level
-    insufficient seeds neither, and no outcome of this many seeds could have reached the level
-    inconclusive       neither (or a metric undefined, an optimizer missing, or a grid cut that
-                       could reverse a decisive result)
+    p_supported     H0: effect <= Delta      tested on e_j - Delta
+    p_contradicted  H0: effect >= -Delta     tested on e_j + Delta
+    p_equivalent    H0: |effect| >= Delta    two one-sided tests (TOST), the larger p
 
-A claim's overall verdict is supported (contradicted) only when every task supports (contradicts)
-it: an intersection-union test, whose p-value is the largest per-task one. Tasks that disagree
-give ``mixed``. Raw effects of different tasks are never averaged.
+A claim on a task is one two-sided test, p = min(1, 2 min(p_supported, p_contradicted,
+p_equivalent)), whose smallest term names the finding. Holm's correction runs over these p of the
+``primary: true`` claims (one family) and, apart, over the exploratory ones. A task's verdict is
+that finding when its Holm-adjusted p <= level, else ``insufficient seeds`` (no outcome of this
+many seeds could have reached the level) or ``inconclusive`` (also: a metric undefined, an
+optimizer missing, a grid cut that could reverse the finding, a best loss on different grids
+with no exact test). A basin-width claim's margin is at least the grid's resolution.
+
+A claim's overall verdict is a finding only when every task reaches it (intersection-union: its
+p is the largest per-task adjusted p); tasks that disagree give ``mixed``. Raw effects of
+different tasks are never averaged. ``given: X``: the claim is decided only when claim X is
+supported (it keeps its place in its family, so Holm's error rate holds as is).
 """
 
 from __future__ import annotations
@@ -33,26 +40,33 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
+from optbasin.analysis.grid import LR
 from optbasin.analysis.robustness import cross_fit
 from optbasin.analysis.significance import (holm, seeds_needed, sign_flip_pvalues, smallest_p, studentized_interval,
                                           swap_pvalues, t_statistic)
-from optbasin.analysis.specs import MetricSpec
+from optbasin.analysis.specs import RATIO_MARGIN, REGISTRY, MetricSpec
 from optbasin.config import Claim, claim_problems, problems_from, read_yaml
 from optbasin.errors import ConfigError, Problem
 
-__all__ = ["Claim", "claim_spec", "evaluate_claims", "load_claims", "parse_claims", "claims_from_sweep_yaml"]
+__all__ = ["Claim", "claim_margin", "claim_spec", "evaluate_claims", "load_claims", "parse_claims",
+           "claims_from_sweep_yaml"]
 
 DECISIVE = ("supported", "contradicted")
+FINDINGS = ("supported", "contradicted", "equivalent")
 
 
 def claim_spec(claim: Claim, settings) -> MetricSpec:
     """The leaderboard metric a claim is about (defaults from the analysis settings)."""
     if claim.metric == "basin_width":
-        scope = claim.scope or "own"
         if claim.delta is not None:
-            return MetricSpec("basin_width", delta=claim.delta, scope=scope)
+            return MetricSpec("basin_width", delta=claim.delta, scope=claim.scope or "own")
         return MetricSpec("basin_width", eps=claim.tolerance if claim.tolerance is not None else settings.eps[0],
-                          scope=scope)
+                          scope=claim.scope or "floor")
+    if claim.metric == "lr_sensitivity":
+        window = claim.window
+        if isinstance(window, dict):  # hashable, in the claim's compare order
+            window = tuple((label, float(window[label][0]), float(window[label][1])) for label in claim.compare)
+        return MetricSpec("lr_sensitivity", window=window)
     if claim.metric == "expected_best_k":
         return MetricSpec("expected_best_k", k=claim.k)
     if claim.metric == "tunability":
@@ -60,6 +74,18 @@ def claim_spec(claim: Claim, settings) -> MetricSpec:
     if claim.metric == "alpha_tunability":
         return MetricSpec("alpha_tunability", alpha=claim.alpha if claim.alpha is not None else settings.alpha)
     return MetricSpec(claim.metric)
+
+
+def claim_margin(claim: Claim, task: str | None = None) -> float:
+    """The claim's smallest effect of interest on ``task``: its ``margin`` (the task's entry when
+    it gives one per task label), else the metric's registry default (a factor, RATIO_MARGIN, for
+    effect: ratio)."""
+    if isinstance(claim.margin, dict):
+        if task in claim.margin:
+            return float(claim.margin[task])
+    elif claim.margin is not None:
+        return float(claim.margin)
+    return RATIO_MARGIN if claim.effect == "ratio" else REGISTRY[claim.metric].margin
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,12 +137,13 @@ def claims_from_sweep_yaml(text: str, file: str) -> list[Claim]:
 # ---------------------------------------------------------------------------------------------
 # Verdicts
 # ---------------------------------------------------------------------------------------------
-VERDICT_COLUMNS = ["claim", "metric", "a", "b", "direction", "effect_kind", "tasks", "seeds", "verdict",
-                   "p_value", "p_opposite", "effect", "ci_low", "ci_high", "threshold", "reason", "caveats",
-                   "per_task", "level", "tests", "description"]
-TASK_COLUMNS = ["claim", "task", "metric", "a", "b", "direction", "effect_kind", "seeds", "value_a", "value_b",
-                "effect", "ci_low", "ci_high", "p_claimed", "p_opposite", "p_claimed_holm", "p_opposite_holm",
-                "verdict", "reason", "edge_a", "edge_b", "points_a", "points_b", "caveats"]
+VERDICT_COLUMNS = ["claim", "metric", "a", "b", "direction", "effect_kind", "margin", "family", "given", "tasks",
+                   "seeds", "verdict", "p_value", "effect", "ci_low", "ci_high", "reason", "caveats", "per_task",
+                   "level", "tests", "description"]
+TASK_COLUMNS = ["claim", "task", "metric", "a", "b", "direction", "effect_kind", "margin", "family", "seeds",
+                "value_a", "value_b", "effect", "ci_low", "ci_high", "p_supported", "p_contradicted",
+                "p_equivalent", "p_two_sided", "p_holm", "verdict", "reason", "test", "edge_a", "edge_b",
+                "points_a", "points_b", "caveats"]
 
 
 @dataclass
@@ -125,9 +152,27 @@ class TaskTest:
 
     task: str
     row: dict[str, Any]
-    d: np.ndarray | None = None               # per-seed effects (None: no test, see row["reason"])
-    swap: tuple | None = None                 # (A's, B's (P, m) results, statistic): recompute under swaps
+    e: np.ndarray | None = None               # per-seed effects, claimed orientation (None: no test)
+    shift: float = 0.0                        # Delta, in the units of e (log for a ratio)
+    swap: tuple | None = None                 # (A's, B's (P, m) results): swap raw results, recompute
+    orient: float = 1.0                       # +1: direction greater, -1: less
+    ratio: bool = False
     reversible: dict[str, bool] = field(default_factory=dict)  # verdict -> a grid cut could reverse it
+
+    def one_sided(self, shift: float, seed: int) -> tuple[float, float]:
+        """(greater, less) p of "effect - shift" against 0; the shift moves the data before the
+        sign flips (or, for raw swaps, moves B's results: e - s = o (a - (b + o s)))."""
+        if self.swap is None:
+            return sign_flip_pvalues(self.e - shift, seed)
+        xa, xb = self.swap
+        o, ratio = self.orient, self.ratio
+        xb = xb * np.exp(o * shift) if ratio else xb + o * shift
+
+        def statistic(la: np.ndarray, lb: np.ndarray) -> np.ndarray:
+            a, b = cross_fit(la), cross_fit(lb)
+            with np.errstate(all="ignore"):
+                return t_statistic(o * (np.log(a / b) if ratio else a - b))
+        return swap_pvalues(xa, xb, statistic, seed)
 
 
 def evaluate_claims(claims: list[Claim], leaderboard: pd.DataFrame, seedvals: dict, settings
@@ -136,19 +181,34 @@ def evaluate_claims(claims: list[Claim], leaderboard: pd.DataFrame, seedvals: di
 
     seedvals: (task, optimizer) -> robustness.GroupResult of robustness.seed_values."""
     plans = [_plan(c, leaderboard, seedvals, settings) for c in claims]
-    tests = [t for _, ts in plans for t in ts if t.d is not None]
-    raw = []
-    for t in tests:
-        greater, less = swap_pvalues(*t.swap, settings.seed) if t.swap else sign_flip_pvalues(t.d, settings.seed)
-        claimed, opposite = (greater, less) if t.row["direction"] == "greater" else (less, greater)
-        t.row["p_claimed"], t.row["p_opposite"] = claimed, opposite
-        raw += [claimed, opposite]
-    adjusted = holm(np.array(raw)) if raw else np.array([])
-    family = len(raw)
-    for i, t in enumerate(tests):
-        t.row["p_claimed_holm"], t.row["p_opposite_holm"] = float(adjusted[2 * i]), float(adjusted[2 * i + 1])
-        _decide(t, settings.level, family)
-    verdicts = [_overall(c, head, ts, settings, family) for c, (head, ts) in zip(claims, plans)]
+    families: dict[str, list[TaskTest]] = {"primary": [], "exploratory": []}
+    for c, (_, ts) in zip(claims, plans):
+        families["primary" if c.primary else "exploratory"] += [t for t in ts if t.e is not None]
+    for t in families["primary"] + families["exploratory"]:
+        up_g, up_l = t.one_sided(t.shift, settings.seed)
+        lo_g, lo_l = t.one_sided(-t.shift, settings.seed)
+        r = t.row
+        r["p_supported"], r["p_contradicted"], r["p_equivalent"] = up_g, lo_l, max(up_l, lo_g)
+        r["p_two_sided"] = min(1.0, 2 * min(up_g, lo_l, max(up_l, lo_g)))
+    size = {name: len(ts) for name, ts in families.items()}
+    for name, ts in families.items():
+        adjusted = holm(np.array([t.row["p_two_sided"] for t in ts])) if ts else []
+        for t, p in zip(ts, adjusted):
+            t.row["p_holm"] = float(p)
+            _decide(t, settings.level, size[name], name)
+    verdicts: list[dict] = []
+    for c, (head, ts) in zip(claims, plans):
+        row = _overall(c, head, ts, size["primary" if c.primary else "exploratory"])
+        if c.given is not None:
+            parent = next((v for v in verdicts if v["claim"] == c.given), {"verdict": "not among the claims judged"})
+            if parent["verdict"] != "supported" and row["verdict"] in FINDINGS + ("mixed",):
+                why = f"not decided: it is gated on {c.given!r}, which is {parent['verdict']} (fixed sequence)"
+                row.update(reason=f"{why}; alone it would be {row['verdict']} ({row['reason']})", verdict="inconclusive")
+                for t in ts:
+                    if t.row["verdict"] in FINDINGS:
+                        t.row["reason"] = f"{why}; alone: {t.row['verdict']}"
+                        t.row["verdict"] = "inconclusive"
+        verdicts.append(row)
     by_task = [t.row for _, ts in plans for t in ts]
     return pd.DataFrame(verdicts, columns=VERDICT_COLUMNS), pd.DataFrame(by_task, columns=TASK_COLUMNS)
 
@@ -163,10 +223,10 @@ def _plan(claim: Claim, lb: pd.DataFrame, seedvals: dict, settings) -> tuple[dic
     and one TaskTest per task."""
     a, b = claim.compare
     spec = claim_spec(claim, settings)
-    ratio = claim.effect == "ratio"
     head: dict[str, Any] = {
         "claim": claim.name, "metric": spec.column, "a": a, "b": b, "direction": claim.direction,
-        "effect_kind": claim.effect, "threshold": claim.threshold if claim.threshold is not None else float(ratio),
+        "effect_kind": claim.effect, "margin": claim_margin(claim), "given": claim.given or "",
+        "family": "primary" if claim.primary else "exploratory",
         "description": claim.description, "level": settings.level, "reason": None,
     }
     known = set(lb["task"]) if not lb.empty else set()
@@ -198,13 +258,24 @@ def _task_test(claim: Claim, spec: MetricSpec, task: str, ca: pd.Series, cb: pd.
     col = spec.column
     ratio = claim.effect == "ratio"
     ra, rb = seedvals[(task, a)], seedvals[(task, b)]
-    row: dict[str, Any] = {k: head[k] for k in ("claim", "metric", "a", "b", "direction", "effect_kind")}
+    row: dict[str, Any] = {k: head[k] for k in ("claim", "metric", "a", "b", "direction", "effect_kind", "margin",
+                                                "family")}
     row.update(task=task, seeds=0, value_a=float(ca.get(col, np.nan)), value_b=float(cb.get(col, np.nan)),
-               effect=np.nan, ci_low=np.nan, ci_high=np.nan, p_claimed=np.nan, p_opposite=np.nan,
-               p_claimed_holm=np.nan, p_opposite_holm=np.nan, verdict="inconclusive", reason="",
+               effect=np.nan, ci_low=np.nan, ci_high=np.nan, p_supported=np.nan, p_contradicted=np.nan,
+               p_equivalent=np.nan, p_two_sided=np.nan, p_holm=np.nan, verdict="inconclusive", reason="", test="",
                edge_a=ca["best_at_edge"], edge_b=cb["best_at_edge"], points_a=int(ca["points"]),
                points_b=int(cb["points"]), caveats="; ".join(_caveats(task, ca, cb, spec)))
-    test = TaskTest(task, row)
+    test = TaskTest(task, row, orient=1.0 if claim.direction == "greater" else -1.0, ratio=ratio)
+    margin = claim_margin(claim, task)
+    row["margin"] = margin
+    if spec.name == "basin_width":  # an effect below the grid's resolution is no finding
+        res = max(_resolution(ra.group), _resolution(rb.group))
+        if res > margin:
+            margin = res
+            row["margin"] = res
+            row["caveats"] = "; ".join(filter(None, [row["caveats"], f"{task}: margin raised to the lr grid's "
+                                                     f"resolution, {res:.3g} decades"]))
+    test.shift = float(np.log(margin)) if ratio else float(margin)
     if col not in ra.values:
         row["reason"] = f"metric column {col} was not computed"
         return test
@@ -213,70 +284,125 @@ def _task_test(claim: Claim, spec: MetricSpec, task: str, ca: pd.Series, cb: pd.
             why = _undefined(c, col) or res.undefined.get(col, "undefined")
             row["reason"] = f"{col} is undefined for {opt}: {why}"
             return test
-    xa, xb = ra.values[col], rb.values[col]
     ran = ra.ran & rb.ran                                   # seeds both optimizers ran
+    if spec.name == "best_loss":
+        xa, xb, ran = _best_loss_footing(claim, ra.group, rb.group, ran, test)
+        if xa is None:
+            return test
+    else:
+        xa, xb = ra.values[col], rb.values[col]
+        row["test"] = "sign flips of per-seed values"
     if ran.sum() < 2:
         row["seeds"], row["verdict"] = int(ran.sum()), "insufficient seeds"
-        row["reason"] = (f"{int(ran.sum())} seed(s) run by both: a paired test needs 2 at least, and "
+        row["reason"] = (f"{int(ran.sum())} paired seed(s): a paired test needs 2 at least, and "
                          f"{seeds_needed(head['level'] / 2)} for one claim at level {head['level']:g}")
         return test
     bad = ran & ~(np.isfinite(xa) & np.isfinite(xb))
     if bad.any():
         who = [o for o, x in ((a, xa), (b, xb)) if (ran & ~np.isfinite(x)).any()]
         row["reason"] = (f"{col} is undefined on {int(bad.sum())} of {int(ran.sum())} seeds for {', '.join(who)} "
-                         "(best point diverged, l* >= l0, budget beyond the trials, or one seed cannot cross-fit)")
+                         "(best point diverged, l* >= l0 or l_ref, budget beyond the trials, or one seed cannot "
+                         "cross-fit)")
         row["seeds"] = int(ran.sum())
+        test.swap = None
         return test
     xa, xb = xa[ran], xb[ran]
-    m = int(ran.sum())
-    row["seeds"] = m
-    null = head["threshold"]
+    row["seeds"] = int(ran.sum())
     if ratio:
         if (xa <= 0).any() or (xb <= 0).any():
             row["reason"] = f"a ratio needs positive values of {col}"
+            test.swap = None
             return test
-        d = np.log(xa / xb) - np.log(null)
+        d = np.log(xa / xb)
     else:
-        d = xa - xb - null
-    test.d = d
-    if spec.name == "best_loss":
-        if _same_grid(ra.group, rb.group):
-            test.swap = (ra.group.loss[:, ran], rb.group.loss[:, ran], _cross_fit_effect(ratio, null))
-        else:
-            row["caveats"] = "; ".join(filter(None, [row["caveats"], f"{task}: different grids: the cross-fitted best "
-                                                     "loss is tested by sign flips of its per-seed terms (approximate)"]))
+        d = xa - xb
+    test.e = test.orient * d
     lo, hi = studentized_interval(d, settings.confidence, settings.resamples, settings.seed)
-    if ratio:
-        row["effect"], row["ci_low"], row["ci_high"] = (float(np.exp(v + np.log(null))) for v in (d.mean(), lo, hi))
-    else:
-        row["effect"], row["ci_low"], row["ci_high"] = (float(v + null) for v in (d.mean(), lo, hi))
+    back = np.exp if ratio else (lambda v: v)
+    row["effect"], row["ci_low"], row["ci_high"] = (float(back(v)) for v in (d.mean(), lo, hi))
     test.reversible = _reversible(spec, ra.cuts.get(col), rb.cuts.get(col), ran, ca, cb, claim.direction)
     return test
 
 
-def _cross_fit_effect(ratio: bool, null: float):
-    """The statistic of a best-loss claim: the studentized mean over seeds of the cross-fitted
-    per-seed effect."""
-    def statistic(la: np.ndarray, lb: np.ndarray) -> np.ndarray:
-        a, b = cross_fit(la), cross_fit(lb)
-        with np.errstate(all="ignore"):
-            d = np.log(a / b) - np.log(null) if ratio else a - b - null
-        return t_statistic(d)
-    return statistic
+def _best_loss_footing(claim: Claim, ga, gb, ran: np.ndarray, test: TaskTest):
+    """(a, b, seeds) of a best-loss claim on a footing where the sign-flip null holds exactly, or
+    (None, None, ran) with the reason in test.row:
+
+    - tuning_seeds: n  each optimizer's best point is chosen on the first n seeds both ran
+      (median over them) and scored on the others, whose terms are independent: sign flips;
+    - the same grid   the cross-fitted best loss, swapping A's and B's raw results seed by seed;
+    - shared points   the same, restricted to the grid points both ran (said in the caveats);
+    - otherwise none exists: inconclusive, with the reason."""
+    row = test.row
+    idx = np.flatnonzero(ran)
+    if claim.tuning_seeds is not None:
+        n = claim.tuning_seeds
+        if len(idx) <= n:
+            row["verdict"], row["seeds"] = "insufficient seeds", 0
+            row["reason"] = f"tuning_seeds: {n}, but only {len(idx)} seed(s) both ran: none is left to score on"
+            return None, None, ran
+        tune, held = idx[:n], np.zeros_like(ran)
+        held[idx[n:]] = True
+
+        def scored(g) -> np.ndarray:
+            with np.errstate(all="ignore"):
+                med = np.nanmedian(np.where(np.isfinite(g.loss[:, tune]), g.loss[:, tune], np.nan), axis=1)
+            return g.loss[int(np.argmin(np.where(np.isfinite(med), med, np.inf)))]
+        row["test"] = f"best point chosen on seeds {', '.join(str(int(ga.seeds[j])) for j in tune)}, scored on the others"
+        return scored(ga), scored(gb), held
+    if _same_grid(ga, gb):
+        la, lb = ga.loss, gb.loss
+        row["test"] = "cross-fitted best loss, A's and B's results swapped seed by seed (same grid)"
+    else:
+        pa, pb = _shared_points(ga, gb)
+        if not len(pa):
+            row["reason"] = (f"{claim.compare[0]} and {claim.compare[1]} ran different grids with no point in common, "
+                             "so the cross-fitted best loss has "
+                             "no exact test (its per-seed terms share selection data); declare tuning_seeds: n "
+                             "(choose on n seeds, score on the others) or give the grids common points")
+            return None, None, ran
+        la, lb = ga.loss[pa], gb.loss[pb]
+        row["test"] = (f"cross-fitted best loss on the {len(pa)} grid point(s) both ran (of {len(ga.points)} and "
+                       f"{len(gb.points)}), results swapped seed by seed")
+        row["caveats"] = "; ".join(filter(None, [row["caveats"], f"{test.task}: decided on the grid points both "
+                                                 f"optimizers ran ({len(pa)})"]))
+    xa, xb = cross_fit(la[None])[0], cross_fit(lb[None])[0]
+    test.swap = (la[:, ran], lb[:, ran])
+    return xa, xb, ran
+
+
+def _resolution(g) -> float:
+    """The lr grid's coarsest step along lr, in decades (0 when lr has one value)."""
+    x = np.unique(np.round(g.log_lr[np.isfinite(g.log_lr)], 6))
+    return float(np.diff(x).max()) if x.size > 1 else 0.0
+
+
+def _shared_points(ga, gb) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (into A's and B's points) of the grid points both ran: the two sweep the same axes
+    (the hyperparameters that vary, e.g. lr) and the point has the same values on them (to 6
+    significant digits). Unswept hyperparameters (an optimizer's own betas, momentum ...) are
+    each optimizer's fixed setting, not part of the grid."""
+    cols = sorted(ga.axes) or [LR]  # one point each: compared at its lr
+    if sorted(ga.axes) != sorted(gb.axes) or any(c not in g.points for g in (ga, gb) for c in cols):
+        return np.array([], dtype=int), np.array([], dtype=int)
+
+    def keys(g) -> list[tuple]:
+        return [tuple(_round(v) for v in r) for r in g.points[cols].itertuples(index=False)]
+
+    where_b = {k: i for i, k in enumerate(keys(gb))}
+    pairs = [(i, where_b[k]) for i, k in enumerate(keys(ga)) if k in where_b]
+    return np.array([p[0] for p in pairs], dtype=int), np.array([p[1] for p in pairs], dtype=int)
+
+
+def _round(v):
+    return float(f"{v:.6g}") if isinstance(v, (float, np.floating)) else v
 
 
 def _same_grid(ga, gb) -> bool:
-    """Both groups ran the same grid points (every hyperparameter column equal, in order)."""
-    if len(ga.points) != len(gb.points):
-        return False
-    cols = sorted({c for c in (*ga.points.columns, *gb.points.columns) if c.startswith("hp.")})
-    for c in cols:
-        if c not in ga.points or c not in gb.points:
-            return False
-        x, y = ga.points[c].reset_index(drop=True), gb.points[c].reset_index(drop=True)
-        if not ((x == y) | (x.isna() & y.isna())).all():
-            return False
-    return True
+    """Both groups ran the same grid points, in the same order."""
+    pa, pb = _shared_points(ga, gb)
+    return len(pa) == len(ga.points) == len(gb.points) and bool((pa == np.arange(len(pa))).all()
+                                                                 and (pb == np.arange(len(pb))).all())
 
 
 def _undefined(c: pd.Series, col: str) -> str:
@@ -287,9 +413,10 @@ def _undefined(c: pd.Series, col: str) -> str:
 
 
 def _reversible(spec: MetricSpec, cut_a, cut_b, ran, ca, cb, direction: str) -> dict[str, bool]:
-    """Which decisive verdicts a grid cut could reverse. A basin cut by the grid is a lower bound:
-    'A wider than B' could reverse when B's basin was cut (and vice versa). A cut Wortsman window
-    covers less than its range, in an unknown direction: any cut could reverse either verdict."""
+    """Which findings a grid cut could reverse. A basin cut by the grid is a lower bound:
+    'A wider than B' could reverse when B's basin was cut (and vice versa), equivalence when either
+    was. A cut Wortsman window covers less than its range, in an unknown direction: any cut could
+    reverse any finding."""
     kind = spec.entry.cut_kind
     if kind is None:
         return {}
@@ -301,55 +428,60 @@ def _reversible(spec: MetricSpec, cut_a, cut_b, ran, ca, cb, direction: str) -> 
 
     a_cut, b_cut = was_cut(cut_a, ca), was_cut(cut_b, cb)
     if kind == "partial":
-        return {"supported": a_cut or b_cut, "contradicted": a_cut or b_cut}
+        return {v: a_cut or b_cut for v in FINDINGS}
     a_found_higher = {"supported": direction == "greater", "contradicted": direction == "less"}
     # a lower bound can only grow: the lower one of the two could overtake the other
-    return {v: (b_cut if higher else a_cut) for v, higher in a_found_higher.items()}
+    out = {v: (b_cut if higher else a_cut) for v, higher in a_found_higher.items()}
+    out["equivalent"] = a_cut or b_cut
+    return out
 
 
-def _decide(t: TaskTest, level: float, family: int) -> None:
+def _decide(t: TaskTest, level: float, family: int, name: str) -> None:
     r = t.row
     m = r["seeds"]
-    if r["p_claimed_holm"] <= level:
-        r["verdict"], r["reason"] = "supported", f"Holm-adjusted p = {r['p_claimed_holm']:.3g} <= {level:g}"
-    elif r["p_opposite_holm"] <= level:
-        r["verdict"] = "contradicted"
-        r["reason"] = f"the opposite direction's Holm-adjusted p = {r['p_opposite_holm']:.3g} <= {level:g}"
-    elif smallest_p(m) > level / family:
+    terms = {"supported": r["p_supported"], "contradicted": r["p_contradicted"], "equivalent": r["p_equivalent"]}
+    finding = min(terms, key=terms.get)
+    what = {"supported": "better by more than the margin", "contradicted": "worse by more than the margin",
+            "equivalent": "within +- the margin"}[finding]
+    if r["p_holm"] <= level:
+        r["verdict"] = finding
+        r["reason"] = f"{what}: Holm-adjusted p = {r['p_holm']:.3g} <= {level:g} ({name} family of {family})"
+    elif 2 * smallest_p(m) > level / family:
         r["verdict"] = "insufficient seeds"
-        r["reason"] = (f"{m} seeds give p >= {smallest_p(m):.3g} > {level:g}/{family} (Holm over {family} one-sided "
-                       f"tests): {seeds_needed(level / family)} seeds needed")
+        r["reason"] = (f"{m} seeds give a two-sided p >= {2 * smallest_p(m):.3g} > {level:g}/{family} (Holm over the "
+                       f"{family} claim x task tests of the {name} family): {seeds_needed(level / (2 * family))} "
+                       "seeds needed")
     else:
-        r["reason"] = f"Holm-adjusted p = {r['p_claimed_holm']:.3g} (opposite {r['p_opposite_holm']:.3g}) > {level:g}"
-    if r["verdict"] in DECISIVE and t.reversible.get(r["verdict"]):
+        r["reason"] = f"nearest finding {finding}, Holm-adjusted p = {r['p_holm']:.3g} > {level:g}"
+    if r["verdict"] in FINDINGS and t.reversible.get(r["verdict"]):
         r["reason"] = f"would be {r['verdict']} ({r['reason']}), but a grid cut of {r['metric']} could reverse it"
         r["verdict"] = "inconclusive"
 
 
-def _overall(claim: Claim, head: dict, tests: list[TaskTest], settings, family: int) -> dict[str, Any]:
+def _overall(claim: Claim, head: dict, tests: list[TaskTest], family: int) -> dict[str, Any]:
     row = {k: head.get(k) for k in VERDICT_COLUMNS}
-    row.update(seeds=0, p_value=np.nan, p_opposite=np.nan, effect=np.nan, ci_low=np.nan, ci_high=np.nan,
-               caveats="", per_task="", tests=family)
+    row.update(seeds=0, p_value=np.nan, effect=np.nan, ci_low=np.nan, ci_high=np.nan, caveats="", per_task="",
+               tests=family)
     if head["reason"] is not None:
         row.update(verdict="inconclusive", reason=head["reason"])
         return row
     rows = [t.row for t in tests]
     verdicts = [r["verdict"] for r in rows]
     row["seeds"] = min(r["seeds"] for r in rows)
-    row["p_value"] = max(r["p_claimed_holm"] for r in rows)     # NaN when some task has no test
-    row["p_opposite"] = max(r["p_opposite_holm"] for r in rows)
+    row["margin"] = max(r["margin"] for r in rows)     # a basin's margin may be raised to the grid's resolution
+    row["p_value"] = max(r["p_holm"] for r in rows)     # NaN when some task has no test
     if len(rows) == 1:
         row.update(effect=rows[0]["effect"], ci_low=rows[0]["ci_low"], ci_high=rows[0]["ci_high"])
     distinct = set(verdicts)
     if len(distinct) == 1:
         verdict = verdicts[0]
-    elif distinct & set(DECISIVE):
+    elif distinct & set(FINDINGS):
         verdict = "mixed"
     else:
         verdict = "insufficient seeds" if "insufficient seeds" in distinct else "inconclusive"
     n = len(rows)
-    if verdict in DECISIVE:
-        reason = f"{verdict} on every task ({n}); intersection-union p = {row['p_value' if verdict == 'supported' else 'p_opposite']:.3g}"
+    if verdict in FINDINGS:
+        reason = f"{verdict} on every task ({n}); intersection-union p = {row['p_value']:.3g}"
     elif verdict == "mixed":
         reason = "tasks disagree: " + ", ".join(f"{r['task']} {r['verdict']}" for r in rows)
     else:
@@ -365,7 +497,7 @@ def _per_task(r: dict) -> str:
     eff = "" if not np.isfinite(r["effect"]) else (
         f" {r['effect']:.4g} [{r['ci_low']:.4g}, {r['ci_high']:.4g}]" if ratio
         else f" {r['effect']:+.4g} [{r['ci_low']:+.4g}, {r['ci_high']:+.4g}]")
-    p = "" if not np.isfinite(r["p_claimed_holm"]) else f", p = {r['p_claimed_holm']:.3g}"
+    p = "" if not np.isfinite(r["p_holm"]) else f", p = {r['p_holm']:.3g}"
     return f"{r['task']}: {r['verdict']}{eff}{p}, {r['seeds']} seeds"
 
 
@@ -383,7 +515,4 @@ def _caveats(task: str, ca: pd.Series, cb: pd.Series, spec: MetricSpec) -> list[
             out.append(f"{who}: several disjoint intervals qualify for {col} (the widest is used)")
         if c["missing_trials"]:
             out.append(f"{who}: {int(c['missing_trials'])} missing trial(s)")
-    if spec.name == "best_loss" and int(ca["points"]) != int(cb["points"]):
-        out.append(f"{task}: grids differ in size ({int(ca['points'])} vs {int(cb['points'])} points): a larger "
-                   "grid has more chances at a low loss; the cross-fitted best loss reduces but does not remove it")
     return out

@@ -39,6 +39,8 @@ class Group:
     trial_diverged: np.ndarray  # (N,) bool
     trial_time: np.ndarray     # (N,) wall time per step (NaN for failed trials)
     l0: float                  # median loss at initialization
+    l_ref: float = np.nan      # the task's reference loss (a trivial predictor's; l0 when undeclared)
+    l_min: float = np.nan      # the task's known floor (a synthetic task's noise floor), else NaN
 
     @property
     def lr_swept(self) -> bool:
@@ -120,5 +122,16 @@ def build_groups(lt: pd.DataFrame, points: pd.DataFrame) -> list[Group]:
             trial_diverged=trials["diverged"].to_numpy(dtype=bool),
             trial_time=trials["time_per_step"].to_numpy(dtype=float),
             l0=float(np.nanmedian(trials["l0"].to_numpy(dtype=float))),
+            l_ref=_declared(trials, "ref_loss", float(np.nanmedian(trials["l0"].to_numpy(dtype=float)))),
+            l_min=_declared(trials, "floor_loss", np.nan),
         ))
     return groups
+
+
+def _declared(trials: pd.DataFrame, column: str, default: float) -> float:
+    """Median of a loss the task declares (every trial records it), or ``default`` when none did."""
+    if column not in trials:
+        return default
+    v = pd.to_numeric(trials[column], errors="coerce").to_numpy(dtype=float)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else default

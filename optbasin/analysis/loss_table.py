@@ -22,6 +22,7 @@ REQUIRED = ("trial_id", "task", "optimizer", "seed", "status", "init_loss", "fin
 OPTIONAL = {
     "optimizer_name": "", "final_train_loss": np.nan, "wall_time": np.nan,
     "steps_done": np.nan, "error": "", "hp.lr": np.nan,
+    "ref_loss": np.nan, "floor_loss": np.nan,  # the task's reference loss and known floor (Task.reference_losses)
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from optbasin.analysis.claims import FINDINGS
 from optbasin.analysis.specs import MetricSpec
 from optbasin.analysis.text import _ci, _display, _num
 
@@ -32,7 +33,6 @@ def _verdicts(a) -> list[str]:
     if v.empty:
         return []
     s = a.settings
-    tests = int(a.verdicts["tests"].max())
     rows = []
     for _, r in v.iterrows():
         ratio = r["effect_kind"] == "ratio"
@@ -40,25 +40,27 @@ def _verdicts(a) -> list[str]:
             r["claim"], r["task"], f"{r['a']} vs {r['b']}", _display(r["metric"]),
             f"{_num(r['value_a'])} / {_num(r['value_b'])}",
             f"{_num(r['effect'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]" + (" (ratio)" if ratio else ""),
-            _num(r["p_claimed_holm"], ".3g"), _num(r["p_opposite_holm"], ".3g"),
-            f"**{r['verdict']}**" if r["verdict"] in ("supported", "contradicted") else r["verdict"],
+            _num(r["margin"], ".3g"), r["family"], _num(r["p_holm"], ".3g"),
+            f"**{r['verdict']}**" if r["verdict"] in FINDINGS else r["verdict"],
             r["reason"] + (f"; caveats: {r['caveats']}" if r["caveats"] else ""),
         ])
-    head = (f"Per-task verdicts: exact paired sign-flip test over {int(v['seeds'].max())} seeds, Holm over "
-            f"{tests} one-sided tests (both directions of every claim on every task), level {s.level:g}; "
-            f"effect = mean over seeds of A - B (A / B for a ratio), {round(100 * s.confidence)}% studentized "
-            f"bootstrap interval; p = Holm-adjusted, for the claimed and the opposite direction.")
-    return [head, "", *_table(["claim", "task", "A vs B", "metric", "A / B", "effect [CI]", "p claimed",
-                               "p opposite", "verdict", "why"], rows)]
+    head = (f"Per-task verdicts: exact paired sign-flip tests over up to {int(v['seeds'].max())} seeds with the "
+            f"margin applied to the data (supported: better by more than the margin; contradicted: worse by more; "
+            f"equivalent: within +- the margin, two one-sided tests), one two-sided test per claim and task, Holm "
+            f"over the primary claims and apart over the exploratory ones, level {s.level:g}; effect = mean over "
+            f"seeds of A - B (A / B for a ratio), {round(100 * s.confidence)}% studentized bootstrap interval; "
+            f"p = Holm-adjusted.")
+    return [head, "", *_table(["claim", "task", "A vs B", "metric", "A / B", "effect [CI]", "margin", "family",
+                               "p", "verdict", "why"], rows)]
 
 
 def _overall(a) -> list[str]:
     v = a.verdicts
     if v.empty:
         return []
-    rows = [[r["claim"], f"**{r['verdict']}**" if r["verdict"] in ("supported", "contradicted") else r["verdict"],
+    rows = [[r["claim"], f"**{r['verdict']}**" if r["verdict"] in FINDINGS else r["verdict"],
              r["reason"]] for _, r in v.iterrows()]
-    return ["Overall (supported or contradicted only when every task is):", "",
+    return ["Overall (supported, contradicted or equivalent only when every task is):", "",
             *_table(["claim", "verdict", "why"], rows)]
 
 
@@ -72,7 +74,7 @@ def _leaderboard(a) -> list[str]:
                  + ("+" if r.get(basin + "_disjoint") is True else ""))
         rows.append([r["task"], r["optimizer"], int(r["seeds"]), _ci(r, "best_loss"), _num(r["best_loss_xfit"]),
                      _point(r["best_point"]) + (" (edge)" if r["best_at_edge"] else ""), width,
-                     _num(r["lr_sensitivity"], ".3g"), f"{r['divergence_rate']:.0%}"])
+                     _num(r.get("lr_sensitivity", float("nan")), ".3g"), f"{r['divergence_rate']:.0%}"])
     return [f"Leaderboard: final validation loss, median over seeds; best loss with a "
             f"{round(100 * a.settings.confidence)}% bootstrap interval over seeds; cross-fit: the point chosen on "
             f"the other seeds; basin: decades of lr within {a.settings.eps[0]:g} of the optimizer's own best "

@@ -27,6 +27,8 @@ class Basin:
     cut_low: np.ndarray   # bool: the basin reaches the grid's first point (low is not a crossing)
     cut_high: np.ndarray  # bool: the basin reaches the grid's last point
     disjoint: np.ndarray  # bool: several separate intervals qualify (the widest is reported)
+    width_min: np.ndarray | None = None  # what the grid allows: between the outermost points inside
+    width_max: np.ndarray | None = None  # and the first points outside (inf where the run is cut)
 
 
 def basin(x: np.ndarray, loss: np.ndarray, threshold: np.ndarray) -> Basin:
@@ -39,6 +41,9 @@ def basin(x: np.ndarray, loss: np.ndarray, threshold: np.ndarray) -> Basin:
     A run is extended on each side to where the straight line between its last point inside and
     the first point outside crosses the threshold (linear interpolation of the loss in x). A run
     that reaches the grid's first (last) point stops there and is flagged cut: a lower bound.
+    The true edge lies between the last point inside and the first outside, so the grid allows
+    any width in [width_min, width_max] (width_max: the whole gap to the first points outside; no
+    qualifying point: [0, the spacing around the best point] is not claimed, width_max is NaN).
     """
     loss = np.where(np.isfinite(loss), loss, np.inf)
     u, n = loss.shape
@@ -64,6 +69,8 @@ def basin(x: np.ndarray, loss: np.ndarray, threshold: np.ndarray) -> Basin:
     bb = np.minimum(np.clip(b, 0, n - 1), last)
     high = np.where(cut_high, x[rows, bb], crossing(bb, np.minimum(bb + 1, n - 1)))
     width = np.where(inside, high - low, -np.inf)
+    inner = x[rows, bb] - x[rows, np.clip(a, 0, n - 1)]
+    outer = np.where(cut_low | cut_high, np.inf, x[rows, np.minimum(bb + 1, n - 1)] - x[rows, np.clip(a - 1, 0, n - 1)])
     pick = np.argmax(width, axis=1)[:, None]
     found = inside.any(axis=1)
     runs = (inside & ~np.hstack([np.zeros((u, 1), bool), inside[:, :-1]])).sum(axis=1)
@@ -72,7 +79,8 @@ def basin(x: np.ndarray, loss: np.ndarray, threshold: np.ndarray) -> Basin:
         return np.where(found, np.take_along_axis(v, pick, axis=1)[:, 0], empty)
 
     return Basin(width=at(width, 0.0), low=at(low, np.nan), high=at(high, np.nan),
-                 cut_low=at(cut_low, False), cut_high=at(cut_high, False), disjoint=runs > 1)
+                 cut_low=at(cut_low, False), cut_high=at(cut_high, False), disjoint=runs > 1,
+                 width_min=at(inner, 0.0), width_max=at(outer, np.nan))
 
 
 # ---------------------------------------------------------------------------------------------

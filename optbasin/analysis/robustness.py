@@ -60,6 +60,7 @@ class Context:
     v: np.ndarray           # sorted trial losses
     surv: np.ndarray        # survival weights (metrics.survival)
     l0: float
+    all_seeds_best_log_lr: float = np.nan  # log10 lr of the best point over every seed
     cache: dict = field(default_factory=dict)  # results that several metrics share
 
 
@@ -92,7 +93,8 @@ def group_metrics(g: Group, counts: np.ndarray, specs: list[MetricSpec], s: Anal
     v, surv = M.survival(g.trial_loss, w)
     ctx = Context(g=g, settings=s, counts=counts, u=u, med=med, best=best, lstar=lstar,
                   task_best=lstar if task_best is None else task_best, curve=curve, x=x,
-                  best_log_lr=g.log_lr[best], w=w, n_trials=w.sum(axis=1), v=v, surv=surv, l0=g.l0)
+                  best_log_lr=g.log_lr[best], w=w, n_trials=w.sum(axis=1), v=v, surv=surv, l0=g.l0,
+                  all_seeds_best_log_lr=float(g.log_lr[medians(g, np.ones((1, counts.shape[1]), np.int64))[1][0]]))
 
     drawn = counts[:, None, :] > 0                                     # (u, 1, m)
     best_div = (g.diverged[best][:, None, :] & drawn[:, 0][:, None, :]).sum(axis=2)[:, 0]
@@ -113,6 +115,9 @@ def group_metrics(g: Group, counts: np.ndarray, specs: list[MetricSpec], s: Anal
             if failed_optimum[0]:
                 result.undefined[col] = ("the best point diverged" if 2 * best_div[0] > best_runs[0]
                                          else f"l* = {lstar[0]:.4g} >= l0 = {g.l0:.4g}: nothing was learned")
+        if np.isnan(values[0]) and col not in result.undefined and spec.scope == "floor":
+            result.undefined[col] = (f"l* = {lstar[0]:.4g} >= l_ref = {g.l_ref:.4g}: the best does not beat the "
+                                     "task's reference loss, so there is no basin")
         if np.isnan(values[0]) and col not in result.undefined and spec.name == "time_per_step":
             result.undefined[col] = "no trial timed alone (population members record a share of their population's time)"
         if np.isnan(values[0]) and col not in result.undefined and entry.budgeted:

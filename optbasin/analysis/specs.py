@@ -27,17 +27,27 @@ class MetricSpec:
     name: str
     eps: float | None = None        # basin_width, relative tolerance
     delta: float | None = None      # basin_width, absolute tolerance
-    scope: str = "own"              # basin_width: tolerance around the optimizer's own l* ("own")
-                                    # or around the best l* of every optimizer on the task ("task")
+    scope: str = "own"              # basin_width: tolerance around the optimizer's own l* ("own"),
+                                    # around the best l* of every optimizer on the task ("task"), or
+                                    # floor-aware, l* + eps (l_ref - l*) ("floor")
     k: int | None = None            # expected_best_k
     weighting: str | None = None    # tunability: early | uniform | late
     alpha: float | None = None      # alpha_tunability
+    window: tuple | None = None     # lr_sensitivity: a fixed lr range (a, b), or per optimizer
+                                    # ((label, a, b), ...); None: centred on the best lr
 
     @property
     def column(self) -> str:
         if self.name == "basin_width":
+            if self.scope == "floor":
+                return f"basin_width_floor{self.eps:g}"
             kind = f"rel{self.eps:g}" if self.eps is not None else f"abs{self.delta:g}"
             return f"basin_width_{'task' if self.scope == 'task' else ''}{kind}"
+        if self.name == "lr_sensitivity" and self.window is not None:
+            if isinstance(self.window[0], tuple):  # per optimizer: named by its width in decades
+                label, a, b = self.window[0]
+                return f"lr_sensitivity_pilot{np.log10(b / a):.3g}dec_" + "_".join(w[0] for w in self.window)
+            return f"lr_sensitivity_{self.window[0]:g}_{self.window[1]:g}"
         if self.name == "expected_best_k":
             return f"expected_best_k{self.k}"
         if self.name == "tunability":
@@ -78,6 +88,8 @@ class MetricDef:
     cut_kind: str | None = None         # what a grid cut means: "lower_bound" (the value can only
                                         # grow) or "partial" (it covers less than asked, either way)
     budgeted: bool = False              # a budget of k trials: undefined when k > N trials run
+    margin: float = 0.0                 # default smallest effect of interest of a claim, in `unit`
+                                        # (docs/statistics.md, "Margins", says why each)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,26 +101,44 @@ def _best_loss(ctx: "Context", spec: MetricSpec) -> Computed:
     return Computed(ctx.lstar)
 
 
-def threshold(ref: np.ndarray, spec: MetricSpec) -> np.ndarray:
-    """Basin tolerance around a reference best loss: ref + eps |ref| (relative) or ref + delta."""
-    return ref + spec.eps * np.abs(ref) if spec.eps is not None else ref + spec.delta
+def threshold(ref: np.ndarray, spec: MetricSpec, floor: float = np.nan, l_ref: float = np.nan) -> np.ndarray:
+    """Basin tolerance around a best loss ``ref``:
+    floor-aware (scope floor)  ref + eps (l_ref - ref), l_ref the task's reference loss;
+    relative                   ref + eps (ref - floor) when the task declares a floor (its known
+                               minimum, e.g. a noise floor), else ref + eps |ref|;
+    absolute                   ref + delta."""
+    if spec.scope == "floor":
+        return ref + spec.eps * (l_ref - ref)
+    if spec.eps is None:
+        return ref + spec.delta
+    return ref + spec.eps * (ref - floor if np.isfinite(floor) else np.abs(ref))
 
 
 def _basin_width(ctx: "Context", spec: MetricSpec) -> Computed:
-    t = threshold(ctx.lstar if spec.scope == "own" else ctx.task_best, spec)
+    ref = ctx.task_best if spec.scope == "task" else ctx.lstar
+    t = threshold(ref, spec, ctx.g.l_min, ctx.g.l_ref)
     b = M.basin(ctx.x, ctx.curve, t)
     detail = {"low": float(10 ** b.low[0]), "high": float(10 ** b.high[0]), "cut_low": bool(b.cut_low[0]),
-              "cut_high": bool(b.cut_high[0]), "disjoint": bool(b.disjoint[0]), "threshold": float(t[0])}
-    return Computed(b.width, b.cut_low | b.cut_high, detail)
+              "cut_high": bool(b.cut_high[0]), "disjoint": bool(b.disjoint[0]), "threshold": float(t[0]),
+              "width_min": float(b.width_min[0]), "width_max": float(b.width_max[0])}
+    width = b.width
+    if spec.scope == "floor":  # no basin when the best does not beat the reference predictor
+        width = np.where(ctx.lstar < ctx.g.l_ref, width, np.nan)
+    return Computed(width, b.cut_low | b.cut_high, detail)
 
 
 def _lr_sensitivity(ctx: "Context", spec: MetricSpec) -> Computed:
     s = ctx.settings
-    if s.lr_range is not None:
-        lo = np.full(ctx.u, np.log10(s.lr_range[0]))
-        hi = np.full(ctx.u, np.log10(s.lr_range[1]))
-    else:
-        centre = ctx.best_log_lr
+    window = spec.window or s.lr_range
+    if window is not None and isinstance(window[0], tuple):  # per optimizer (an optimizer not named: none)
+        window = next(((a, b) for label, a, b in window if label == ctx.g.optimizer), None)
+        if window is None:
+            return Computed(np.full(ctx.u, np.nan))
+    if window is not None:
+        lo = np.full(ctx.u, np.log10(window[0]))
+        hi = np.full(ctx.u, np.log10(window[1]))
+    else:  # centred on the best lr over every seed: one window for all rows (never a seed's own best)
+        centre = np.full(ctx.u, ctx.all_seeds_best_log_lr)
         lo, hi = centre - s.lr_decades / 2, centre + s.lr_decades / 2
     value, cut = M.lr_sensitivity(ctx.x, ctx.curve, ctx.l0, ctx.lstar, lo, hi)
     return Computed(value, cut)
@@ -156,22 +186,23 @@ def _time_per_step(ctx: "Context", spec: MetricSpec) -> Computed:
 
 
 REGISTRY: dict[str, MetricDef] = {d.name: d for d in [
-    MetricDef("best_loss", True, "best loss", "loss", (), _best_loss),
+    MetricDef("best_loss", True, "best loss", "loss", ("tuning_seeds",), _best_loss, margin=0.01),
     MetricDef("basin_width", False, "basin width", "decades of lr", ("tolerance", "delta", "scope"), _basin_width,
-              needs_lr=True, fails_with_optimum=True, cut_kind="lower_bound"),
-    MetricDef("lr_sensitivity", True, "LR sensitivity (Wortsman)", "loss", (), _lr_sensitivity,
-              needs_lr=True, fails_with_optimum=True, cut_kind="partial"),
+              needs_lr=True, fails_with_optimum=True, cut_kind="lower_bound", margin=0.25),
+    MetricDef("lr_sensitivity", True, "LR sensitivity (Wortsman)", "loss", ("window",), _lr_sensitivity,
+              needs_lr=True, fails_with_optimum=True, cut_kind="partial", margin=0.01),
     MetricDef("expected_best_k", True, "expected best after k trials (Dodge)", "loss", ("k",), _expected_best_k,
-              budgeted=True),
+              budgeted=True, margin=0.01),
     MetricDef("tunability", True, "tunability CP (Sivaprasad)", "loss", ("weighting",), _tunability,
-              fails_with_optimum=True, budgeted=True),
+              fails_with_optimum=True, budgeted=True, margin=0.01),
     MetricDef("alpha_tunability", True, "alpha-tunability", "fraction of the budget", ("alpha",),
-              _alpha_tunability, fails_with_optimum=True, budgeted=True),
-    MetricDef("divergence_rate", True, "divergence rate (trials)", "fraction", (), _divergence_rate),
+              _alpha_tunability, fails_with_optimum=True, budgeted=True, margin=0.1),
+    MetricDef("divergence_rate", True, "divergence rate (trials)", "fraction", (), _divergence_rate, margin=0.05),
     MetricDef("divergence_rate_points", True, "divergence rate (grid points)", "fraction", (),
-              _divergence_rate_points),
+              _divergence_rate_points, margin=0.05),
     MetricDef("time_per_step", True, "time per step", "s", (), _time_per_step),
 ]}
+RATIO_MARGIN = 1.05  # default margin of an effect: ratio claim (5%)
 
 
 def entry_of_column(column: str) -> MetricDef | None:
@@ -188,6 +219,7 @@ def default_specs(settings) -> list[MetricSpec]:
     specs = [MetricSpec("best_loss")]
     specs += [MetricSpec("basin_width", eps=e) for e in settings.eps]
     specs += [MetricSpec("basin_width", eps=settings.eps[0], scope="task")]
+    specs += [MetricSpec("basin_width", eps=settings.eps[0], scope="floor")]
     specs += [MetricSpec("basin_width", delta=d) for d in settings.delta]
     specs += [MetricSpec("lr_sensitivity")]
     specs += [MetricSpec("expected_best_k", k=k) for k in settings.ks]

@@ -61,26 +61,38 @@ def render_text(a) -> str:
         f"optimizer's own best loss; task-wide: of the best loss of every optimizer on the task; interpolated "
         f"linearly in log10 lr. '-': undefined (see the notes). cross-fit: best loss with the point chosen on "
         f"the other seeds (no winner's curse). E[best|k] and CP: N counts trials (grid points x seeds). lr sens: "
-        f"Wortsman, {'range ' + str(list(s.lr_range)) if s.lr_range else f'{s.lr_decades:g} decades centred on each best lr'}.",
+        f"Wortsman, {'range ' + str(list(s.lr_range)) if s.lr_range else f'{s.lr_decades:g} decades centred on the best lr over all seeds'}.",
     ]
     if not a.verdicts.empty:
-        lines += ["", f"Claims (paired sign-flip test over seeds, Holm over {int(a.verdicts['tests'].max())} one-sided "
-                  f"tests, level {s.level:g}; effect = mean over seeds of A - B, {pct}% studentized bootstrap interval)"]
-        v = pd.DataFrame({
-            "claim": a.verdicts["claim"], "verdict": a.verdicts["verdict"].str.upper(),
-            "metric": [_display(m) for m in a.verdicts["metric"]],
-            "A vs B": a.verdicts["a"] + " vs " + a.verdicts["b"], "seeds": a.verdicts["seeds"],
-            "p": [_num(p, ".3g") for p in a.verdicts["p_value"]],
-            "effect [CI]": [f"{_num(e)} [{_num(lo)}, {_num(hi)}]" for e, lo, hi in
-                            zip(a.verdicts["effect"], a.verdicts["ci_low"], a.verdicts["ci_high"])],
-        })
-        lines.append(v.to_string(index=False))
-        for _, r in a.verdicts.iterrows():
-            lines.append(f"  {r['claim']}: {r['reason']}")
-            if "," in str(r["tasks"]):
-                lines.append(f"    per task: {r['per_task']}")
-            if r["caveats"]:
-                lines.append(f"    caveats: {r['caveats']}")
+        lines += [""] + verdict_lines(a)
     if a.notes:
         lines += ["", "Notes"] + [f"- {n}" for n in a.notes]
     return "\n".join(lines)
+
+
+def verdict_lines(a) -> list[str]:
+    """The claims' verdicts as text lines (a table, then each claim's reason and caveats)."""
+    s = a.settings
+    pct = round(100 * s.confidence)
+    fam = a.verdicts.groupby("family")["tests"].max().to_dict()
+    lines = [f"Claims (paired sign-flip tests over seeds with the margin applied to the data; one two-sided "
+             f"test per claim and task, Holm over the primary family ({int(fam.get('primary', 0))} tests) and "
+             f"apart over the exploratory one ({int(fam.get('exploratory', 0))}), level {s.level:g}; effect = "
+             f"mean over seeds of A - B, {pct}% studentized bootstrap interval)"]
+    v = pd.DataFrame({
+        "claim": a.verdicts["claim"], "verdict": a.verdicts["verdict"].str.upper(),
+        "metric": [_display(m) for m in a.verdicts["metric"]],
+        "A vs B": a.verdicts["a"] + " vs " + a.verdicts["b"], "family": a.verdicts["family"],
+        "margin": [_num(m, ".3g") for m in a.verdicts["margin"]], "seeds": a.verdicts["seeds"],
+        "p": [_num(p, ".3g") for p in a.verdicts["p_value"]],
+        "effect [CI]": [f"{_num(e)} [{_num(lo)}, {_num(hi)}]" for e, lo, hi in
+                        zip(a.verdicts["effect"], a.verdicts["ci_low"], a.verdicts["ci_high"])],
+    })
+    lines.append(v.to_string(index=False))
+    for _, r in a.verdicts.iterrows():
+        lines.append(f"  {r['claim']}: {r['reason']}")
+        if "," in str(r["tasks"]):
+            lines.append(f"    per task: {r['per_task']}")
+        if r["caveats"]:
+            lines.append(f"    caveats: {r['caveats']}")
+    return lines

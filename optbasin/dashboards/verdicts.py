@@ -14,7 +14,7 @@ import pandas as pd
 
 from optbasin.analysis.specs import entry_of_column
 
-STYLE = ("<style>.verdict.mixed{background:#6a1b9a}.verdict.insufficient-seeds{background:#b35900}"
+STYLE = ("<style>.verdict.mixed{background:#6a1b9a}.verdict.equivalent{background:#1565c0}.verdict.insufficient-seeds{background:#b35900}"
          "tr.claim-head td{background:#f6f7f9;border-top:2px solid #ccc}</style>")
 
 
@@ -63,7 +63,8 @@ def verdicts_section(a) -> str:
         kind = "A / B" if c["effect_kind"] == "ratio" else "A &minus; B"
         sign = "&gt;" if c["direction"] == "greater" else "&lt;"
         title = (f'<b>{html.escape(c["claim"])}</b><div class="small">{_metric(c["metric"])}: {html.escape(c["a"])} vs '
-                 f'{html.escape(c["b"])}, claimed {kind} {sign} {num(c["threshold"], "g")}</div>'
+                 f'{html.escape(c["b"])}, claimed {kind} {sign} by more than the margin {num(c["margin"], "g")}'
+                 f' ({html.escape(c["family"])}{", given " + html.escape(c["given"]) if c["given"] else ""})</div>'
                  + (f'<div class="muted">{html.escape(c["description"])}</div>' if c["description"] else ""))
         body.append(f'<tr class="claim-head"><td>{title}</td><td>{_badge(c["verdict"])}</td><td>{c["seeds"]}</td>'
                     f'<td>{num(c["p_value"], ".3g")}</td><td>{_effect(c)}</td><td></td><td></td><td></td>'
@@ -72,15 +73,19 @@ def verdicts_section(a) -> str:
         for _, r in rows.iterrows():
             caveats = f'<div class="muted">{html.escape(r["caveats"])}</div>' if r["caveats"] else ""
             body.append(f'<tr><td>&nbsp;&nbsp;{html.escape(r["task"])}</td><td>{_badge(r["verdict"])}</td>'
-                        f'<td>{r["seeds"]}</td><td>{num(r["p_claimed_holm"], ".3g")}</td><td>{_effect(r)}</td>'
+                        f'<td>{r["seeds"]}</td><td>{num(r["p_holm"], ".3g")}</td><td>{_effect(r)}</td>'
                         f'<td>{num(r["value_a"])}</td><td>{num(r["value_b"])}</td><td>{_edges(r)}</td>'
                         f'<td class="small">{html.escape(str(r["reason"]))}{caveats}</td></tr>')
     s = a.settings
-    tests = int(v["tests"].max()) if len(v) else 0
-    legend = (f'<p class="muted">Each task: paired sign-flip test over seeds (exact over all 2^m swaps of A\'s and '
-              f"B's results of a seed; Monte Carlo beyond 12 seeds), one-sided in the claimed direction and in the "
-              f"opposite one, Holm's correction over the {tests} one-sided tests of this analysis, level {s.level:g}. "
-              f"Supported (contradicted) overall only when every task supports (contradicts) the claim: the claim's "
+    fam = v.groupby("family")["tests"].max().to_dict()
+    legend = (f'<p class="muted">Each task: paired sign-flip tests over seeds (exact over all 2^m swaps of A\'s and '
+              f"B's results of a seed; Monte Carlo beyond 12 seeds) with the claim's margin applied to the data "
+              f"before the swaps: <i>supported</i> = better by more than the margin, <i>contradicted</i> = worse by "
+              f"more than the margin, <i>equivalent</i> = within plus or minus the margin (two one-sided tests). One "
+              f"two-sided test per claim and task; Holm's correction over the primary claims' "
+              f"{int(fam.get('primary', 0))} tests and apart over the exploratory claims' "
+              f"{int(fam.get('exploratory', 0))}, level {s.level:g}. "
+              f"A finding holds overall only when every task reaches it: the claim's "
               f"p-value is the largest of its tasks'; tasks that disagree give <i>mixed</i>. <i>insufficient seeds</i>: "
               f"no outcome with this many seeds could reach the level. Effect: mean over seeds of A &minus; B (geometric "
               f"mean for a ratio), {round(100 * s.confidence)}% studentized bootstrap interval over seeds ({s.resamples} "

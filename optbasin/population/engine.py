@@ -166,6 +166,7 @@ def run_population(specs: list[TrialSpec], done: MemberDone) -> None:
         done(i, rows[i], {
             "status": status,
             "init_loss": init_loss,
+            **task.reference_losses(),
             "final_train_loss": last_train if status == COMPLETED else math.nan,
             "final_val_loss": val_loss[i] if status == COMPLETED else math.nan,
             "best_val_loss": best_val[i] if math.isfinite(best_val[i]) else math.nan,

@@ -118,6 +118,7 @@ def run_trial(spec: TrialSpec, emit: Callable[[list[dict]], None] | None = None)
     return {
         "status": status,
         "init_loss": init_loss,
+        **task.reference_losses(),
         "final_train_loss": last_train if status == COMPLETED else math.nan,
         "final_val_loss": val_loss if status == COMPLETED else math.nan,
         "best_val_loss": best_val if math.isfinite(best_val) else math.nan,

@@ -8,6 +8,8 @@ A task is built by its catalog factory (``module:function``) from its YAML param
 - ``evaluate(model, device)``: the held-out loss (validation split), a float;
 - ``default_steps`` / ``batch_size``: its default budget and batch size;
 - ``head``: module name(s) of the output head for the parameter split ("auto": last nn.Linear);
+- ``reference_losses()``: {"ref_loss": a trivial predictor's loss, "floor_loss": a known floor},
+  NaN where the task declares none (optbasin/tasks/reference.py; the analysis uses l0 then);
 - ``check_data()``: raise DataError if a data file is missing or malformed (validation calls it
   before a sweep runs, so bad data is refused up front rather than failing every trial).
 Loss at initialization is ``evaluate`` of the freshly built model (the trial records it).
@@ -39,6 +41,10 @@ class Task(ABC):
 
     @abstractmethod
     def evaluate(self, model: nn.Module, device: torch.device) -> float: ...
+
+    def reference_losses(self) -> dict[str, float]:
+        """The task's reference loss (a trivial predictor's) and known floor; NaN: not declared."""
+        return {"ref_loss": float("nan"), "floor_loss": float("nan")}
 
     def check_data(self) -> None:
         """Raise optbasin.errors.DataError naming the file if the task's data cannot be used."""

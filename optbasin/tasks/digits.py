@@ -126,6 +126,12 @@ class DigitsTask(Task):
         with evaluating(model):
             return float(F.cross_entropy(model(x.to(device)), y.to(device)))
 
+    def reference_losses(self) -> dict[str, float]:
+        """Chance: the uniform prediction over the 10 classes, log(10)."""
+        from optbasin.tasks.reference import chance_loss
+
+        return {"ref_loss": chance_loss(N_CLASSES), "floor_loss": float("nan")}
+
     def accuracy(self, model: nn.Module, device: torch.device) -> float:
         """Validation accuracy (not part of the Task protocol; handy in notebooks and tests)."""
         _, _, x, y = load_split(self.val_fraction)

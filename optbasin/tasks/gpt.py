@@ -118,6 +118,18 @@ class GPTTask(Task):
         return total / len(windows)
 
 
+    def reference_losses(self) -> dict[str, float]:
+        """The bigram loss of its own data (counted on the train split, scored on the validation
+        windows ``evaluate`` uses): what a model must beat to have learned more than token pairs."""
+        if getattr(self, "_reference", None) is None:
+            from optbasin.tasks.reference import bigram_loss
+
+            w = self.eval_windows().numpy()
+            self._reference = {"ref_loss": bigram_loss(self.data().train, w[:, :-1], w[:, 1:], self.config.vocab_size),
+                               "floor_loss": float("nan")}
+        return self._reference
+
+
 def make_task(**params) -> GPTTask:
     """Any GPT; the defaults are gpt-tiny's."""
     return GPTTask(**params)
