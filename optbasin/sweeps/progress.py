@@ -1,11 +1,13 @@
-"""A one-line progress view of a running sweep (replaces Ray's console output)."""
+"""The progress view of a running sweep (replaces Ray's console output): a tqdm bar on a terminal,
+plain lines (at most one every 15 s) when the output is not a terminal (a log file, a pipe, a
+notebook)."""
 
 from __future__ import annotations
 
 import sys
 import time
 from collections import Counter
-from typing import TextIO
+from typing import Any, TextIO
 
 
 def _clock(seconds: float) -> str:
@@ -15,7 +17,8 @@ def _clock(seconds: float) -> str:
 
 
 class Progress:
-    """Counts trials by state; prints at most every ``interval`` s (a rewritten line on a TTY)."""
+    """Counts trials by state; shows them at most every ``interval`` s: a tqdm bar on a TTY (its own
+    rate and ETA, the running / diverged / failed counts after it), else a plain line."""
 
     def __init__(self, total: int, skipped: int = 0, stream: TextIO | None = None, enabled: bool = True):
         self.total, self.skipped = total, skipped
@@ -27,13 +30,14 @@ class Progress:
         self.running = 0
         self.start = time.monotonic()
         self._last = 0.0
+        self._bar: Any = None  # the tqdm bar, made on first show
 
     @property
     def stream(self) -> TextIO:
         return self._stream or sys.stderr
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_stream": None}
+        return {**self.__dict__, "_stream": None, "_bar": None}
 
     def finished(self, status: str) -> None:
         self.counts[status] += 1
@@ -52,19 +56,39 @@ class Progress:
                 f"{self.counts['diverged']} diverged | {self.counts['failed']} failed | "
                 f"{_clock(elapsed)} elapsed | ETA {eta_s}]")
 
+    def _states(self) -> str:
+        skipped = f", {self.skipped} already in store" if self.skipped else ""
+        return (f"{self.running} running, {self.counts['diverged']} diverged, "
+                f"{self.counts['failed']} failed{skipped}")
+
+    def _show_bar(self, force: bool) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=self.total, file=self.stream, unit="trial", desc="sweep", dynamic_ncols=True,
+                             mininterval=self.interval, leave=True)
+        self._bar.n = self.done
+        self._bar.set_postfix_str(self._states(), refresh=False)
+        if force:
+            self._bar.refresh()
+        else:
+            self._bar.update(0)  # redraws when mininterval has passed
+
     def show(self, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        if self.tty:
+            self._show_bar(force)
+            return
         now = time.monotonic()
-        if not self.enabled or (not force and now - self._last < self.interval):
+        if not force and now - self._last < self.interval:
             return
         self._last = now
-        if self.tty:
-            self.stream.write("\r" + self.line() + "\x1b[K")
-        else:
-            self.stream.write(self.line() + "\n")
+        self.stream.write(self.line() + "\n")
         self.stream.flush()
 
     def close(self) -> None:
         self.show(force=True)
-        if self.enabled and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.close()  # leaves the bar's last state on its line, and a newline
+            self._bar = None
