@@ -72,3 +72,11 @@ def test_the_report_draws_one_importance_figure_per_task():
     assert "t-importance" in keys
     lr_only = analyze(pd.DataFrame([trial("A", s, lr, 2.0) for lr in LRS for s in range(2)]))
     assert F.importance_figure(lr_only, "t") is None
+
+
+def test_nothing_to_attribute_is_undefined_with_the_reason():
+    a = analyze(pd.DataFrame(grid(lambda lr, c: 1.0, seeds=1)))
+    imp = a.importance
+    assert list(imp["param"]) == ["lr", "clamp_c"] and imp["importance"].isna().all()
+    assert (imp["undefined"] == "every grid point has the same loss: no variance to attribute").all()
+    assert F.importance_figure(a, "t") is None

@@ -22,7 +22,7 @@ from optbasin.analysis.robustness import is_numeric_axis
 
 EVALUATOR = "fanova"
 SEED = 0  # the forest's seed: the same results give the same importances
-COLUMNS = ["task", "optimizer", "param", "importance", "points", "evaluator"]
+COLUMNS = ["task", "optimizer", "param", "importance", "points", "evaluator", "undefined"]
 
 
 def _distribution(axis: str, values: pd.Series):
@@ -46,20 +46,25 @@ def _param(dist, value):
     return int(value) if isinstance(dist, IntDistribution) else float(value)
 
 
-def group_importance(points: pd.DataFrame, axes: list[str], value: str = "median") -> dict[str, float]:
-    """{axis without 'hp.': importance} of the grid ``points`` (one row each, hp.* columns and
-    ``value``) over ``axes``; {} when fewer than two axes vary or fewer than 3 points have a
-    finite value."""
+def group_importance(points: pd.DataFrame, axes: list[str], value: str = "median") -> tuple[dict[str, float], str]:
+    """({axis without 'hp.': importance}, why undefined) of the grid ``points`` (one row each, hp.*
+    columns and ``value``) over the ``axes`` that vary there; ({}, "") with fewer than two such
+    axes; NaN importances and the reason when there is nothing to attribute."""
     import optuna
     from optuna.importance import FanovaImportanceEvaluator
     from optuna.trial import create_trial
 
-    pts = points[np.isfinite(points[value].astype(float))]
-    axes = [a for a in axes if pts[a].nunique(dropna=True) > 1]
-    if len(axes) < 2 or len(pts) < 3:
-        return {}
-    dists = {a.removeprefix("hp."): _distribution(a, pts[a]) for a in axes}
-    trials = [create_trial(params={a.removeprefix("hp."): _param(dists[a.removeprefix("hp.")], r[a]) for a in axes},
+    pts = points[np.isfinite(points[value].astype(float))].dropna(subset=axes)
+    axes = [a for a in axes if pts[a].nunique() > 1]
+    if len(axes) < 2:
+        return {}, ""
+    names = [a.removeprefix("hp.") for a in axes]
+    if len(pts) < 3:
+        return dict.fromkeys(names, np.nan), f"{len(pts)} grid points with a loss: too few to fit"
+    if np.ptp(pts[value].astype(float).to_numpy()) == 0:
+        return dict.fromkeys(names, np.nan), "every grid point has the same loss: no variance to attribute"
+    dists = {n: _distribution(a, pts[a]) for a, n in zip(axes, names)}
+    trials = [create_trial(params={n: _param(dists[n], r[a]) for a, n in zip(axes, names)},
                            distributions=dists, value=float(r[value])) for _, r in pts.iterrows()]
     before = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # "a new study created in memory"
@@ -68,18 +73,24 @@ def group_importance(points: pd.DataFrame, axes: list[str], value: str = "median
     finally:
         optuna.logging.set_verbosity(before)
     study.add_trials(trials)
-    return dict(optuna.importance.get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=SEED)))
+    try:
+        imp = optuna.importance.get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=SEED))
+    except RuntimeError as e:  # e.g. "zero total variance in all trees": the forest found no split
+        return dict.fromkeys(names, np.nan), f"fANOVA: {e}"
+    return {n: float(imp[n]) for n in names}, ""
 
 
 def importance_table(points: pd.DataFrame, axes: dict[tuple[str, str], list[str]]) -> pd.DataFrame:
     """One row per task x optimizer x swept axis, for each (task, optimizer) of ``axes`` (its hp
-    columns that vary) with more than one swept axis; ``points``: the analysis' points table."""
+    columns that vary) with more than one swept axis; ``points``: the analysis' points table.
+    importance is NaN, with the reason in ``undefined``, where it cannot be computed."""
     rows = []
     for (task, opt), group_axes in sorted(axes.items()):
         if len(group_axes) < 2:
             continue
         pts = points[(points["task"] == task) & (points["optimizer"] == opt)]
-        for param, imp in group_importance(pts, group_axes).items():
-            rows.append({"task": task, "optimizer": opt, "param": param, "importance": float(imp),
-                         "points": len(pts), "evaluator": EVALUATOR})
+        imp, why = group_importance(pts, group_axes)
+        for param, v in imp.items():
+            rows.append({"task": task, "optimizer": opt, "param": param, "importance": v,
+                         "points": len(pts), "evaluator": EVALUATOR, "undefined": why})
     return pd.DataFrame(rows, columns=COLUMNS)

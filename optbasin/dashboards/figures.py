@@ -547,7 +547,7 @@ def importance_figure(analysis, task: str) -> go.Figure | None:
     """Optuna's fANOVA importance of each swept hyperparameter, one bar group per optimizer that
     swept more than one (analysis/importance.py); the bars of an optimizer sum to 1."""
     imp = analysis.importance
-    imp = imp[imp["task"] == task] if not imp.empty else imp
+    imp = imp[(imp["task"] == task) & imp["importance"].notna()] if not imp.empty else imp
     if imp.empty:
         return None
     cmap = colors(analysis)
