@@ -29,7 +29,8 @@ def test_plain_lines_when_not_a_terminal():
     assert lines[1].startswith("[2/4 done (2 already in store) | 1 running | 0 diverged | 1 failed |")
 
 
-def test_a_terminal_gets_a_tqdm_bar_with_the_counts():
+def test_a_terminal_gets_a_tqdm_bar_with_the_counts(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")  # a terminal that reports no size: $COLUMNS
     out = Terminal()
     p = Progress(10, skipped=3, stream=out)
     assert p.tty
@@ -43,6 +44,21 @@ def test_a_terminal_gets_a_tqdm_bar_with_the_counts():
     assert re.search(r"sweep: +40%\|.*\| 4/10 \[\d\d:\d\d<\d\d:\d\d, .*trial/s, ", last), last
     assert last.rstrip().endswith("2 running, 1 diverged, 1 failed, 3 already in store]"), last
     assert text.endswith("\n") and text.count("\n") == 1  # one line, redrawn in place, then a newline
+    assert max(len(line) for line in text.replace("\n", "\r").split("\r")) == 160
+
+
+def test_a_terminal_of_size_zero_still_gets_a_bar(monkeypatch):
+    """A pty that reports 0 x 0 (as `script` or a container makes): tqdm would draw nothing."""
+    import os
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setattr(os, "get_terminal_size", lambda *a: os.terminal_size((0, 0)))
+    out = Terminal()
+    out.fileno = lambda: 2  # a terminal's descriptor, whose size reads 0 x 0
+    p = Progress(2, stream=out)
+    p.finished("completed")
+    p.close()
+    assert "1/2 [" in out.getvalue() and "0 failed" in out.getvalue()
 
 
 def test_disabled_prints_nothing():

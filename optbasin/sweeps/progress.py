@@ -4,6 +4,8 @@ notebook)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import time
 from collections import Counter
@@ -16,9 +18,21 @@ def _clock(seconds: float) -> str:
     return (f"{h}:" if h else "") + f"{rem // 60:02d}:{rem % 60:02d}"
 
 
+def _size(stream: TextIO) -> tuple[int, int]:
+    """(columns, lines) of the terminal; one that reports 0 (a pty of size 0, as `script` or a
+    container makes) gets $COLUMNS / $LINES or 80 x 24: tqdm draws nothing at a size of 0."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, ValueError, OSError):
+        size = os.terminal_size((0, 0))
+    fallback = shutil.get_terminal_size()
+    return size.columns or fallback.columns, size.lines or fallback.lines
+
+
 class Progress:
-    """Counts trials by state; shows them at most every ``interval`` s: a tqdm bar on a TTY (its own
-    rate and ETA, the running / diverged / failed counts after it), else a plain line."""
+    """Counts trials by state; shows them at most every ``interval`` s: a tqdm bar on a TTY (rate and
+    ETA averaged over the whole run, smoothing=0, as the plain line's; the running / diverged /
+    failed counts after it), else a plain line."""
 
     def __init__(self, total: int, skipped: int = 0, stream: TextIO | None = None, enabled: bool = True):
         self.total, self.skipped = total, skipped
@@ -30,7 +44,9 @@ class Progress:
         self.running = 0
         self.start = time.monotonic()
         self._last = 0.0
-        self._bar: Any = None  # the tqdm bar, made on first show
+        self._bar: Any = None  # the tqdm bar: from the start (its clock counts Ray's start too)
+        if enabled and self.tty:
+            self.show(force=True)
 
     @property
     def stream(self) -> TextIO:
@@ -62,11 +78,13 @@ class Progress:
                 f"{self.counts['failed']} failed{skipped}")
 
     def _show_bar(self, force: bool) -> None:
-        if self._bar is None:
+        if self._bar is None:  # (again after unpickling)
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.total, file=self.stream, unit="trial", desc="sweep", dynamic_ncols=True,
-                             mininterval=self.interval, leave=True)
+            cols, rows = _size(self.stream)
+            self._bar = tqdm(total=self.total, file=self.stream, unit="trial", desc="sweep", ncols=cols, nrows=rows,
+                             mininterval=self.interval, smoothing=0, postfix=self._states(), leave=True)
+        self._bar.ncols, self._bar.nrows = _size(self.stream)  # follows a resized terminal
         self._bar.n = self.done
         self._bar.set_postfix_str(self._states(), refresh=False)
         if force:
