@@ -14,6 +14,7 @@ from optbasin.analysis import curves as C
 from optbasin.analysis.bootstrap import distinct_rows, interval, seed_counts
 from optbasin.analysis.claims import Claim, claim_spec, claims_from_sweep_yaml, evaluate_claims, load_claims, parse_claims
 from optbasin.analysis.grid import LR, build_groups, index_points
+from optbasin.analysis.importance import COLUMNS as IMPORTANCE_COLUMNS, importance_table
 from optbasin.analysis.loss_table import hp_columns, loss_table
 from optbasin.analysis.profiles import performance_profile
 from optbasin.analysis.robustness import group_metrics, medians, seed_values
@@ -21,7 +22,7 @@ from optbasin.analysis.settings import AnalysisSettings, make_settings
 from optbasin.analysis.specs import MetricSpec, default_specs
 
 TABLES = ("leaderboard", "verdicts", "verdicts_by_task", "points", "curves", "basins", "surfaces", "best_along",
-          "expected_best", "profiles", "mechanisms", "failed")
+          "expected_best", "profiles", "mechanisms", "failed", "importance")
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Analysis:
     mechanisms: pd.DataFrame       # diag medians per grid point (NAMO-D clamping, Momo truncation)
     failed: pd.DataFrame           # failed trials, with their error
     verdicts_by_task: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per claim x task
+    importance: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=IMPORTANCE_COLUMNS))  # importance.py
     notes: list[str] = field(default_factory=list)
     replicates: dict = field(default_factory=dict, repr=False)  # (task, opt) -> {column: (R,)}
     per_seed: dict = field(default_factory=dict, repr=False)    # (task, opt) -> GroupResult, one row per seed
@@ -182,7 +184,7 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
         expected_best=pd.concat(dodge, ignore_index=True),
         profiles=pd.concat([performance_profile(leaderboard, c, low) for c, low in profile_metrics], ignore_index=True),
         mechanisms=mechanisms.reset_index(drop=True), failed=failed.reset_index(drop=True),
-        notes=notes, replicates=reps, per_seed=seedvals,
+        importance=importance_table(points, axes), notes=notes, replicates=reps, per_seed=seedvals,
     )
 
 

@@ -541,3 +541,27 @@ def history_figure(analysis, task: str) -> go.Figure | None:
                                  hovertemplate=f"{opt} best so far: %{{y:.4g}}<extra></extra>"))
     return _layout(fig, f"{task}: optimization history of the search (x: diverged, at l0)",
                    "trial (in the order it finished)", loss_axis(analysis, task))
+
+
+def importance_figure(analysis, task: str) -> go.Figure | None:
+    """Optuna's fANOVA importance of each swept hyperparameter, one bar group per optimizer that
+    swept more than one (analysis/importance.py); the bars of an optimizer sum to 1."""
+    imp = analysis.importance
+    imp = imp[(imp["task"] == task) & imp["importance"].notna()] if not imp.empty else imp
+    if imp.empty:
+        return None
+    cmap = colors(analysis)
+    fig = go.Figure()
+    for opt, g in imp.groupby("optimizer", sort=True):
+        g = g.sort_values("param")
+        fig.add_trace(go.Bar(x=g["param"], y=g["importance"], name=opt, marker=dict(color=cmap.get(opt, "#444")),
+                             text=[f"{v:.2f}" for v in g["importance"]], textposition="outside",
+                             hovertemplate=[f"{opt}: {p}: {v:.3f} of the variance over {n} grid points<extra></extra>"
+                                            for p, v, n in zip(g["param"], g["importance"], g["points"])]))
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(range=[0, 1.1])
+    return _layout(fig, f"{task}: hyperparameter importance (Optuna fANOVA over each optimizer's swept axes; "
+                        "bars of an optimizer sum to 1)<br><sup>share of the variance of the median loss over the "
+                        "grid explained by each axis, from a random forest fitted to the grid points: descriptive, "
+                        "no interval over seeds</sup>", "hyperparameter", "importance (fraction of variance)",
+                   hover="closest")

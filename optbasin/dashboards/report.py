@@ -138,6 +138,7 @@ def collect_figures(a: Analysis, steps: pd.DataFrame | None) -> list[tuple[str, 
             add(task, f"{task}-best-vs-{axis}", F.best_along_figure(a, task, axis))
         add(task, f"{task}-clamped-frac", F.mechanism_figure(a, task, "diag.clamped_frac", "clamp_c"))
         add(task, f"{task}-truncation", F.mechanism_figure(a, task, "diag.truncated", "f_star"))
+        add(task, f"{task}-importance", F.importance_figure(a, task))
         add("trials", f"{task}-all-trials", F.parallel_figure(a, task))
     if a.leaderboard["task"].nunique() >= MIN_PROFILE_TASKS:
         for metric in a.profiles["metric"].unique() if not a.profiles.empty else []:

@@ -70,16 +70,24 @@ def load_sweep(path: str | Path, catalog_dirs: list[str | Path] = (), base_dir: 
     A sweep of more than ``max_trials`` trials is refused before anything is expanded.
     """
     path = Path(path)
-    spec: SweepSpec = parse(SweepSpec, read_yaml(path), str(path))
+    return load_sweep_doc(read_yaml(path), str(path), base_dir if base_dir is not None else path.parent,
+                          catalog_dirs, max_trials)
+
+
+def load_sweep_doc(doc: Any, file: str, base_dir: str | Path, catalog_dirs: list[str | Path] = (),
+                   max_trials: int = MAX_TRIALS) -> tuple[SweepSpec, Catalog]:
+    """``load_sweep`` of a document already read (e.g. a dict given in Python): problems name
+    ``file`` (a label such as "(sweep dict)" where there is no file) and the field."""
+    spec: SweepSpec = parse(SweepSpec, doc, file)
     spec.check_size(max_trials)
-    base = Path(base_dir) if base_dir is not None else path.parent
+    base = Path(base_dir)
     dirs = [*catalog_dirs, *[(base / d) for d in spec.catalog]]
     catalog = Catalog.load(dirs)
-    problems = check_against_catalog(spec, catalog, str(path))
+    problems = check_against_catalog(spec, catalog, file)
     if problems:
         raise ConfigError(problems)
     resolve_paths(spec, catalog, base)
-    problems = check_task_data(spec, catalog, str(path))
+    problems = check_task_data(spec, catalog, file)
     if problems:
         raise ConfigError(problems)
     return spec, catalog

@@ -17,14 +17,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
+import yaml
+
 from optbasin.catalog import Catalog
 from optbasin.config import MAX_TRIALS, SweepSpec
-from optbasin.errors import Interrupted, StoreError
+from optbasin.errors import ConfigError, Interrupted, Problem, StoreError
 from optbasin.sweeps.lock import LOCK, RunLock
 from optbasin.sweeps.runner import Outcome, call_side_job, run_trials
 from optbasin.sweeps.search import run_search
-from optbasin.sweeps.spec import TrialSpec, expand, load_sweep
-from optbasin.sweeps.store import STEPS, TRIALS, ResultsStore
+from optbasin.sweeps.spec import TrialSpec, expand, load_sweep, load_sweep_doc
+from optbasin.sweeps.store import STEPS, TRIALS, ResultsStore, atomic_write_text
 
 SWEEP_COPY = "sweep.yaml"
 PACKAGES = ("optbasin", "torch", "ray", "optuna", "pandas", "pyarrow", "plotly", "numpy", "pydantic")
@@ -59,6 +61,10 @@ class Plan:
     store: ResultsStore
     sweep_file: Path
     catalog_dirs: list[str]
+    sweep_yaml: str | None = None  # a sweep given as a document (plan_doc): RUN_DIR/sweep.yaml is its file
+
+
+DOC_LABEL = "(sweep dict)"  # names a sweep given as a Python dict in its problems (there is no file)
 
 
 def plan(sweep_file: str | Path, catalog_dirs: list[str] = (), output: str | None = None,
@@ -68,6 +74,27 @@ def plan(sweep_file: str | Path, catalog_dirs: list[str] = (), output: str | Non
     out = Path(output) if output else spec.output_dir()
     return Plan(spec, catalog, expand(spec, catalog), ResultsStore(out), Path(sweep_file),
                 [str(Path(d).resolve()) for d in catalog_dirs])
+
+
+def plan_doc(doc: dict, catalog_dirs: list[str] = (), output: str | None = None,
+             base_dir: str | Path | None = None, max_trials: int = MAX_TRIALS) -> Plan:
+    """``plan`` of a sweep given as a dict (the Python API): the same validation, its problems
+    named DOC_LABEL and the field; relative paths in it are relative to ``base_dir`` (default: the
+    working directory). The run directory keeps it as sweep.yaml, with those paths made absolute,
+    which is then its file (resume reads it as any other run's copy)."""
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    spec, catalog = load_sweep_doc(doc, DOC_LABEL, base, catalog_dirs, max_trials)
+    kept = {**doc, "tasks": [t.model_dump(mode="json", exclude_defaults=True) for t in spec.tasks]}  # paths resolved
+    if spec.catalog:
+        kept["catalog"] = [str((base / d).resolve()) for d in spec.catalog]
+    try:
+        text = yaml.safe_dump(kept, sort_keys=False)
+    except yaml.YAMLError as e:
+        raise ConfigError([Problem(DOC_LABEL, "(document)", f"cannot be kept as YAML: {e}; give plain "
+                                   "Python numbers, strings, lists and dicts")]) from None
+    out = Path(output) if output else spec.output_dir()
+    return Plan(spec, catalog, expand(spec, catalog), ResultsStore(out), out / SWEEP_COPY,
+                [str(Path(d).resolve()) for d in catalog_dirs], sweep_yaml=text)
 
 
 def check_directory(p: Plan) -> None:
@@ -97,6 +124,8 @@ def claim_directory(p: Plan) -> dict:
     p.store.remove_stale_temp()
     p.store.compact()  # tidy parts left by an earlier, possibly killed, run (skipped on a full disk)
     copy = p.store.root / SWEEP_COPY
+    if p.sweep_yaml is not None:
+        atomic_write_text(copy, p.sweep_yaml)
     resuming = p.sweep_file.resolve() == copy.resolve()
     if not resuming:
         shutil.copyfile(p.sweep_file, copy)
