@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install quickstart test browser bench clean
+.PHONY: install quickstart test browser slurm bench clean
 
 install: $(VENV)/.installed
 
@@ -25,7 +25,13 @@ browser:
 	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) \
 	    || echo "note: chromium/chromedriver missing and not root: browser tests will be skipped"; }
 
-test: install browser
+# Slurm + munge for tests/test_slurm.py (a single-node Slurm the test starts); installed when root.
+slurm:
+	@command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null && command -v munged >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurmctld slurmd slurm-client munge >/dev/null) \
+	    || echo "note: Slurm/munge missing and not root: Slurm tests will be skipped"; }
+
+test: install browser slurm
 	$(BIN)/python -m pytest -q
 
 bench: install
