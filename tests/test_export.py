@@ -261,3 +261,13 @@ def test_export_of_a_directory_that_is_no_run(tmp_path, capsys):
     pytest.importorskip("tensorboard", reason="tensorboard is in the test extra: pip install -e '.[test]'")
     assert main(["export", str(tmp_path), "--to", "tensorboard", "--out", str(tmp_path / "tb")]) == 2
     assert f"{tmp_path}: not a run directory" in capsys.readouterr().err
+
+
+def test_mlflow_refusing_the_store_is_a_clear_error(run_dir, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("mlflow", reason="mlflow-skinny is in the test extra: pip install -e '.[test]'")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "false")  # MLflow 3 refuses a file store without the switch
+    assert main(["export", str(run_dir), "--to", "mlflow"]) == 2
+    err = capsys.readouterr().err
+    assert f"MLflow at {(tmp_path / 'mlruns').as_uri()}" in err and "MLFLOW_ALLOW_FILE_STORE" in err
+    assert "Traceback" not in err
