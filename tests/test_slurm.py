@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import pytest
 import yaml
 
 from tests.conftest import base_sweep
+from tests.test_cluster import free_port, stop_node
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "examples" / "slurm" / "optbasin.sbatch"
@@ -35,12 +35,6 @@ def _missing() -> str | None:
     if absent:
         return f"Slurm/munge not installed ({', '.join(absent)} missing): `make slurm` installs them as root"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def poll(what: str, check, timeout: float, every: float = 0.2):
@@ -88,19 +82,6 @@ PartitionName=test Nodes={host} Default=YES MaxTime=10 State=UP
 """
 
 
-def _stop(procs: list[subprocess.Popen]) -> None:
-    for proc in reversed(procs):
-        for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(proc.pid, sig)
-                proc.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-            except ProcessLookupError:
-                break
-
-
 @pytest.fixture
 def slurm(tmp_path_factory):
     """A running single-node Slurm; yields the environment for its commands (SLURM_CONF set)."""
@@ -136,7 +117,8 @@ def slurm(tmp_path_factory):
         poll("the Slurm node becoming idle", idle, 30)
         yield env
     finally:
-        _stop(procs)
+        for proc in reversed(procs):
+            stop_node(proc)
 
 
 def job_state(job: str, env: dict) -> tuple[str, str] | None:
