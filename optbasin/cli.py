@@ -56,6 +56,12 @@ def _execute(p, args: argparse.Namespace) -> int:
     from optbasin.sweeps.signals import StopRequest, stop_on_signals
 
     on_commit = _live_report(p.store.root) if args.report else None
+    trackers = list(p.spec.trackers)
+    if trackers:  # the sweep file's `trackers:` (optbasin/export/live.py)
+        from optbasin.export import live
+
+        live.check(trackers)
+        on_commit = live.throttled(p.store.root, trackers, also=on_commit)
     try:
         with stop_on_signals(StopRequest()):  # a signal before or after Ray Tune runs: stop there
             outcome = sweep.execute(p, address=args.address, progress=not args.quiet,
@@ -70,6 +76,10 @@ def _execute(p, args: argparse.Namespace) -> int:
     _print_summary(p.store.root)
     if args.report:  # the final state, also for a page open on the live report
         _write_report([p.store.root], p.store.root / "report.html", live=True)
+    if trackers:
+        with _notes():
+            live.export_all(p.store.root, trackers)
+        print(f"exported to {', '.join(trackers)}")
     failed = outcome.counts.get("failed", 0)
     if failed:
         print(f"{failed} trial(s) failed; first errors:", file=sys.stderr)

@@ -271,3 +271,35 @@ def test_mlflow_refusing_the_store_is_a_clear_error(run_dir, tmp_path, monkeypat
     err = capsys.readouterr().err
     assert f"MLflow at {(tmp_path / 'mlruns').as_uri()}" in err and "MLFLOW_ALLOW_FILE_STORE" in err
     assert "Traceback" not in err
+
+
+# ----------------------------------------------------------------------------------------------
+def test_sweep_file_trackers_export_while_the_sweep_runs(tmp_path, monkeypatch):
+    pytest.importorskip("tensorboard", reason="tensorboard is in the test extra: pip install -e '.[test]'")
+    from optbasin.export import live
+    from tests.conftest import base_sweep
+
+    doc = base_sweep(tmp_path / "run")
+    doc["optimizers"] = [{"name": "sgd", "grid": {"lr": [0.01, 0.1]}}]  # 4 trials
+    doc |= {"population": 1, "trackers": ["tensorboard"]}  # one trial per commit
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(doc))
+    seen = []  # committed trials at each export
+    real = live.export_all
+    monkeypatch.setattr(live, "export_all", lambda run, trackers: (
+        seen.append(len(ResultsStore(run).trials())), real(run, trackers)))
+    assert main(["run", str(tmp_path / "sweep.yaml"), "--quiet"]) == 0
+    assert 0 < seen[0] < 4 and seen[-1] == 4  # during the run (at the first commit), and at the end
+    trials = ResultsStore(tmp_path / "run").trials()
+    logdir = tmp_path / "run" / "tensorboard" / "tiny"
+    assert sorted(p.name for p in logdir.iterdir() if p.name != "analysis") == sorted(trials.trial_id)
+
+
+def test_sweep_file_tracker_without_its_package_stops_before_running(tmp_path, monkeypatch, capsys):
+    from tests.conftest import base_sweep
+
+    doc = base_sweep(tmp_path / "run") | {"trackers": ["wandb"]}
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(doc))
+    monkeypatch.setitem(sys.modules, "wandb", None)
+    assert main(["run", str(tmp_path / "sweep.yaml"), "--quiet"]) == 2
+    assert "pip install 'optbasin[wandb]'" in capsys.readouterr().err
+    assert not list((tmp_path / "run").glob("trials.parquet/part-*"))  # nothing ran

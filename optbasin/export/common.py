@@ -97,6 +97,8 @@ def _short(v: Any) -> str:
 
 def records(trials: pd.DataFrame, steps: pd.DataFrame, sweep: str) -> list[TrialRecord]:
     """One TrialRecord per trial (the store's last attempt of each), in trial_id order."""
+    if trials.empty:
+        return []
     by_trial = {tid: g for tid, g in steps.groupby("trial_id", sort=False)} if not steps.empty else {}
     out = []
     for t in trials.sort_values("trial_id").to_dict("records"):
