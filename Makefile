@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install quickstart test browser bench clean
+.PHONY: install quickstart test browser slurm bench clean
 
 install: $(VENV)/.installed
 
@@ -30,7 +30,13 @@ browser:
 KERNELS ?= default avx2
 KERNEL_TESTS := tests/test_optim_*.py tests/test_population.py
 
-test: install browser
+# Slurm + munge for tests/test_slurm.py (a single-node Slurm the test starts); installed when root.
+slurm:
+	@command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null && command -v munged >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurmctld slurmd slurm-client munge >/dev/null) \
+	    || echo "note: Slurm/munge missing and not root: Slurm tests will be skipped"; }
+
+test: install browser slurm
 	$(BIN)/python -m pytest -q
 	for k in $(KERNELS); do echo "== optimizer and population tests, ATEN_CPU_CAPABILITY=$$k"; \
 	  ATEN_CPU_CAPABILITY=$$k $(BIN)/python -m pytest -q -m "not slow" $(KERNEL_TESTS) || exit 1; done

@@ -19,15 +19,17 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from optbasin.tasks.bpe import bytes_to_unicode, pretokenizer
+from tokenizers.pre_tokenizers import ByteLevel
+
 from optbasin.tasks.shards import write_shards
 from optbasin.tasks.text_data import build_stdlib_text
+from optbasin.tasks.tokenizer import bytes_to_unicode
 
 
 def stand_in_tokenizer(text: str, directory: Path, words: int = 5000) -> int:
     """Write encoder.json + vocab.bpe; returns the number of merges."""
     symbol = bytes_to_unicode()
-    counts = Counter("".join(symbol[b] for b in w.encode()) for w in pretokenizer().findall(text))
+    counts = Counter(w for w, _ in ByteLevel(add_prefix_space=False).pre_tokenize_str(text))  # as byte symbols
     vocab = {s: i for i, s in enumerate(symbol.values())}
     merges = []
     for word, _ in counts.most_common(words):

@@ -60,6 +60,12 @@ def _execute(p, args: argparse.Namespace) -> int:
     from optbasin.sweeps.signals import StopRequest, stop_on_signals
 
     on_commit = _live_report(p.store.root) if args.report else None
+    trackers = list(p.spec.trackers)
+    if trackers:  # the sweep file's `trackers:` (optbasin/export/live.py)
+        from optbasin.export import live
+
+        live.check(trackers)
+        on_commit = live.throttled(p.store.root, trackers, also=on_commit)
     try:
         with stop_on_signals(StopRequest()):  # a signal before or after Ray Tune runs: stop there
             outcome = sweep.execute(p, address=args.address, progress=not args.quiet,
@@ -74,6 +80,10 @@ def _execute(p, args: argparse.Namespace) -> int:
     _print_summary(p.store.root)
     if args.report:  # the final state, also for a page open on the live report
         _write_report([p.store.root], p.store.root / "report.html", live=True)
+    if trackers:
+        with _notes():
+            live.export_all(p.store.root, trackers)
+        print(f"exported to {', '.join(trackers)}")
     failed = outcome.counts.get("failed", 0)
     if failed:
         print(f"{failed} trial(s) failed; first errors:", file=sys.stderr)
@@ -257,6 +267,16 @@ def cmd_shards(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from optbasin.export import export_run
+
+    with _notes():
+        r = export_run(args.run_dir, args.to, out=args.out)
+    print(f"{args.to}: {r['trials']} trials of {args.run_dir} -> {r['destination']} "
+          f"({r['written']} written, {r['unchanged']} unchanged)")
+    return EXIT_OK
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from optbasin.bench import main as bench_main
 
@@ -349,6 +369,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, metavar="N", help="processes that tokenize (default 1)")
     p.add_argument("--force", action="store_true", help="replace existing shards in --out")
     p.set_defaults(fn=cmd_shards)
+
+    p = sub.add_parser("export", help="send a run's trials, leaderboard and verdicts to MLflow, TensorBoard or W&B "
+                                      "(again: no duplicates)")
+    p.add_argument("run_dir")
+    p.add_argument("--to", required=True, choices=["mlflow", "tensorboard", "wandb"],
+                   help="mlflow: MLFLOW_TRACKING_URI; wandb: WANDB_MODE / WANDB_DIR / WANDB_PROJECT; "
+                        "tensorboard: --out")
+    p.add_argument("--out", metavar="DIR", help="with --to tensorboard: the log directory")
+    p.set_defaults(fn=cmd_export)
 
     p = sub.add_parser("bench", help="performance benchmarks (optimizer step cost, sweep efficiency, memory, "
                                      "populations, report load)")

@@ -408,6 +408,7 @@ class SweepSpec(Strict):
     # tasks that are not built in), a number K >= 1, or 1 (every trial alone). optbasin/population/.
     population: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = "auto"
     claims: list[Claim] = []  # checked against the sweep's labels (cross_problems)
+    trackers: list[Literal["mlflow", "tensorboard", "wandb"]] = []  # live export: optbasin/export/live.py
     source: str = ""  # the file it was read from
 
     @field_validator("name")

@@ -1,4 +1,5 @@
-"""`optbasin shards`: GPT-2's byte-level BPE (bpe.py) and nanoGPT token shards (shards.py).
+"""`optbasin shards`: GPT-2's byte-level BPE (tokenizer.py, on Hugging Face tokenizers) and nanoGPT token
+shards (shards.py).
 
 Expected tokens are derived by hand from GPT-2's rules (pattern, byte map, lowest-rank-first
 merges), or are GPT-2's published token ids; none is produced by the code under test."""
@@ -14,7 +15,7 @@ import pytest
 import yaml
 
 from optbasin.cli import main
-from optbasin.tasks.bpe import Tokenizer, bytes_to_unicode
+from optbasin.tasks.tokenizer import Tokenizer, bytes_to_unicode
 from optbasin.tasks.common import quick_train
 from optbasin.tasks.gpt import make_task
 from optbasin.tasks.shards import text_pieces
@@ -52,6 +53,17 @@ def test_byte_map_is_gpt2s():
     # the 68 others, in byte order, from U+0100: 0..32 -> U+0100..U+0120, 127..160 -> U+0121..U+0142, 173 -> U+0143
     assert (m[0], m[ord("\n")], m[ord(" ")]) == ("\u0100", "\u010a", "\u0120")  # 'Ā', 'Ċ', 'Ġ'
     assert (m[127], m[160], m[173]) == ("\u0121", "\u0142", "\u0143")
+    from tokenizers.pre_tokenizers import ByteLevel
+
+    assert set(ByteLevel.alphabet()) == set(m.values())  # the symbols tokenizers' byte-level BPE uses
+
+
+def test_separator_controls_split_as_in_gpt2(tmp_path):
+    # GPT-2's pattern (the `regex` package: \s is Unicode White_Space) does not count U+001C..U+001F
+    # as whitespace: a run of them is one [^\s\p{L}\p{N}]+ pre-token. (Python's re, the former
+    # fallback here, counted them as whitespace and split the run.)
+    tok = Tokenizer.load(write_tokenizer(tmp_path / "tok", []))
+    assert tok.pretokens("x\x1f\x1fy") == ["x", "\x1f\x1f", "y"]
 
 
 def test_pretokens_follow_gpt2s_pattern(tmp_path):

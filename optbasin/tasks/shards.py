@@ -37,12 +37,12 @@ from typing import Callable, Iterator
 import numpy as np
 
 from optbasin.errors import DataError, OptbasinError
-from optbasin.tasks.bpe import Tokenizer
+from optbasin.tasks.tokenizer import Tokenizer
 
 BLOCK_BYTES = 1 << 20  # bytes read per block
 COPY_TOKENS = 1 << 24  # tokens per copy when moving the validation tail
 LOG_EVERY_S = 30.0
-_CUT = re.compile(r"\S(?=[ \n])")  # str.isspace() whitespace: a superset of the `regex` package's \s
+_CUT = re.compile(r"\S(?=[ \n])")  # str.isspace() whitespace: a superset of the Unicode White_Space of GPT-2's \s
 
 
 @dataclass(frozen=True)

@@ -1,38 +1,26 @@
-"""GPT-2's byte-level BPE tokenizer, read from the user's tokenizer files (nothing is downloaded).
+"""GPT-2's byte-level BPE tokenizer, read from the user's tokenizer files (nothing is downloaded),
+run by Hugging Face ``tokenizers`` (its Rust BPE model and ``ByteLevel`` pre-tokenizer, which
+implement GPT-2's rules as OpenAI's ``gpt-2/src/encoder.py`` does):
 
-The arithmetic follows OpenAI's ``gpt-2/src/encoder.py``, the code that produced GPT-2's tokens:
-
-1. pre-tokenization: the text is split by GPT-2's pattern (``PATTERN``) into pre-tokens;
+1. pre-tokenization: the text is split by GPT-2's pattern
+   ``'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+`` into pre-tokens;
 2. each pre-token's UTF-8 bytes are mapped to printable characters (``bytes_to_unicode``: the
    188 printable bytes map to themselves, the other 68 to U+0100 onwards in byte order, so a
    space is 'Ġ' and a newline 'Ċ');
-3. BPE per pre-token: repeatedly take the adjacent pair of symbols with the lowest merge rank
-   (its line in the merges file) and merge every occurrence of it, left to right, until no
-   adjacent pair has a rank; each final symbol is looked up in the vocabulary.
+3. BPE per pre-token: the adjacent pair of symbols with the lowest merge rank (its line in the
+   merges file) is merged first, until no adjacent pair has a rank; each final symbol is looked
+   up in the vocabulary.
 
 Files: OpenAI's ``encoder.json`` + ``vocab.bpe``, or Hugging Face's ``vocab.json`` +
-``merges.txt`` (same content). The end-of-text token is the vocabulary's ``<|endoftext|>``
-(50256 in GPT-2).
-
-Pre-tokenization needs ``\\p{L}`` (letters) and ``\\p{N}`` (numbers), which Python's ``re``
-lacks. With the ``regex`` package installed, GPT-2's pattern is used as written (exact). Without
-it, ``\\p{L}`` and ``\\p{N}`` become explicit character classes of the Unicode general categories
-L* and N* built from ``unicodedata``, so the split is the same except for two points:
-- ``\\s`` in ``re`` is ``str.isspace()``, which also counts U+001C..U+001F (file, group, record
-  and unit separators) as whitespace; ``regex`` (Unicode White_Space) does not. A text with these
-  control characters may split differently around them.
-- the Unicode version is Python's ``unicodedata.unidata_version``, not the one ``regex`` ships;
-  characters assigned in between may be classified differently.
-(The shortcut classes ``\\d`` and ``[^\\W\\d_]`` would be worse: ``\\d`` is only Nd, so '²', '½'
-or 'Ⅻ' would count as letters, not numbers.)
+``merges.txt`` (same content). They are read and checked here (a bad file is named with what is
+wrong), then handed to ``tokenizers``. The end-of-text token is the vocabulary's
+``<|endoftext|>`` (50256 in GPT-2); in a text it is ordinary text, as in GPT-2's encoder (the
+shards writer appends the token itself after each document).
 """
 
 from __future__ import annotations
 
 import json
-import math
-import sys
-import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -42,45 +30,16 @@ import numpy as np
 from optbasin.errors import DataError
 
 EOT = "<|endoftext|>"
-PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 FILE_PAIRS = (("encoder.json", "vocab.bpe"), ("vocab.json", "merges.txt"))  # OpenAI, Hugging Face
-CACHE_WORDS = 1 << 20  # pre-tokens whose BPE is remembered (per process)
 
 
 @lru_cache(maxsize=1)
 def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's reversible map from the 256 byte values to printable characters."""
+    """GPT-2's reversible map from the 256 byte values to printable characters (GPT-2's vocabulary
+    lists them first, in this order: ids 0-255)."""
     printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     others = [b for b in range(256) if b not in printable]
     return {**{b: chr(b) for b in printable}, **{b: chr(256 + n) for n, b in enumerate(others)}}
-
-
-def _category_class(prefix: str) -> str:
-    """The code points whose general category starts with ``prefix``, as ``re`` class ranges."""
-    ranges, start = [], None
-    for cp in range(sys.maxunicode + 2):
-        inside = cp <= sys.maxunicode and unicodedata.category(chr(cp)).startswith(prefix)
-        if inside and start is None:
-            start = cp
-        elif not inside and start is not None:
-            ranges.append(f"\\U{start:08x}-\\U{cp - 1:08x}")
-            start = None
-    return "".join(ranges)
-
-
-@lru_cache(maxsize=1)
-def pretokenizer():
-    """GPT-2's pre-tokenization pattern, compiled (see the module docstring for the two engines)."""
-    try:
-        import regex
-    except ImportError:
-        import re
-
-        letters, numbers = _category_class("L"), _category_class("N")
-        pattern = (PATTERN.replace(r"[^\s\p{L}\p{N}]", f"[^\\s{letters}{numbers}]")
-                   .replace(r"\p{L}", f"[{letters}]").replace(r"\p{N}", f"[{numbers}]"))
-        return re.compile(pattern)
-    return regex.compile(PATTERN)
 
 
 def _find_files(directory: Path) -> tuple[Path, Path]:
@@ -135,16 +94,17 @@ class Tokenizer:
     """GPT-2's byte-level BPE: ``encode(text) -> token ids``, ``decode(ids) -> text``."""
 
     vocab: dict[str, int] = field(repr=False)  # symbol -> id
-    ranks: dict[tuple[str, str], int] = field(repr=False)  # merge pair -> rank (line order)
+    merges: list[tuple[str, str]] = field(repr=False)  # in rank order (line order)
     eot: int  # id of <|endoftext|>
     source: str = ""
 
     def __post_init__(self):
-        self.byte_symbol = bytes_to_unicode()
-        self.symbol_byte = {s: b for b, s in self.byte_symbol.items()}
+        from tokenizers import Tokenizer as Rust, decoders, models, pre_tokenizers
+
         self.id_symbol = {i: s for s, i in self.vocab.items()}
-        self.pattern = pretokenizer()
-        self._bpe = lru_cache(maxsize=CACHE_WORDS)(self._merge)
+        self._rust = Rust(models.BPE(self.vocab, self.merges))
+        self._rust.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+        self._rust.decoder = decoders.ByteLevel()
 
     @classmethod
     def load(cls, directory: str | Path) -> Tokenizer:
@@ -164,39 +124,22 @@ class Tokenizer:
         top = max(vocab.values())
         if top > np.iinfo(np.uint16).max or min(vocab.values()) < 0:
             raise DataError(f"{vocab_path}: token ids must lie in [0, 65535] for uint16 shards; the largest is {top}")
-        ranks = {pair: r for r, pair in reversed(list(enumerate(merges)))}  # a repeated line keeps its first rank
-        return cls(vocab, ranks, vocab[EOT], f"{vocab_path}, {merges_path}")
-
-    def _merge(self, word: str) -> tuple[int, ...]:
-        """BPE of one pre-token (already mapped to byte symbols): lowest-rank pair first."""
-        parts = list(word)
-        while len(parts) > 1:
-            rank, pair = min((self.ranks.get(p, math.inf), p) for p in zip(parts, parts[1:]))
-            if rank == math.inf:
-                break
-            merged, i = [], 0
-            while i < len(parts):
-                if i + 1 < len(parts) and (parts[i], parts[i + 1]) == pair:
-                    merged.append(parts[i] + parts[i + 1])
-                    i += 2
-                else:
-                    merged.append(parts[i])
-                    i += 1
-            parts = merged
-        return tuple(self.vocab[p] for p in parts)
+        first = list(dict.fromkeys(merges))  # a repeated line keeps its first rank
+        return cls(vocab, first, vocab[EOT], f"{vocab_path}, {merges_path}")
 
     def pretokens(self, text: str) -> list[str]:
-        return self.pattern.findall(text)
+        """GPT-2's pre-tokens of ``text`` (as substrings of it)."""
+        return [text[a:b] for _, (a, b) in self._rust.pre_tokenizer.pre_tokenize_str(text)]
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text`` (no end-of-text token added)."""
-        ids: list[int] = []
-        for piece in self.pattern.findall(text):
-            ids.extend(self._bpe("".join(self.byte_symbol[b] for b in piece.encode("utf-8"))))
-        return ids
+        return self._rust.encode(text, add_special_tokens=False).ids
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        """``encode`` of each text."""
+        return [e.ids for e in self._rust.encode_batch(texts, add_special_tokens=False)]
 
     def decode(self, ids) -> str:
         """The text of token ids, as GPT-2's decoder gives it: the end-of-text token reads
         '<|endoftext|>', bytes that are not UTF-8 become U+FFFD."""
-        data = bytes(self.symbol_byte[c] for i in ids for c in self.id_symbol[int(i)])
-        return data.decode("utf-8", errors="replace")
+        return self._rust.decode([int(i) for i in ids], skip_special_tokens=False)
