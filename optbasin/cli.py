@@ -72,9 +72,11 @@ def _execute(p, args: argparse.Namespace) -> int:
         _write_report([p.store.root], p.store.root / "report.html", live=True)
     failed = outcome.counts.get("failed", 0)
     if failed:
-        print(f"{failed} trial(s) failed; first errors:", file=sys.stderr)
-        for tid, msg in list(outcome.errors.items())[:5]:
-            print(f"  {tid}: {msg}", file=sys.stderr)
+        from optbasin.sweeps.failures import failure_lines
+
+        print(f"{failed} trial(s) failed:", file=sys.stderr)
+        for line in failure_lines(outcome.errors.items()):
+            print(f"  {line}", file=sys.stderr)
     print(f"results: {p.store.root}/trials.parquet, {p.store.root}/steps.parquet")
     print(f"next: optbasin analyze {p.store.root}   |   optbasin report {p.store.root}")
     return EXIT_RUN_FAILED if failed else EXIT_OK
@@ -177,6 +179,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         state = "not finished (running, or its driver was killed)"
     print(f"started {meta.get('started_at')}, {state}, {meta.get('elapsed_s', 0):.0f} s of running")
+    from optbasin.sweeps.failures import failure_lines, store_failures
+
+    for line in failure_lines(store_failures(trials)):
+        print(f"failed: {line}")
     return EXIT_OK
 
 

@@ -9,6 +9,7 @@ numbered in sorted order of (task, optimizer, other hyperparameters, lr): the po
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,6 +120,15 @@ def build_groups(lt: pd.DataFrame, points: pd.DataFrame) -> list[Group]:
             trial_loss=trials["loss"].to_numpy(dtype=float), trial_seed=trials["seed_idx"].to_numpy(),
             trial_diverged=trials["diverged"].to_numpy(dtype=bool),
             trial_time=trials["time_per_step"].to_numpy(dtype=float),
-            l0=float(np.nanmedian(trials["l0"].to_numpy(dtype=float))),
+            l0=all_nan_quiet(np.nanmedian, trials["l0"].to_numpy(dtype=float)),
         ))
     return groups
+
+
+def all_nan_quiet(reduce, values, **kw):
+    """``reduce`` (np.nanmin, np.nanmedian, ...) of ``values``; NaN without numpy's warning where a
+    slice is all NaN (a group whose every trial failed before its first evaluation has no loss)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN", RuntimeWarning)
+        out = reduce(values, **kw)
+    return float(out) if np.ndim(out) == 0 else out

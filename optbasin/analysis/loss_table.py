@@ -18,9 +18,9 @@ import pandas as pd
 from optbasin.errors import StoreError
 from optbasin.status import TrialStatus
 
-REQUIRED = ("trial_id", "task", "optimizer", "seed", "status", "init_loss", "final_val_loss")
-OPTIONAL = {
-    "optimizer_name": "", "final_train_loss": np.nan, "wall_time": np.nan,
+REQUIRED = ("trial_id", "task", "optimizer", "seed", "status")
+OPTIONAL = {  # a trial that failed before its first evaluation has no losses: a store of only such has no loss column
+    "optimizer_name": "", "init_loss": np.nan, "final_val_loss": np.nan, "final_train_loss": np.nan, "wall_time": np.nan,
     "steps_done": np.nan, "error": "", "hp.lr": np.nan,
 }
 
