@@ -364,10 +364,32 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+@contextmanager
+def _catalog_notes():
+    """Print each CatalogNote (a user entry replacing a built-in) once, as a one-line note."""
+    from optbasin.catalog import CatalogNote
+
+    shown: set[str] = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", CatalogNote)
+        previous = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if not issubclass(category, CatalogNote):
+                previous(message, category, filename, lineno, file, line)
+            elif str(message) not in shown:
+                shown.add(str(message))
+                print(f"note: {message}", file=sys.stderr)
+
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return args.fn(args)
+        with _catalog_notes():
+            return args.fn(args)
     except OptbasinError as e:
         _print_problems(e)
         return EXIT_BAD_INPUT

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, ValidationInfo,
+                      field_validator, model_validator)
 
 from optbasin.errors import ConfigError, Problem, short
 
@@ -116,6 +116,9 @@ class OptimizerDef(Strict):
     paper: str = ""
     defaults_from: str = ""
     hyperparameters: dict[str, HParamDef]
+    # A class argument that is a tuple, built from declared hyperparameters (each set and swept on
+    # its own): ``tuples: {betas: [beta1, beta2]}`` calls the class with betas=(beta1, beta2).
+    tuples: dict[str, list[str]] = {}
     source: str = ""  # the file it was read from (filled by the catalog)
 
     @field_validator("hyperparameters")
@@ -123,6 +126,29 @@ class OptimizerDef(Strict):
     def _needs_lr(cls, v: dict[str, HParamDef]) -> dict[str, HParamDef]:
         if "lr" not in v:
             raise ValueError("every optimizer declares an 'lr' hyperparameter")
+        return v
+
+    @field_validator("tuples")
+    @classmethod
+    def _tuples_of_declared(cls, v: dict[str, list[str]], info: ValidationInfo) -> dict[str, list[str]]:
+        hps = info.data.get("hyperparameters")
+        if hps is None:  # the hyperparameters are invalid: reported on their own
+            return v
+        seen: dict[str, str] = {}
+        for arg, members in v.items():
+            if arg in hps:
+                raise ValueError(f"{arg}: also a hyperparameter; name the tuple after the class argument and "
+                                 "declare its members (e.g. betas: [beta1, beta2])")
+            if not members:
+                raise ValueError(f"{arg}: give the hyperparameters it is built from, e.g. [beta1, beta2]")
+            for m in members:
+                if m not in hps:
+                    raise ValueError(f"{arg}: {m!r} is not a declared hyperparameter; known: {', '.join(sorted(hps))}")
+                if m in seen:
+                    raise ValueError(f"{arg}: {m!r} is also a member of {seen[m]}")
+                if hps[m].default is None:
+                    raise ValueError(f"{arg}: member {m!r} needs a default (the class gets every member)")
+                seen[m] = arg
         return v
 
     def defaults(self) -> dict[str, Any]:

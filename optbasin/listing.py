@@ -33,7 +33,7 @@ def render(what: str, name: str | None, catalog_dirs: list[str]) -> str:
 
 def param_table(cat: Catalog, task_name: str | None) -> str:
     """Which tensor of the task's model goes to the matrix rule and which to the other rule."""
-    from optbasin.catalog import task_factory
+    from optbasin.catalog import task_factory, values_checked
     from optbasin.optimizers.split import param_roles
 
     if not task_name:
@@ -42,7 +42,8 @@ def param_table(cat: Catalog, task_name: str | None) -> str:
         d = cat.task(task_name)
     except KeyError as e:
         raise OptbasinError(str(e.args[0])) from None
-    task = task_factory(d.factory, cat.dirs)(**d.defaults())
+    with values_checked():  # the entry in use's defaults, checked when it was read
+        task = task_factory(d.factory, cat.dirs)(**d.defaults())
     model = task.build_model(0)
     roles = param_roles(model, task.head)
     width = max(len("parameter"), *(len(r.name) for r in roles))

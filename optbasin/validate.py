@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from optbasin.catalog import Catalog, optimizer_class, task_factory
+from optbasin.class_check import signature_problems
 from optbasin.config import MAX_TRIALS, read_yaml
 from optbasin.errors import ConfigError, Problem
 
@@ -22,8 +23,12 @@ def validate_file(path: Path, catalog_dirs: list[str], max_trials: int = MAX_TRI
             cat.dirs.append(str(path.parent.resolve()))
             cat.add(doc, str(path))
             cat.resolve()
+            cat.announce()  # this file replacing a built-in entry
             if kind == "optimizer":
-                optimizer_class(cat.optimizer(doc["name"]).cls, cat.dirs)
+                d = cat.optimizer(doc["name"])
+                problems = signature_problems(d, optimizer_class(d.cls, cat.dirs), str(path))
+                if problems:
+                    return problems
             else:
                 task_factory(cat.task(doc["name"]).factory, cat.dirs)
         elif isinstance(doc, dict) and set(doc) == {"claims"}:
