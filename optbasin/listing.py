@@ -64,6 +64,7 @@ def optimizer_detail(cat: Catalog, name: str) -> str:
     head += [f"extends: {d.extends} (preset: {', '.join(f'{k}={v!r}' for k, v in d.preset.items()) or 'none'})"
              ] if d.extends else []
     head += [f"paper: {d.paper}"] if d.paper else []
+    head += ["tuple arguments: " + ", ".join(f"{a}=({', '.join(m)})" for a, m in d.tuples.items())] if d.tuples else []
     head += [f"defaults from: {d.defaults_from or 'not stated'}", f"defined in: {d.source}", ""]
     rows = [(k, "(unset)" if h.default is None else repr(h.default), h.allowed().split(" (")[0],
              h.origin or "see 'defaults from'", h.help)
