@@ -31,6 +31,21 @@ MAX_TRIALS = 100_000  # trials of a sweep; `--max-trials N` raises it
 SEED_BOUND = 2**63  # seeds are integers in [0, 2^63)
 
 
+# What a hyperparameter is, declared in its entry (``role:``); the fairness check (fairness.py)
+# compares two optimizers' hyperparameters of one role, whatever their names.
+ROLES = {
+    "learning_rate": "learning rate",
+    "momentum": "momentum, an EMA of the gradient m <- b m + (1 - b) g (Adam's beta1, Muon's momentum, Lion's beta2)",
+    "heavy_ball_momentum": "heavy-ball momentum, b <- mu b + g (torch.optim.SGD)",
+    "second_moment": "EMA coefficient of the squared gradient (Adam's beta2)",
+    "epsilon": "added to a denominator",
+    "decoupled_weight_decay": "decoupled weight decay, p <- (1 - lr wd) p apart from the gradient (AdamW, Muon)",
+    "coupled_weight_decay": "coupled (L2) weight decay, g <- g + wd p (torch.optim.SGD, Adam, RAdam)",
+}
+Role = Literal["learning_rate", "momentum", "heavy_ball_momentum", "second_moment", "epsilon",
+               "decoupled_weight_decay", "coupled_weight_decay"]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -51,6 +66,7 @@ class HParamDef(Strict):
     log: bool = False
     help: str = ""
     origin: str = ""  # where the default comes from, when not from the entry's ``defaults_from``
+    role: Role | None = None  # what it is, for the fairness check (fairness.py): compared by role, not name
 
     @model_validator(mode="after")
     def _default_allowed(self) -> "HParamDef":
@@ -126,6 +142,17 @@ class OptimizerDef(Strict):
     def _needs_lr(cls, v: dict[str, HParamDef]) -> dict[str, HParamDef]:
         if "lr" not in v:
             raise ValueError("every optimizer declares an 'lr' hyperparameter")
+        return v
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _one_per_role(cls, v: dict[str, HParamDef]) -> dict[str, HParamDef]:
+        owner: dict[str, str] = {}
+        for k, h in v.items():
+            if h.role is not None and h.role in owner:
+                raise ValueError(f"{owner[h.role]} and {k} both declare role {h.role}: a role names one hyperparameter")
+            if h.role is not None:
+                owner[h.role] = k
         return v
 
     @field_validator("tuples")

@@ -50,19 +50,21 @@ def validate_files(files: list[str], catalog_dirs: list[str], max_trials: int = 
 
 
 def fairness_warnings(files: list[str], catalog_dirs: list[str], max_trials: int = MAX_TRIALS) -> list[Problem]:
-    """Per claim of each valid sweep file: hyperparameters the compared optimizers both have but
-    run with different unswept values (see fairness.py). Call after validate_files found nothing."""
+    """Per claim of each valid sweep file (without claims: per pair of its optimizers, which its
+    leaderboard ranks side by side): hyperparameters of one role that the two run with different
+    unswept values (see fairness.py). Call after validate_files found nothing."""
     from optbasin.fairness import unmatched_hyperparameters
     from optbasin.sweeps.spec import load_sweep
 
     warnings = []
     for f in files:
         doc = read_yaml(f)
-        if not (isinstance(doc, dict) and doc.get("kind", "sweep") == "sweep" and doc.get("claims")
-                and "optimizers" in doc):
+        if not (isinstance(doc, dict) and doc.get("kind", "sweep") == "sweep" and "optimizers" in doc):
             continue
         spec, catalog = load_sweep(f, catalog_dirs, max_trials=max_trials)
-        pairs = [(f"claims[{i}] ({c.name})", *c.compare) for i, c in enumerate(spec.claims)]
+        pairs = [(f"claims[{i}] ({c.name})", *c.compare) for i, c in enumerate(spec.claims)] or [
+            ("optimizers (ranked side by side)", a.key, b.key)
+            for i, a in enumerate(spec.optimizers) for b in spec.optimizers[i + 1:]]
         warnings += unmatched_hyperparameters(spec, catalog, pairs)
     return warnings
 
