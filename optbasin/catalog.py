@@ -7,16 +7,26 @@ document with ``kind: optimizer`` or ``kind: task``. A user entry with a built-i
 An optimizer entry may extend another (``extends: nesgd`` plus a ``preset`` and the defaults it
 changes): a family member is a few lines. Members are resolved once every file is read, so a parent
 may live in any catalog directory (a user's replacement of a built-in parent is the one extended).
+A replacement is announced (a CatalogNote warning naming both files).
+
+Values are checked once, where they enter optbasin, against the entry in use (the user's when it
+replaces a built-in): a sweep's by its loader (sweeps/spec.py), ``optimizers.build``'s there,
+and a class constructed directly by its own constructor against its built-in entry
+(``check_hparams``). optbasin constructs classes from checked values ``with values_checked()``:
+their constructors then do not check them again against a built-in entry that is not in use.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+import warnings
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from optbasin.config import HParamDef, OptimizerDef, TaskDef, parse, read_yaml
 from optbasin.errors import ConfigError, Problem
@@ -25,15 +35,23 @@ PACKAGE_DIR = Path(__file__).parent
 BUILTIN_DIRS = (PACKAGE_DIR / "optimizers" / "catalog", PACKAGE_DIR / "tasks" / "catalog")
 
 
+class CatalogNote(UserWarning):
+    """Something a user should know about the catalog in use (a user entry replacing a built-in)."""
+
+
 @dataclass
 class Catalog:
     optimizers: dict[str, OptimizerDef] = field(default_factory=dict)
     tasks: dict[str, TaskDef] = field(default_factory=dict)
     dirs: list[str] = field(default_factory=list)  # user directories, put on sys.path for imports
     pending: dict[str, tuple[dict, str]] = field(default_factory=dict)  # entries with ``extends``, unresolved
+    builtin_files: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, name) -> built-in file
+    replaced: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # -> (user file, built-in file)
 
     @classmethod
     def load(cls, extra_dirs: list[str | Path] = ()) -> "Catalog":
+        """The built-in entries, then each directory's (a later entry of the same name replaces an
+        earlier one); a user entry replacing a built-in is announced with a CatalogNote."""
         cat = cls(dirs=[str(Path(d).resolve()) for d in extra_dirs])
         problems: list[Problem] = []
         for d in [*BUILTIN_DIRS, *map(Path, extra_dirs)]:
@@ -42,7 +60,7 @@ class Catalog:
                 continue
             for path in sorted(d.glob("*.y*ml")):
                 try:
-                    cat.add(read_yaml(path), str(path))
+                    cat.add(read_yaml(path), str(path), builtin=d in BUILTIN_DIRS)
                 except ConfigError as e:
                     problems.extend(e.problems)
         try:
@@ -51,10 +69,23 @@ class Catalog:
             problems.extend(e.problems)
         if problems:
             raise ConfigError(problems)
+        cat.announce()
         return cat
 
-    def add(self, doc: Any, file: str) -> None:
+    def announce(self) -> None:
+        """A CatalogNote per user entry that replaces a built-in one."""
+        for (kind, name), (user, original) in self.replaced.items():
+            warnings.warn(CatalogNote(f"{user} replaces the built-in {kind} {name!r} ({original}): "
+                                      "sweeps, trials and build() use the replacement"), stacklevel=3)
+
+    def add(self, doc: Any, file: str, builtin: bool = False) -> None:
         kind = doc.get("kind") if isinstance(doc, dict) else None
+        if kind in ("optimizer", "task") and isinstance(doc.get("name"), str):
+            key = (kind, doc["name"])
+            if builtin:
+                self.builtin_files[key] = file
+            elif key in self.builtin_files and Path(file).resolve() != Path(self.builtin_files[key]).resolve():
+                self.replaced[key] = (file, self.builtin_files[key])
         if kind == "optimizer" and "extends" in doc:
             self.pending[str(doc.get("name"))] = (doc, file)
         elif kind == "optimizer":
@@ -117,7 +148,7 @@ class Catalog:
         if problems:
             raise ConfigError(problems)
         inherited = {"class": parent.cls, "description": parent.description, "paper": parent.paper,
-                     "defaults_from": parent.defaults_from}
+                     "defaults_from": parent.defaults_from, "tuples": parent.tuples}
         return {**inherited, **doc, "hyperparameters": hps}
 
     def optimizer(self, name: str) -> OptimizerDef:
@@ -150,14 +181,31 @@ def check_values(owner: str, defs: dict[str, HParamDef], values: dict[str, Any])
             raise ValueError(f"{owner}: {name}={value!r} is not allowed: {why}")
 
 
+_VALUES_CHECKED: ContextVar[bool] = ContextVar("optbasin_values_checked", default=False)
+
+
+@contextmanager
+def values_checked() -> Iterator[None]:
+    """Construct classes from values already checked against the entry in use (a sweep's trial,
+    ``optimizers.build``): their constructors skip ``check_hparams`` / ``check_task_params``."""
+    token = _VALUES_CHECKED.set(True)
+    try:
+        yield
+    finally:
+        _VALUES_CHECKED.reset(token)
+
+
 def check_hparams(owner: type, entry: str, values: dict[str, Any]) -> None:
-    """An optimizer constructor's arguments against built-in entry ``entry``'s hyperparameters."""
-    check_values(owner.__name__, builtin().optimizer(entry).hyperparameters, values)
+    """An optimizer constructor's arguments against built-in entry ``entry``'s hyperparameters,
+    unless optbasin constructs it from values checked against the entry in use (values_checked)."""
+    if not _VALUES_CHECKED.get():
+        check_values(owner.__name__, builtin().optimizer(entry).hyperparameters, values)
 
 
 def check_task_params(owner: type, entry: str, values: dict[str, Any]) -> None:
-    """A task constructor's arguments against built-in entry ``entry``'s params."""
-    check_values(owner.__name__, builtin().task(entry).params, values)
+    """A task constructor's arguments against built-in entry ``entry``'s params (see check_hparams)."""
+    if not _VALUES_CHECKED.get():
+        check_values(owner.__name__, builtin().task(entry).params, values)
 
 
 def import_object(target: str, import_paths: list[str] = ()) -> Any:

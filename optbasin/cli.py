@@ -86,9 +86,11 @@ def _execute(p, args: argparse.Namespace) -> int:
         print(f"exported to {', '.join(trackers)}")
     failed = outcome.counts.get("failed", 0)
     if failed:
-        print(f"{failed} trial(s) failed; first errors:", file=sys.stderr)
-        for tid, msg in list(outcome.errors.items())[:5]:
-            print(f"  {tid}: {msg}", file=sys.stderr)
+        from optbasin.sweeps.failures import failure_lines
+
+        print(f"{failed} trial(s) failed:", file=sys.stderr)
+        for line in failure_lines(outcome.errors.items()):
+            print(f"  {line}", file=sys.stderr)
     print(f"results: {p.store.root}/trials.parquet, {p.store.root}/steps.parquet")
     print(f"next: optbasin analyze {p.store.root}   |   optbasin report {p.store.root}")
     return EXIT_RUN_FAILED if failed else EXIT_OK
@@ -196,6 +198,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         state = "not finished (running, or its driver was killed)"
     print(f"started {meta.get('started_at')}, {state}, {meta.get('elapsed_s', 0):.0f} s of running")
+    from optbasin.sweeps.failures import failure_lines, store_failures
+
+    for line in failure_lines(store_failures(trials)):
+        print(f"failed: {line}")
     return EXIT_OK
 
 
@@ -396,10 +402,32 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+@contextmanager
+def _catalog_notes():
+    """Print each CatalogNote (a user entry replacing a built-in) once, as a one-line note."""
+    from optbasin.catalog import CatalogNote
+
+    shown: set[str] = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", CatalogNote)
+        previous = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if not issubclass(category, CatalogNote):
+                previous(message, category, filename, lineno, file, line)
+            elif str(message) not in shown:
+                shown.add(str(message))
+                print(f"note: {message}", file=sys.stderr)
+
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return args.fn(args)
+        with _catalog_notes():
+            return args.fn(args)
     except OptbasinError as e:
         _print_problems(e)
         return EXIT_BAD_INPUT

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, ValidationInfo,
+                      field_validator, model_validator)
 
 from optbasin.errors import ConfigError, Problem, short
 
@@ -29,6 +29,21 @@ MAX_SEEDS = 100_000  # seeds of a sweep (a count, or the length of the list)
 MAX_AXIS_POINTS = 100_000  # points of one log_range grid axis
 MAX_TRIALS = 100_000  # trials of a sweep; `--max-trials N` raises it
 SEED_BOUND = 2**63  # seeds are integers in [0, 2^63)
+
+
+# What a hyperparameter is, declared in its entry (``role:``); the fairness check (fairness.py)
+# compares two optimizers' hyperparameters of one role, whatever their names.
+ROLES = {
+    "learning_rate": "learning rate",
+    "momentum": "momentum, an EMA of the gradient m <- b m + (1 - b) g (Adam's beta1, Muon's momentum, Lion's beta2)",
+    "heavy_ball_momentum": "heavy-ball momentum, b <- mu b + g (torch.optim.SGD)",
+    "second_moment": "EMA coefficient of the squared gradient (Adam's beta2)",
+    "epsilon": "added to a denominator",
+    "decoupled_weight_decay": "decoupled weight decay, p <- (1 - lr wd) p apart from the gradient (AdamW, Muon)",
+    "coupled_weight_decay": "coupled (L2) weight decay, g <- g + wd p (torch.optim.SGD, Adam, RAdam)",
+}
+Role = Literal["learning_rate", "momentum", "heavy_ball_momentum", "second_moment", "epsilon",
+               "decoupled_weight_decay", "coupled_weight_decay"]
 
 
 class Strict(BaseModel):
@@ -51,6 +66,7 @@ class HParamDef(Strict):
     log: bool = False
     help: str = ""
     origin: str = ""  # where the default comes from, when not from the entry's ``defaults_from``
+    role: Role | None = None  # what it is, for the fairness check (fairness.py): compared by role, not name
 
     @model_validator(mode="after")
     def _default_allowed(self) -> "HParamDef":
@@ -116,6 +132,9 @@ class OptimizerDef(Strict):
     paper: str = ""
     defaults_from: str = ""
     hyperparameters: dict[str, HParamDef]
+    # A class argument that is a tuple, built from declared hyperparameters (each set and swept on
+    # its own): ``tuples: {betas: [beta1, beta2]}`` calls the class with betas=(beta1, beta2).
+    tuples: dict[str, list[str]] = {}
     source: str = ""  # the file it was read from (filled by the catalog)
 
     @field_validator("hyperparameters")
@@ -123,6 +142,40 @@ class OptimizerDef(Strict):
     def _needs_lr(cls, v: dict[str, HParamDef]) -> dict[str, HParamDef]:
         if "lr" not in v:
             raise ValueError("every optimizer declares an 'lr' hyperparameter")
+        return v
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _one_per_role(cls, v: dict[str, HParamDef]) -> dict[str, HParamDef]:
+        owner: dict[str, str] = {}
+        for k, h in v.items():
+            if h.role is not None and h.role in owner:
+                raise ValueError(f"{owner[h.role]} and {k} both declare role {h.role}: a role names one hyperparameter")
+            if h.role is not None:
+                owner[h.role] = k
+        return v
+
+    @field_validator("tuples")
+    @classmethod
+    def _tuples_of_declared(cls, v: dict[str, list[str]], info: ValidationInfo) -> dict[str, list[str]]:
+        hps = info.data.get("hyperparameters")
+        if hps is None:  # the hyperparameters are invalid: reported on their own
+            return v
+        seen: dict[str, str] = {}
+        for arg, members in v.items():
+            if arg in hps:
+                raise ValueError(f"{arg}: also a hyperparameter; name the tuple after the class argument and "
+                                 "declare its members (e.g. betas: [beta1, beta2])")
+            if not members:
+                raise ValueError(f"{arg}: give the hyperparameters it is built from, e.g. [beta1, beta2]")
+            for m in members:
+                if m not in hps:
+                    raise ValueError(f"{arg}: {m!r} is not a declared hyperparameter; known: {', '.join(sorted(hps))}")
+                if m in seen:
+                    raise ValueError(f"{arg}: {m!r} is also a member of {seen[m]}")
+                if hps[m].default is None:
+                    raise ValueError(f"{arg}: member {m!r} needs a default (the class gets every member)")
+                seen[m] = arg
         return v
 
     def defaults(self) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def render(what: str, name: str | None, catalog_dirs: list[str]) -> str:
 
 def param_table(cat: Catalog, task_name: str | None) -> str:
     """Which tensor of the task's model goes to the matrix rule and which to the other rule."""
-    from optbasin.catalog import task_factory
+    from optbasin.catalog import task_factory, values_checked
     from optbasin.optimizers.split import param_roles
 
     if not task_name:
@@ -42,7 +42,8 @@ def param_table(cat: Catalog, task_name: str | None) -> str:
         d = cat.task(task_name)
     except KeyError as e:
         raise OptbasinError(str(e.args[0])) from None
-    task = task_factory(d.factory, cat.dirs)(**d.defaults())
+    with values_checked():  # the entry in use's defaults, checked when it was read
+        task = task_factory(d.factory, cat.dirs)(**d.defaults())
     model = task.build_model(0)
     roles = param_roles(model, task.head)
     width = max(len("parameter"), *(len(r.name) for r in roles))
@@ -63,6 +64,7 @@ def optimizer_detail(cat: Catalog, name: str) -> str:
     head += [f"extends: {d.extends} (preset: {', '.join(f'{k}={v!r}' for k, v in d.preset.items()) or 'none'})"
              ] if d.extends else []
     head += [f"paper: {d.paper}"] if d.paper else []
+    head += ["tuple arguments: " + ", ".join(f"{a}=({', '.join(m)})" for a, m in d.tuples.items())] if d.tuples else []
     head += [f"defaults from: {d.defaults_from or 'not stated'}", f"defined in: {d.source}", ""]
     rows = [(k, "(unset)" if h.default is None else repr(h.default), h.allowed().split(" (")[0],
              h.origin or "see 'defaults from'", h.help)

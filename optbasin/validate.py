@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from optbasin.catalog import Catalog, optimizer_class, task_factory
+from optbasin.class_check import signature_problems
 from optbasin.config import MAX_TRIALS, read_yaml
 from optbasin.errors import ConfigError, Problem
 
@@ -22,8 +23,12 @@ def validate_file(path: Path, catalog_dirs: list[str], max_trials: int = MAX_TRI
             cat.dirs.append(str(path.parent.resolve()))
             cat.add(doc, str(path))
             cat.resolve()
+            cat.announce()  # this file replacing a built-in entry
             if kind == "optimizer":
-                optimizer_class(cat.optimizer(doc["name"]).cls, cat.dirs)
+                d = cat.optimizer(doc["name"])
+                problems = signature_problems(d, optimizer_class(d.cls, cat.dirs), str(path))
+                if problems:
+                    return problems
             else:
                 task_factory(cat.task(doc["name"]).factory, cat.dirs)
         elif isinstance(doc, dict) and set(doc) == {"claims"}:
@@ -45,8 +50,9 @@ def validate_files(files: list[str], catalog_dirs: list[str], max_trials: int = 
 
 
 def fairness_warnings(files: list[str], catalog_dirs: list[str], max_trials: int = MAX_TRIALS) -> list[Problem]:
-    """Per claim of each valid sweep file: hyperparameters the compared optimizers both have but
-    run with different unswept values (see fairness.py), and claims its seeds can never decide
+    """Per claim of each valid sweep file (without claims: per pair of its optimizers, which its
+    leaderboard ranks side by side): hyperparameters of one role that the two run with different
+    unswept values (see fairness.py), and claims its seeds can never decide
     (analysis/feasibility.py). Call after validate_files found nothing."""
     from optbasin.analysis.feasibility import sweep_warnings
     from optbasin.fairness import unmatched_hyperparameters
@@ -55,11 +61,12 @@ def fairness_warnings(files: list[str], catalog_dirs: list[str], max_trials: int
     warnings = []
     for f in files:
         doc = read_yaml(f)
-        if not (isinstance(doc, dict) and doc.get("kind", "sweep") == "sweep" and doc.get("claims")
-                and "optimizers" in doc):
+        if not (isinstance(doc, dict) and doc.get("kind", "sweep") == "sweep" and "optimizers" in doc):
             continue
         spec, catalog = load_sweep(f, catalog_dirs, max_trials=max_trials)
-        pairs = [(f"claims[{i}] ({c.name})", *c.compare) for i, c in enumerate(spec.claims)]
+        pairs = [(f"claims[{i}] ({c.name})", *c.compare) for i, c in enumerate(spec.claims)] or [
+            ("optimizers (ranked side by side)", a.key, b.key)
+            for i, a in enumerate(spec.optimizers) for b in spec.optimizers[i + 1:]]
         warnings += unmatched_hyperparameters(spec, catalog, pairs)
         warnings += [f"{f}: {w}" for w in sweep_warnings(spec)]
     return warnings

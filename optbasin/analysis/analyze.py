@@ -13,7 +13,7 @@ import pandas as pd
 from optbasin.analysis import curves as C
 from optbasin.analysis.bootstrap import distinct_rows, interval, seed_counts
 from optbasin.analysis.claims import Claim, claim_spec, claims_from_sweep_yaml, evaluate_claims, load_claims, parse_claims
-from optbasin.analysis.grid import LR, build_groups, index_points
+from optbasin.analysis.grid import LR, all_nan_quiet, build_groups, index_points
 from optbasin.analysis.importance import COLUMNS as IMPORTANCE_COLUMNS, importance_table
 from optbasin.analysis.loss_table import hp_columns, loss_table
 from optbasin.analysis.profiles import performance_profile
@@ -143,8 +143,8 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
         # the task's best l* in every row: the reference of task-wide basin tolerances
         meds = [medians(g, count_rows) for g in task_groups]
         seed_meds = [medians(g, eye) for g in task_groups]
-        task_best = np.nanmin([md[2] for md in meds], axis=0)
-        task_best_seed = np.nanmin([md[2] for md in seed_meds], axis=0)
+        task_best = all_nan_quiet(np.nanmin, [md[2] for md in meds], axis=0)
+        task_best_seed = all_nan_quiet(np.nanmin, [md[2] for md in seed_meds], axis=0)
         for g, md, seed_md in zip(task_groups, meds, seed_meds):
             res = group_metrics(g, count_rows, specs, s, task_best, md)
             expanded = {col: v[1:][inverse] for col, v in res.values.items()}  # (resamples,) each
@@ -200,10 +200,10 @@ def _leaderboard_row(g, res, reps: dict, per_seed, specs, s: AnalysisSettings, n
         "trials": len(g.trial_loss), "seeds": int(seeds_here.sum()), "points": n_points,
         "missing_trials": missing, "diverged": int(g.trial_diverged.sum()),
         "failed": int(g.points["n_failed"].sum()), "l0": g.l0, "l_ref": g.l_ref, "l_min": g.l_min,
-        "best_lr": float(bp[LR]) if LR in bp and pd.notna(bp[LR]) else np.nan,
+        "best_lr": float(bp[LR]) if LR in bp and pd.notna(bp[LR]) and present.any() else np.nan,
         "best_point": json.dumps({a.removeprefix("hp."): _plain(bp[a]) for a in g.axes}),
         "best_seeds": int(bp["n_seeds"]),
-        "best_at_edge": ",".join(res.edges),
+        "best_at_edge": ",".join(res.edges) if present.any() else "",  # no loss at all: no best point
     }
     cols = [spec.column for spec in specs]
     los, his = interval(np.vstack([reps[c] for c in cols]), s.confidence)

@@ -9,6 +9,7 @@ numbered in sorted order of (task, optimizer, other hyperparameters, lr): the po
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,6 +114,7 @@ def build_groups(lt: pd.DataFrame, points: pd.DataFrame) -> list[Group]:
         slices = np.full((sl.max() + 1, slice_pos[p0:p1].max() + 1), -1)
         slices[sl, slice_pos[p0:p1]] = np.arange(p1 - p0)
         trials = lt.iloc[t0:t1]
+        l0 = all_nan_quiet(np.nanmedian, trials["l0"].to_numpy(dtype=float))
         groups.append(Group(
             task=task, optimizer=opt, axes=axes[(task, opt)],
             points=points.iloc[p0:p1].reset_index(drop=True),
@@ -121,8 +123,7 @@ def build_groups(lt: pd.DataFrame, points: pd.DataFrame) -> list[Group]:
             trial_loss=trials["loss"].to_numpy(dtype=float), trial_seed=trials["seed_idx"].to_numpy(),
             trial_diverged=trials["diverged"].to_numpy(dtype=bool),
             trial_time=trials["time_per_step"].to_numpy(dtype=float),
-            l0=float(np.nanmedian(trials["l0"].to_numpy(dtype=float))),
-            l_ref=_declared(trials, "ref_loss", float(np.nanmedian(trials["l0"].to_numpy(dtype=float)))),
+            l0=l0, l_ref=_declared(trials, "ref_loss", l0),
             l_min=_declared(trials, "floor_loss", np.nan),
         ))
     return groups
@@ -135,3 +136,12 @@ def _declared(trials: pd.DataFrame, column: str, default: float) -> float:
     v = pd.to_numeric(trials[column], errors="coerce").to_numpy(dtype=float)
     v = v[np.isfinite(v)]
     return float(np.median(v)) if v.size else default
+
+
+def all_nan_quiet(reduce, values, **kw):
+    """``reduce`` (np.nanmin, np.nanmedian, ...) of ``values``; NaN without numpy's warning where a
+    slice is all NaN (a group whose every trial failed before its first evaluation has no loss)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN", RuntimeWarning)
+        out = reduce(values, **kw)
+    return float(out) if np.ndim(out) == 0 else out

@@ -18,9 +18,10 @@ import pandas as pd
 from optbasin.errors import StoreError
 from optbasin.status import TrialStatus
 
-REQUIRED = ("trial_id", "task", "optimizer", "seed", "status", "init_loss", "final_val_loss")
+REQUIRED = ("trial_id", "task", "optimizer", "seed", "status")
+LOSSES = ("init_loss", "final_val_loss")  # required unless every trial failed (a failure may record no loss)
 OPTIONAL = {
-    "optimizer_name": "", "final_train_loss": np.nan, "wall_time": np.nan,
+    "optimizer_name": "", "init_loss": np.nan, "final_val_loss": np.nan, "final_train_loss": np.nan, "wall_time": np.nan,
     "steps_done": np.nan, "error": "", "hp.lr": np.nan,
     "ref_loss": np.nan, "floor_loss": np.nan,  # the task's reference loss and known floor (Task.reference_losses)
 }
@@ -32,7 +33,8 @@ def hp_columns(df: pd.DataFrame) -> list[str]:
 
 def loss_table(trials: pd.DataFrame) -> pd.DataFrame:
     """``trials`` plus columns l0, loss, diverged, failed, time_per_step."""
-    missing = [c for c in REQUIRED if c not in trials.columns]
+    only_failures = "status" in trials and trials["status"].map(lambda v: TrialStatus.of(v) is TrialStatus.FAILED).all()
+    missing = [c for c in (REQUIRED if only_failures else REQUIRED + LOSSES) if c not in trials.columns]
     if missing:
         raise StoreError(f"the trials table lacks the column(s) {', '.join(missing)}; "
                          "is it an optbasin results store?")

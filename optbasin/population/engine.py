@@ -113,7 +113,7 @@ def run_population(specs: list[TrialSpec], done: MemberDone) -> None:
     if not supports_population(cls):
         raise TypeError(f"{cls.__name__} declares no population_step: run its trials one at a time")
     for s in specs:  # the constructor's own checks, as a separate trial would run them
-        build_from_class(cls, model, dict(s.hparams), task.head, s.split_matrix, s.split_other)
+        build_from_class(cls, model, dict(s.hparams), task.head, s.split_matrix, s.split_other, s.optimizer_tuples)
 
     if getattr(cls, "hybrid", False):
         roles = param_roles(model, task.head, spec.split_matrix, spec.split_other)

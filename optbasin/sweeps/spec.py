@@ -2,7 +2,7 @@
 
 Validation has two layers: the pydantic schema (config.SweepSpec), then the checks that need the
 catalog (unknown optimizer, task or hyperparameter, values outside their declared range, classes
-that do not import). All problems are collected and raised together as one ConfigError.
+that do not import or do not take the hyperparameters their entry declares: class_check.py). All problems are collected and raised together as one ConfigError.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from optbasin.catalog import Catalog, optimizer_class, task_factory
+from optbasin.catalog import Catalog, optimizer_class, task_factory, values_checked
+from optbasin.class_check import signature_problems
 from optbasin.config import MAX_TRIALS, HParamDef, LogRange, OptimizerEntry, Schedule, SweepSpec, parse, read_yaml
 from optbasin.errors import ConfigError, DataError, Problem
 
@@ -34,6 +35,7 @@ class TrialSpec(BaseModel):
     optimizer_name: str
     optimizer_class: str
     hparams: dict[str, Any]
+    optimizer_tuples: dict[str, list[str]] = {}  # the entry's tuple arguments (OptimizerDef.tuples)
     swept: list[str]  # hyperparameter names varied for this optimizer in the sweep
     seed: int
     steps: int
@@ -107,7 +109,9 @@ def check_task_data(spec: SweepSpec, catalog: Catalog, file: str) -> list[Proble
     for i, t in enumerate(spec.tasks):
         d = catalog.tasks[t.name]
         try:
-            task_factory(d.factory, catalog.dirs)(**{**d.defaults(), **t.params}).check_data()
+            with values_checked():  # checked against the entry in use (check_against_catalog)
+                task = task_factory(d.factory, catalog.dirs)(**{**d.defaults(), **t.params})
+            task.check_data()
         except DataError as e:
             problems.append(Problem(file, f"tasks[{i}].params", str(e)))
         except (ValueError, TypeError) as e:
@@ -150,6 +154,7 @@ def check_against_catalog(spec: SweepSpec, catalog: Catalog, file: str) -> list[
 
     seen = {}
     declared: set[str] = set()
+    classes_checked: set[str] = set()  # entries whose class was imported and checked (once each)
     for i, o in enumerate(spec.optimizers):
         where = f"optimizers[{i}]"
         if o.key in seen:
@@ -182,10 +187,12 @@ def check_against_catalog(spec: SweepSpec, catalog: Catalog, file: str) -> list[
         for k, v in spec.shared.items():
             if k in d.hyperparameters:
                 problems += _check_value(d.hyperparameters[k], v, file, f"shared.{k}")
-        try:
-            optimizer_class(d.cls, catalog.dirs)
-        except (ImportError, TypeError) as e:
-            problems.append(Problem(d.source or file, "class", str(e)))
+        if o.name not in classes_checked:
+            classes_checked.add(o.name)
+            try:
+                problems += signature_problems(d, optimizer_class(d.cls, catalog.dirs), d.source or file)
+            except (ImportError, TypeError) as e:
+                problems.append(Problem(d.source or file, "class", str(e)))
     for k in spec.shared:
         if declared and k not in declared:
             problems.append(Problem(file, f"shared.{k}", "no optimizer of this sweep has this hyperparameter"))
@@ -221,7 +228,8 @@ def trial_spec(spec: SweepSpec, catalog: Catalog, t: Any, o: OptimizerEntry, poi
     split_other = [*(t.split.other if t.split else []), *(o.split.other if o.split else [])]
     return TrialSpec(
         sweep=spec.name, task=t.key, task_name=t.name, task_factory=td.factory, task_params=params,
-        optimizer=o.key, optimizer_name=o.name, optimizer_class=od.cls, hparams=hp, swept=list(o.grid),
+        optimizer=o.key, optimizer_name=o.name, optimizer_class=od.cls, hparams=hp, optimizer_tuples=od.tuples,
+        swept=list(o.grid),
         seed=seed, steps=t.steps or spec.budget.steps or td.steps,
         eval_every=spec.budget.eval_every, log_every=spec.budget.log_every, accumulate=spec.budget.accumulate,
         grad_clip=spec.budget.grad_clip, timeout_s=t.timeout_s or spec.budget.timeout_s, schedule=spec.schedule,

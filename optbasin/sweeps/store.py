@@ -9,6 +9,10 @@ table. A finished trial is committed by writing its steps part, then its trials 
 temporary name and renamed into place (atomic on POSIX): a kill leaves no torn file and a trial
 counts as done only once its summary row is in. ``compact()`` merges parts; readers deduplicate
 (last attempt of each trial wins), so a kill during compaction loses nothing either.
+
+A dataset with no rows (every trial failed before logging a step) is still a dataset: empty
+frames keep their columns, a merged part always has the dataset's required columns, and a part
+without rows is read as nothing whatever its columns (as older versions wrote one).
 """
 
 from __future__ import annotations
@@ -71,6 +75,9 @@ def _read_parts(folder: Path) -> pd.DataFrame:
         except (pa.ArrowInvalid, OSError) as e:
             after = "its trials will run again" if folder.name == TRIALS else "its trials' step rows will be missing"
             raise StoreError(f"{part}: corrupt results file ({e}); move it aside to continue ({after})") from None
+        if len(frame) == 0:  # no rows: nothing to lose, whatever its columns
+            frames.append(with_required(frame, folder.name))
+            continue
         missing = [c for c in REQUIRED[folder.name] if c not in frame.columns]
         if missing:
             raise StoreError(f"{part}: not an optbasin {folder.name} part (no column {', '.join(missing)}); "
@@ -126,7 +133,7 @@ class ResultsStore:
             parts = sorted(folder.glob("part-*.parquet"))
             if len(parts) <= 1:
                 continue
-            df = self.trials() if sub == TRIALS else self.steps()
+            df = with_required(self.trials() if sub == TRIALS else self.steps(), sub)
             merged = folder / f"part-0-merged-{int(time.time() * 1e6)}.parquet"
             try:
                 _atomic_write_table(pa.Table.from_pandas(df, preserve_index=False), merged)
@@ -205,6 +212,17 @@ def trials_without_steps(trials: pd.DataFrame, steps: pd.DataFrame) -> list[str]
     return [t for t in done["trial_id"] if t not in have]
 
 
+def with_required(df: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """``df`` with every required column of ``dataset`` (TRIALS or STEPS), added empty where missing:
+    what optbasin writes it can read back."""
+    missing = [c for c in REQUIRED[dataset] if c not in df.columns]
+    return df.reindex(columns=[*df.columns, *missing]) if missing else df
+
+
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    frames = [f for f in frames if not f.empty]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    """The frames as one; frames without rows add only their columns (all of them empty: their columns)."""
+    rows = [f for f in frames if not f.empty]
+    if rows:
+        return pd.concat(rows, ignore_index=True)
+    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
+    return pd.DataFrame(columns=columns)

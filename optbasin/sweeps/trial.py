@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from optbasin.catalog import optimizer_class, task_factory
+from optbasin.catalog import optimizer_class, task_factory, values_checked
 from optbasin.optimizers import build_from_class, diagnostics, needs_loss
 from optbasin.sweeps.schedule import multiplier
 from optbasin.sweeps.spec import TrialSpec
@@ -33,7 +33,8 @@ def seed_everything(seed: int) -> None:
 
 
 def build_task(spec: TrialSpec) -> Task:
-    task = task_factory(spec.task_factory, spec.import_paths)(**spec.task_params)
+    with values_checked():  # checked against the entry in use when the sweep was loaded
+        task = task_factory(spec.task_factory, spec.import_paths)(**spec.task_params)
     if not isinstance(task, Task):
         raise TypeError(f"task factory {spec.task_factory!r} returned {type(task).__name__}, not an optbasin Task")
     return task
@@ -41,7 +42,8 @@ def build_task(spec: TrialSpec) -> Task:
 
 def build_optimizer(spec: TrialSpec, model: torch.nn.Module, task: Task) -> torch.optim.Optimizer:
     cls = optimizer_class(spec.optimizer_class, spec.import_paths)
-    return build_from_class(cls, model, dict(spec.hparams), task.head, spec.split_matrix, spec.split_other)
+    return build_from_class(cls, model, dict(spec.hparams), task.head, spec.split_matrix, spec.split_other,
+                            spec.optimizer_tuples)
 
 
 def pick_device(spec: TrialSpec) -> torch.device:
