@@ -158,25 +158,14 @@ def cmd_refine(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from optbasin.sweeps.run_status import status_lines
     from optbasin.sweeps.store import ResultsStore
 
     store = ResultsStore(args.run_dir)
     meta = store.read_meta()
     if meta is None:
         raise OptbasinError(f"{args.run_dir}: not an optbasin run directory (no meta.json)")
-    trials = store.trials()
-    counts = trials["status"].value_counts().to_dict() if not trials.empty else {}
-    planned = meta.get("trials_planned", "?")
-    print(f"sweep {meta['sweep']!r} in {args.run_dir}: {len(trials)}/{planned} trials recorded "
-          + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
-    stopped = meta.get("interrupted")
-    if meta.get("finished_at"):
-        state = f"finished {meta['finished_at']}"
-    elif stopped:
-        state = f"interrupted ({stopped['signal']} at {stopped['at']}; continue with: optbasin resume {args.run_dir})"
-    else:
-        state = "not finished (running, or its driver was killed)"
-    print(f"started {meta.get('started_at')}, {state}, {meta.get('elapsed_s', 0):.0f} s of running")
+    print("\n".join(status_lines(args.run_dir, meta, store.trials())))
     return EXIT_OK
 
 

@@ -38,6 +38,7 @@ from optbasin.analysis.specs import MetricSpec
 from optbasin.dashboards import figures as F
 from optbasin.dashboards.figures import plural
 from optbasin.dashboards.verdicts import num, verdicts_section
+from optbasin.sweeps.run_status import session_started_at
 
 REFRESH_S = 10
 MIN_PROFILE_TASKS = 3  # a profile over one or two tasks is a step function of one comparison
@@ -539,7 +540,7 @@ def progress(a: Analysis, metas: list[tuple[Path, dict]]) -> dict[str, Any]:
     running = any(m and not m.get("finished_at") for _, m in metas)
     done = int(a.trials["trial_id"].nunique()) if not a.trials.empty else 0
     eta = None
-    starts = [dt.datetime.fromisoformat(m["started_at"]).timestamp() for _, m in metas if m.get("started_at")]
+    starts = [dt.datetime.fromisoformat(session_started_at(m)).timestamp() for _, m in metas if session_started_at(m)]
     if running and planned and starts and not a.trials.empty and "written_at" in a.trials.columns:
         start = min(starts)
         this_run = int((a.trials["written_at"].astype(float) >= start).sum())

@@ -12,6 +12,7 @@ import platform
 import shutil
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -109,7 +110,7 @@ def claim_directory(p: Plan) -> dict:
         "catalog_dirs": p.catalog_dirs,
         "versions": versions(),
         "machine": machine(),
-        "started_at": now,  # of this run; "runs" keeps the history
+        "started_at": (meta or {}).get("started_at") or now,  # of the first session; "runs": each session's
         "finished_at": None,
         "interrupted": None,  # {"signal": "SIGINT", "at": ...} when a signal stopped this run
         "elapsed_s": (meta or {}).get("elapsed_s", 0.0),
@@ -126,11 +127,14 @@ def execute(p: Plan, *, address: str | None = None, progress: bool = True, show_
             on_commit: Callable[[], None] | None = None) -> Outcome:
     """Run the plan's pending trials and record the sweep's metadata, holding RUN_DIR/.lock.
 
-    Interrupted (a signal) leaves ``finished_at`` unset and records ``interrupted``."""
+    Interrupted (a signal) leaves ``finished_at`` unset and records ``interrupted``. However the
+    session ends, its running time is added to ``elapsed_s`` (and kept in its ``runs`` entry)."""
     check_directory(p)
     p.store.prepare()
     with RunLock(p.store.root):
         meta = claim_directory(p)
+        session_start, prior = _clock(), float(meta["elapsed_s"] or 0.0)
+        session = meta["runs"][-1]
         call_side_job(on_commit, "at the sweep's start")  # the live report exists from the sweep's start
         try:
             if p.spec.search.method == "optuna":
@@ -141,17 +145,28 @@ def execute(p: Plan, *, address: str | None = None, progress: bool = True, show_
                                      progress=progress, show_ray_logs=show_ray_logs, on_commit=on_commit,
                                      population=p.spec.population)
             p.store.compact()  # the counts below then read one merged file, not every trial's part
-        except Interrupted as e:
-            meta["interrupted"] = {"signal": signal.Signals(e.signum).name, "at": _now()}
+        except (Interrupted, KeyboardInterrupt) as e:
+            signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+            meta["interrupted"] = {"signal": signal.Signals(signum).name, "at": _now()}
+            session["ended"] = "interrupted"
+            raise
+        except BaseException:
+            session["ended"] = "error"
             raise
         finally:  # no compaction here: after a signal or an error, resume compacts
             trials = p.store.trials()
             meta["counts"] = trials["status"].value_counts().to_dict() if not trials.empty else {}
+            session["elapsed_s"] = round(_clock() - session_start, 2)
+            meta["elapsed_s"] = round(prior + session["elapsed_s"], 2)
             p.store.write_meta(meta)
         meta["finished_at"] = _now()
-        meta["elapsed_s"] = round(meta["elapsed_s"] + outcome.elapsed, 2)
+        session["ended"] = "finished"
         p.store.write_meta(meta)
     return outcome
+
+
+def _clock() -> float:
+    return time.monotonic()
 
 
 def _now() -> str:
