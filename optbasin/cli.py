@@ -210,6 +210,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if len(args.run_dirs) > 1 and not args.output:  # the first run's own report.html is not the merged one
+        raise OptbasinError(f"a report of {len(args.run_dirs)} run directories needs -o/--output FILE "
+                            f"(it would replace {Path(args.run_dirs[0]) / 'report.html'}, the report of that run alone)")
     out = Path(args.output) if args.output else Path(args.run_dirs[0]) / "report.html"
     path = _write_report([Path(d) for d in args.run_dirs], out, live=False, png=args.png, claims=args.claims)
     print(f"report: {path}")
@@ -310,7 +313,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="write the self-contained HTML report")
     p.add_argument("run_dirs", nargs="+")
-    p.add_argument("--output", "-o", help="HTML file (default RUN_DIR/report.html)")
+    p.add_argument("--output", "-o", help="HTML file (default RUN_DIR/report.html; required with several run directories)")
     p.add_argument("--claims", help="claims YAML (default: the sweep file's claims)")
     p.add_argument("--png", action="store_true", help="also export figures as PNG into figures/ next to the HTML (kaleido, else a headless Chromium)")
     p.set_defaults(fn=cmd_report)

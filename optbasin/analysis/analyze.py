@@ -12,6 +12,7 @@ import pandas as pd
 
 from optbasin.analysis import curves as C
 from optbasin.analysis.bootstrap import distinct_rows, interval, seed_counts
+from optbasin.analysis.budgets import separate_settings
 from optbasin.analysis.claims import Claim, claim_spec, claims_from_sweep_yaml, evaluate_claims, load_claims, parse_claims
 from optbasin.analysis.grid import LR, build_groups, index_points
 from optbasin.analysis.loss_table import hp_columns, loss_table
@@ -127,10 +128,10 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
         return Analysis(s, empty, verdicts, empty, empty, empty, empty, empty, empty, empty, empty, empty,
                         empty, verdicts_by_task=by_task, notes=["no trials recorded yet"])
 
+    trials, notes = separate_settings(trials)  # one label, several budgets: several tasks
     lt = loss_table(trials)
     lt, points = index_points(lt)
     groups = build_groups(lt, points)
-    notes: list[str] = []
     rows, reps, seedvals, dodge = [], {}, {}, []
     for task in sorted({g.task for g in groups}):
         task_groups = [g for g in groups if g.task == task]
