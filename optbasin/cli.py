@@ -45,9 +45,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def _execute(p, args: argparse.Namespace) -> int:
     from optbasin.sweeps import sweep
 
-    print(f"sweep {p.spec.name!r}: {len(p.trials)} trials "
-          f"({len(p.spec.tasks)} tasks x {len(p.spec.optimizers)} optimizers x grids x "
-          f"{len(p.spec.seeds)} seeds) -> {p.store.root}")
+    if p.searching:
+        print(f"sweep {p.spec.name!r}: {p.n_trials} trials ({p.spec.search.method} search, {p.spec.search.trials} "
+              f"trials per task x optimizer, seed {p.spec.seeds[0]}) -> {p.store.root}")
+        if args.dry_run:
+            print("  (the search samples its points as it runs; `optbasin refine` then lays a grid around the best)")
+            return EXIT_OK
+    else:
+        print(f"sweep {p.spec.name!r}: {len(p.trials)} trials "
+              f"({len(p.spec.tasks)} tasks x {len(p.spec.optimizers)} optimizers x grids x "
+              f"{len(p.spec.seeds)} seeds) -> {p.store.root}")
     if args.dry_run:
         for t in p.trials:
             hp = ", ".join(f"{k}={t.hparams[k]}" for k in t.swept)

@@ -38,3 +38,16 @@ def test_optuna_search_then_refine(tmp_path, capsys):
     grid = after[after.origin == "grid"]
     assert len(grid) == 3 * 2  # 3 lrs (1 decade, 2 per decade) x 2 seeds
     assert len(after) == 6 + len(grid)  # the search's results are kept
+
+
+def test_dry_run_of_a_search_counts_what_the_search_runs(tmp_path, capsys):
+    """A search of 4 trials on 2 optimizers (one task) runs 8 trials on the first seed, not the grid's
+    2 optimizers x 3 points x 2 seeds = 12."""
+    doc = base_sweep(tmp_path / "run")
+    doc["search"] = {"method": "optuna", "trials": 4}
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert main(["run", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "'tiny': 8 trials (optuna search, 4 trials per task x optimizer, seed 0)" in out
+    assert "12 trials" not in out and "x 2 seeds" not in out

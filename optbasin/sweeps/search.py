@@ -39,6 +39,11 @@ def search_space(entry_grid: dict[str, Any]) -> dict[str, Any]:
     return space
 
 
+def search_trials(spec: SweepSpec) -> int:
+    """How many trials a search runs: ``trials`` per task x optimizer with a grid, on the first seed."""
+    return len(spec.tasks) * sum(1 for o in spec.optimizers if o.grid) * spec.search.trials
+
+
 def run_search(spec: SweepSpec, catalog: Any, store: ResultsStore, *, address: str | None = None,
                progress: bool = True, show_ray_logs: bool = False,
                on_commit: Callable[[], None] | None = None) -> Outcome:

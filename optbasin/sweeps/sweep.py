@@ -23,7 +23,7 @@ from optbasin.config import MAX_TRIALS, SweepSpec
 from optbasin.errors import Interrupted, StoreError
 from optbasin.sweeps.lock import LOCK, RunLock
 from optbasin.sweeps.runner import Outcome, call_side_job, run_trials
-from optbasin.sweeps.search import run_search
+from optbasin.sweeps.search import run_search, search_trials
 from optbasin.sweeps.spec import TrialSpec, expand, load_sweep
 from optbasin.sweeps.store import STEPS, TRIALS, ResultsStore
 
@@ -60,6 +60,15 @@ class Plan:
     store: ResultsStore
     sweep_file: Path
     catalog_dirs: list[str]
+
+    @property
+    def searching(self) -> bool:
+        return self.spec.search.method == "optuna"
+
+    @property
+    def n_trials(self) -> int:
+        """The trials this plan runs: the grid's, or what the search samples."""
+        return search_trials(self.spec) if self.searching else len(self.trials)
 
 
 def plan(sweep_file: str | Path, catalog_dirs: list[str] = (), output: str | None = None,
@@ -114,7 +123,7 @@ def claim_directory(p: Plan) -> dict:
         "finished_at": None,
         "interrupted": None,  # {"signal": "SIGINT", "at": ...} when a signal stopped this run
         "elapsed_s": (meta or {}).get("elapsed_s", 0.0),
-        "trials_planned": len(p.trials),
+        "trials_planned": p.n_trials,
         "counts": (meta or {}).get("counts", {}),
         "runs": [*(meta or {}).get("runs", []),
                  {"sweep_file": str(p.sweep_file.resolve()), "command": sys.argv, "started_at": now}],
