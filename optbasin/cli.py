@@ -53,8 +53,8 @@ def _execute(p, args: argparse.Namespace) -> int:
             return EXIT_OK
     else:
         print(f"sweep {p.spec.name!r}: {len(p.trials)} trials "
-              f"({len(p.spec.tasks)} tasks x {len(p.spec.optimizers)} optimizers x grids x "
-              f"{len(p.spec.seeds)} seeds) -> {p.store.root}")
+              f"({_plural(len(p.spec.tasks), 'task')} x {_plural(len(p.spec.optimizers), 'optimizer')} x grids x "
+              f"{_plural(len(p.spec.seeds), 'seed')}) -> {p.store.root}")
     if args.dry_run:
         for t in p.trials:
             hp = ", ".join(f"{k}={t.hparams[k]}" for k in t.swept)
@@ -85,6 +85,10 @@ def _execute(p, args: argparse.Namespace) -> int:
     print(f"results: {p.store.root}/trials.parquet, {p.store.root}/steps.parquet")
     print(f"next: optbasin analyze {p.store.root}   |   optbasin report {p.store.root}")
     return EXIT_RUN_FAILED if failed else EXIT_OK
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _live_report(run_dir: Path):
@@ -141,10 +145,12 @@ def _print_summary(run_dir: Path) -> None:
         return
     print(f"{'task':<14} {'optimizer':<14} {'best lr':>9} {'best loss':>10} {'basin':>8} {'diverged':>9} {'failed':>7}")
     for r in board.to_dict("records"):
-        cut = ">=" if r.get("basin_width_rel0.1_cut") else "  "  # the basin reaches the grid's edge: a lower bound
+        width = r.get("basin_width_rel0.1", float("nan"))
+        cut = ">=" if r.get("basin_width_rel0.1_cut") and width == width else "  "  # cut by the grid's edge
+        basin = f"{width:>5.2f}d" if width == width else f"{'-':>6}"  # undefined (NaN): a dash
         edge = "*" if r["best_at_edge"] else " "
         print(f"{r['task']:<14} {r['optimizer']:<14} {r['best_lr']:>8.3g}{edge} {r['best_loss']:>10.4f} "
-              f"{cut}{r.get('basin_width_rel0.1', float('nan')):>5.2f}d {r['diverged']:>9} {r['failed']:>7}")
+              f"{cut}{basin} {r['diverged']:>9} {r['failed']:>7}")
     print("loss: final validation loss, median over seeds (diverged and failed trials count as the initial loss); "
           "basin: decades of lr within 10% of the best (>= cut by the grid's edge); * best lr at the grid's edge")
 
