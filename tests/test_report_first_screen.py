@@ -30,3 +30,16 @@ def test_leaderboard_shows_the_deciding_columns_first_and_drops_empty_ones():
     assert "E[best | k=20]" not in first + more  # undefined for every optimizer: dropped, and said so
     assert "Not shown, undefined for every optimizer (see the notes): E[best | k=20]" in html
     assert html.index('id="leaderboard-more"') > html.index("<details>")
+
+
+def test_boilerplate_notes_are_said_once():
+    """Population members have no time per step: one note for every optimizer, and one note per
+    optimizer for the metrics a small budget leaves undefined (not one per metric)."""
+    rows = [{**result_row(o, seed, lr, loss + 0.1 * seed), "population_size": 3} for o in ("A", "B")
+            for seed in (0, 1) for lr, loss in ((1e-3, 2.0), (1e-2, 1.0), (1e-1, 3.0))]
+    notes = analyze(pd.DataFrame(rows), settings={"resamples": 10, "ks": [5, 20], "tunability_budget": 10}).notes
+    timing = [n for n in notes if "time_per_step" in n]
+    assert len(timing) == 1 and timing[0].startswith("t/A, t/B: time_per_step undefined: no trial timed alone")
+    budget = [n for n in notes if "budget k beyond" in n]
+    assert len(budget) == 1 and "expected_best_k20" in budget[0] and "tunability_uniform" in budget[0]
+    assert budget[0].startswith("t/A, t/B: ")

@@ -183,8 +183,27 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
         expected_best=pd.concat(dodge, ignore_index=True),
         profiles=pd.concat([performance_profile(leaderboard, c, low) for c, low in profile_metrics], ignore_index=True),
         mechanisms=mechanisms.reset_index(drop=True), failed=failed.reset_index(drop=True),
-        notes=notes, replicates=reps, per_seed=seedvals,
+        notes=collapse_notes(notes), replicates=reps, per_seed=seedvals,
     )
+
+
+def collapse_notes(notes: list[str]) -> list[str]:
+    """Notes "task/optimizer: text" with one text for several optimizers become one note naming
+    them all (in the first one's place), so boilerplate such as "time_per_step undefined" is said once."""
+    whos: dict[str, list[str]] = {}
+    for n in notes:
+        who, sep, text = n.partition(": ")
+        if sep and "/" in who:
+            whos.setdefault(text, []).append(who)
+    out, said = [], set()
+    for n in notes:
+        who, sep, text = n.partition(": ")
+        if not (sep and "/" in who) or len(whos[text]) == 1:
+            out.append(n)
+        elif text not in said:
+            said.add(text)
+            out.append(f"{', '.join(whos[text])}: {text}")
+    return out
 
 
 def _leaderboard_row(g, res, reps: dict, per_seed, specs, s: AnalysisSettings, notes: list[str]) -> dict[str, Any]:
@@ -221,9 +240,11 @@ def _leaderboard_row(g, res, reps: dict, per_seed, specs, s: AnalysisSettings, n
     row["best_loss_xfit"] = float(np.nanmean(per_seed.values["best_loss"])) if np.isfinite(
         per_seed.values["best_loss"]).any() else np.nan
     row["undefined"] = "; ".join(f"{col}: {why}" for col, why in res.undefined.items())
+    by_reason: dict[str, list[str]] = {}
     for col, why in res.undefined.items():
         if why != "lr not swept":
-            notes.append(f"{who}: {col} undefined: {why}")
+            by_reason.setdefault(why, []).append(col)
+    notes += [f"{who}: {', '.join(cols)} undefined: {why}" for why, cols in by_reason.items()]
 
     if missing:
         short = int((g.points["n_seeds"] < seeds_here.sum()).sum())
