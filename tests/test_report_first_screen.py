@@ -43,3 +43,12 @@ def test_boilerplate_notes_are_said_once():
     budget = [n for n in notes if "budget k beyond" in n]
     assert len(budget) == 1 and "expected_best_k20" in budget[0] and "tunability_uniform" in budget[0]
     assert budget[0].startswith("t/A, t/B: ")
+
+
+def test_claim_table_says_what_a_b_and_the_effect_are():
+    rows = [result_row(o, seed, lr, loss + 0.1 * seed + (0.5 if o == "B" else 0.0)) for o in ("A", "B")
+            for seed in range(3) for lr, loss in ((1e-3, 2.0), (1e-2, 1.0), (1e-1, 3.0))]
+    claims = [{"name": "a-lower", "metric": "best_loss", "compare": ["A", "B"], "direction": "less", "task": "t"}]
+    html = render_html(analyze(pd.DataFrame(rows), claims=claims, settings={"resamples": 10}), [], [])
+    assert "A (all seeds)" in html and "B (all seeds)" in html and "effect: per-seed mean" in html
+    assert "so it need not equal A &minus; B" in html
