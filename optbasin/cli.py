@@ -137,6 +137,7 @@ def _write_report(run_dirs: list[Path], out: Path, live: bool, png: bool = False
 def _print_summary(run_dir: Path) -> None:
     """Per task and optimizer: best lr, best loss, basin width, divergences (from the analysis)."""
     from optbasin.analysis import analyze_runs
+    from optbasin.analysis.text import lr_at_edge
 
     with _notes():
         board = analyze_runs([run_dir]).leaderboard
@@ -148,7 +149,7 @@ def _print_summary(run_dir: Path) -> None:
         width = r.get("basin_width_rel0.1", float("nan"))
         cut = ">=" if r.get("basin_width_rel0.1_cut") and width == width else "  "  # cut by the grid's edge
         basin = f"{width:>5.2f}d" if width == width else f"{'-':>6}"  # undefined (NaN): a dash
-        edge = "*" if r["best_at_edge"] else " "
+        edge = "*" if lr_at_edge(r["best_at_edge"]) else " "  # other axes' edges: in the analysis notes
         print(f"{r['task']:<14} {r['optimizer']:<14} {r['best_lr']:>8.3g}{edge} {r['best_loss']:>10.4f} "
               f"{cut}{basin} {r['diverged']:>9} {r['failed']:>7}")
     print("loss: final validation loss, median over seeds (diverged and failed trials count as the initial loss); "

@@ -51,3 +51,22 @@ def test_dry_run_of_a_search_counts_what_the_search_runs(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "'tiny': 8 trials (optuna search, 4 trials per task x optimizer, seed 0)" in out
     assert "12 trials" not in out and "x 2 seeds" not in out
+
+
+def test_best_lr_is_marked_only_for_an_lr_edge():
+    """lr x beta2: the best point is in the middle of its lr slice but on beta2's last value; and a
+    search point alone on its lr slice has no lr edge. Neither stars the best lr."""
+    from optbasin.analysis import analyze
+    from tests.conftest import result_row
+
+    rows = [result_row("adamw", s, lr, loss + 0.01 * s, beta2=b2) for s in (0, 1)
+            for b2, shift in ((0.9, 0.5), (0.999, 0.0)) for lr, loss in ((1e-3, 2.0 + shift), (1e-2, 1.0 + shift),
+                                                                        (1e-1, 3.0 + shift))]
+    a = analyze(pd.DataFrame(rows), settings={"resamples": 10, "ks": [1], "tunability_budget": 2})
+    lb = a.leaderboard.iloc[0]
+    assert lb["best_at_edge"] == "beta2:high" and lb["best_lr"] == 1e-2
+    line = next(x for x in a.to_text().splitlines() if " adamw " in x)
+    assert "0.01 " in line and "0.01*" not in line
+    alone = rows + [result_row("adamw", 0, 3e-3, 0.2, beta2=0.95)]  # one search point, its own slice
+    lb = analyze(pd.DataFrame(alone), settings={"resamples": 10, "ks": [1], "tunability_budget": 2}).leaderboard.iloc[0]
+    assert "lr:" not in lb["best_at_edge"]

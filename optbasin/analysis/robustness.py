@@ -177,6 +177,8 @@ def edges_of(g: Group, best: int) -> list[str]:
         if axis == LR:
             n = (g.slices[g.slice_of[best]] >= 0).sum()
             pos = g.slice_pos[best]
+            if n < 2:  # alone on its lr slice (a search's point): no lr neighbours, no lr edge to sit on
+                continue
             if pos == 0:
                 flags.append(f"{name}:low")
             elif pos == n - 1:
