@@ -32,12 +32,14 @@ def test_optuna_search_then_refine(tmp_path, capsys):
     best = trials.loc[trials.final_val_loss.fillna(math.inf).idxmin(), "hp.lr"]
     assert main(["refine", str(tmp_path / "run"), "--decades", "0.5", "--per-decade", "2", "--quiet"]) == 0
     refined = yaml.safe_load((tmp_path / "run" / "refine.yaml").read_text())
-    lo, hi = refined["optimizers"][0]["grid"]["lr"]["log_range"]
-    assert math.isclose(lo, best / 10**0.5, rel_tol=1e-3) and math.isclose(hi, best * 10**0.5, rel_tol=1e-3)
+    lrs = refined["optimizers"][0]["grid"]["lr"]
+    assert len(lrs) == 3 and lrs[1] == best  # the best lr itself, unrounded: no near-duplicate point
+    assert math.isclose(lrs[0], best / 10**0.5, rel_tol=1e-12) and math.isclose(lrs[2], best * 10**0.5, rel_tol=1e-12)
     after = pd.read_parquet(tmp_path / "run" / "trials.parquet")
     grid = after[after.origin == "grid"]
-    assert len(grid) == 3 * 2  # 3 lrs (1 decade, 2 per decade) x 2 seeds
+    assert len(grid) == 3 * 2 - 1  # 3 lrs (1 decade, 2 per decade) x 2 seeds; the best's seed 0 is the search's
     assert len(after) == 6 + len(grid)  # the search's results are kept
+    assert after["hp.lr"].eq(best).sum() == 2  # the best point: the search's seed 0 and the grid's seed 1
 
 
 def test_dry_run_of_a_search_counts_what_the_search_runs(tmp_path, capsys):
