@@ -45,9 +45,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def _execute(p, args: argparse.Namespace) -> int:
     from optbasin.sweeps import sweep
 
-    print(f"sweep {p.spec.name!r}: {len(p.trials)} trials "
-          f"({len(p.spec.tasks)} tasks x {len(p.spec.optimizers)} optimizers x grids x "
-          f"{len(p.spec.seeds)} seeds) -> {p.store.root}")
+    if p.searching:
+        print(f"sweep {p.spec.name!r}: {p.n_trials} trials ({p.spec.search.method} search, {p.spec.search.trials} "
+              f"trials per task x optimizer, seed {p.spec.seeds[0]}) -> {p.store.root}")
+        if args.dry_run:
+            print("  (the search samples its points as it runs; `optbasin refine` then lays a grid around the best)")
+            return EXIT_OK
+    else:
+        print(f"sweep {p.spec.name!r}: {len(p.trials)} trials "
+              f"({_plural(len(p.spec.tasks), 'task')} x {_plural(len(p.spec.optimizers), 'optimizer')} x grids x "
+              f"{_plural(len(p.spec.seeds), 'seed')}) -> {p.store.root}")
     from optbasin.analysis.feasibility import sweep_warnings
 
     for w in sweep_warnings(p.spec):
@@ -96,6 +103,10 @@ def _execute(p, args: argparse.Namespace) -> int:
     return EXIT_RUN_FAILED if failed else EXIT_OK
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _live_report(run_dir: Path):
     """A callback that rewrites the live report (an open page updates in place) at the sweep's start
     and as trials commit: at most every 10 s, and never more than ~10% of the driver's time (the
@@ -142,6 +153,7 @@ def _write_report(run_dirs: list[Path], out: Path, live: bool, png: bool = False
 def _print_summary(run_dir: Path) -> None:
     """Per task and optimizer: best lr, best loss, basin width, divergences (from the analysis)."""
     from optbasin.analysis import analyze_runs
+    from optbasin.analysis.text import lr_at_edge
 
     with _notes():
         result = analyze_runs([run_dir])
@@ -151,10 +163,12 @@ def _print_summary(run_dir: Path) -> None:
         return
     print(f"{'task':<14} {'optimizer':<14} {'best lr':>9} {'best loss':>10} {'basin':>8} {'diverged':>9} {'failed':>7}")
     for r in board.to_dict("records"):
-        cut = ">=" if r.get("basin_width_rel0.1_cut") else "  "  # the basin reaches the grid's edge: a lower bound
-        edge = "*" if r["best_at_edge"] else " "
+        width = r.get("basin_width_rel0.1", float("nan"))
+        cut = ">=" if r.get("basin_width_rel0.1_cut") and width == width else "  "  # cut by the grid's edge
+        basin = f"{width:>5.2f}d" if width == width else f"{'-':>6}"  # undefined (NaN): a dash
+        edge = "*" if lr_at_edge(r["best_at_edge"]) else " "  # other axes' edges: in the analysis notes
         print(f"{r['task']:<14} {r['optimizer']:<14} {r['best_lr']:>8.3g}{edge} {r['best_loss']:>10.4f} "
-              f"{cut}{r.get('basin_width_rel0.1', float('nan')):>5.2f}d {r['diverged']:>9} {r['failed']:>7}")
+              f"{cut}{basin} {r['diverged']:>9} {r['failed']:>7}")
     print("loss: final validation loss, median over seeds (diverged and failed trials count as the initial loss); "
           "basin: decades of lr within 10% of the best (>= cut by the grid's edge); * best lr at the grid's edge")
     if not result.verdicts.empty:
@@ -179,29 +193,14 @@ def cmd_refine(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from optbasin.sweeps.run_status import status_lines
     from optbasin.sweeps.store import ResultsStore
 
     store = ResultsStore(args.run_dir)
     meta = store.read_meta()
     if meta is None:
         raise OptbasinError(f"{args.run_dir}: not an optbasin run directory (no meta.json)")
-    trials = store.trials()
-    counts = trials["status"].value_counts().to_dict() if not trials.empty else {}
-    planned = meta.get("trials_planned", "?")
-    print(f"sweep {meta['sweep']!r} in {args.run_dir}: {len(trials)}/{planned} trials recorded "
-          + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
-    stopped = meta.get("interrupted")
-    if meta.get("finished_at"):
-        state = f"finished {meta['finished_at']}"
-    elif stopped:
-        state = f"interrupted ({stopped['signal']} at {stopped['at']}; continue with: optbasin resume {args.run_dir})"
-    else:
-        state = "not finished (running, or its driver was killed)"
-    print(f"started {meta.get('started_at')}, {state}, {meta.get('elapsed_s', 0):.0f} s of running")
-    from optbasin.sweeps.failures import failure_lines, store_failures
-
-    for line in failure_lines(store_failures(trials)):
-        print(f"failed: {line}")
+    print("\n".join(status_lines(args.run_dir, meta, store.trials())))
     return EXIT_OK
 
 
@@ -246,6 +245,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if len(args.run_dirs) > 1 and not args.output:  # the first run's own report.html is not the merged one
+        raise OptbasinError(f"a report of {len(args.run_dirs)} run directories needs -o/--output FILE "
+                            f"(it would replace {Path(args.run_dirs[0]) / 'report.html'}, the report of that run alone)")
     out = Path(args.output) if args.output else Path(args.run_dirs[0]) / "report.html"
     path = _write_report([Path(d) for d in args.run_dirs], out, live=False, png=args.png, claims=args.claims)
     print(f"report: {path}")
@@ -356,7 +358,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="write the self-contained HTML report")
     p.add_argument("run_dirs", nargs="+")
-    p.add_argument("--output", "-o", help="HTML file (default RUN_DIR/report.html)")
+    p.add_argument("--output", "-o", help="HTML file (default RUN_DIR/report.html; required with several run directories)")
     p.add_argument("--claims", help="claims YAML (default: the sweep file's claims)")
     p.add_argument("--png", action="store_true", help="also export figures as PNG into figures/ next to the HTML (kaleido, else a headless Chromium)")
     p.set_defaults(fn=cmd_report)

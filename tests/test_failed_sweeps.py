@@ -65,7 +65,7 @@ def test_a_sweep_of_failures_keeps_its_run_directory(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "2 trial(s) failed" in err and f"2 x {cause}" in err
     assert main(["status", str(tmp_path / "run")]) == 0
-    assert f"failed: 2 x {cause}" in capsys.readouterr().out
+    assert f"  2 x {cause}" in capsys.readouterr().out
     assert main(["run", str(path), "--catalog", str(cat), "--quiet"]) == 1  # the directory is still usable
     assert main(["analyze", str(tmp_path / "run")]) == 0
 

@@ -86,13 +86,13 @@ def test_leaderboard_sorts_on_click(browser, report):
     browser.get(report.as_uri())
     wait_for_plots(browser)
     col = browser.execute_script(
-        "const ths = Array.from(document.querySelectorAll('#leaderboard th'));"
+        "const ths = Array.from(document.querySelectorAll('#leaderboard-table th'));"
         "const i = ths.findIndex(t => t.textContent === 'best loss'); ths[i].click(); return i;")
-    rows = ("return Array.from(document.querySelectorAll('#leaderboard tbody tr'))"
+    rows = ("return Array.from(document.querySelectorAll('#leaderboard-table tbody tr'))"
             f".map(r => [r.cells[0].dataset.v, parseFloat(r.cells[{col}].dataset.v)])")
     values = browser.execute_script(rows)
     assert len(values) == 16 and values == sorted(values)  # by task, then by best loss within it
-    browser.execute_script(f"document.querySelectorAll('#leaderboard th')[{col}].click()")
+    browser.execute_script(f"document.querySelectorAll('#leaderboard-table th')[{col}].click()")
     values = browser.execute_script(rows)
     assert values == sorted(values, key=lambda v: (v[0], -v[1]))  # tasks stay together
 

@@ -391,8 +391,9 @@ def test_merged_runs_that_differ_are_flagged(data, tmp_path):
     metas = [(Path("runs/a"), {"sweep": "s", "sweep_yaml": "schedule: {kind: constant}\n", "finished_at": "x"}),
              (Path("runs/b"), {"sweep": "s", "sweep_yaml": "schedule: {kind: warmup_cosine}\n", "finished_at": "x"})]
     html = render_html(b, [], metas)
-    assert "Merged runs differ" in html and "different step budgets (100; 300)" in html
-    assert "merged runs differ in schedule" in html
+    # different step budgets: kept apart as two tasks (optbasin/analysis/budgets.py), not pooled
+    assert "t [steps=100]" in html and "t [steps=300]" in html and "pooled as one task" not in html
+    assert "Merged runs differ" in html and "merged runs differ in schedule" in html
     assert "Merged runs differ" not in render_html(a, [], metas[:1])
 
 

@@ -32,9 +32,43 @@ def test_optuna_search_then_refine(tmp_path, capsys):
     best = trials.loc[trials.final_val_loss.fillna(math.inf).idxmin(), "hp.lr"]
     assert main(["refine", str(tmp_path / "run"), "--decades", "0.5", "--per-decade", "2", "--quiet"]) == 0
     refined = yaml.safe_load((tmp_path / "run" / "refine.yaml").read_text())
-    lo, hi = refined["optimizers"][0]["grid"]["lr"]["log_range"]
-    assert math.isclose(lo, best / 10**0.5, rel_tol=1e-3) and math.isclose(hi, best * 10**0.5, rel_tol=1e-3)
+    lrs = refined["optimizers"][0]["grid"]["lr"]
+    assert len(lrs) == 3 and lrs[1] == best  # the best lr itself, unrounded: no near-duplicate point
+    assert math.isclose(lrs[0], best / 10**0.5, rel_tol=1e-12) and math.isclose(lrs[2], best * 10**0.5, rel_tol=1e-12)
     after = pd.read_parquet(tmp_path / "run" / "trials.parquet")
     grid = after[after.origin == "grid"]
-    assert len(grid) == 3 * 2  # 3 lrs (1 decade, 2 per decade) x 2 seeds
+    assert len(grid) == 3 * 2 - 1  # 3 lrs (1 decade, 2 per decade) x 2 seeds; the best's seed 0 is the search's
     assert len(after) == 6 + len(grid)  # the search's results are kept
+    assert after["hp.lr"].eq(best).sum() == 2  # the best point: the search's seed 0 and the grid's seed 1
+
+
+def test_dry_run_of_a_search_counts_what_the_search_runs(tmp_path, capsys):
+    """A search of 4 trials on 2 optimizers (one task) runs 8 trials on the first seed, not the grid's
+    2 optimizers x 3 points x 2 seeds = 12."""
+    doc = base_sweep(tmp_path / "run")
+    doc["search"] = {"method": "optuna", "trials": 4}
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert main(["run", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "'tiny': 8 trials (optuna search, 4 trials per task x optimizer, seed 0)" in out
+    assert "12 trials" not in out and "x 2 seeds" not in out
+
+
+def test_best_lr_is_marked_only_for_an_lr_edge():
+    """lr x beta2: the best point is in the middle of its lr slice but on beta2's last value; and a
+    search point alone on its lr slice has no lr edge. Neither stars the best lr."""
+    from optbasin.analysis import analyze
+    from tests.conftest import result_row
+
+    rows = [result_row("adamw", s, lr, loss + 0.01 * s, beta2=b2) for s in (0, 1)
+            for b2, shift in ((0.9, 0.5), (0.999, 0.0)) for lr, loss in ((1e-3, 2.0 + shift), (1e-2, 1.0 + shift),
+                                                                        (1e-1, 3.0 + shift))]
+    a = analyze(pd.DataFrame(rows), settings={"resamples": 10, "ks": [1], "tunability_budget": 2})
+    lb = a.leaderboard.iloc[0]
+    assert lb["best_at_edge"] == "beta2:high" and lb["best_lr"] == 1e-2
+    line = next(x for x in a.to_text().splitlines() if " adamw " in x)
+    assert "0.01 " in line and "0.01*" not in line
+    alone = rows + [result_row("adamw", 0, 3e-3, 0.2, beta2=0.95)]  # one search point, its own slice
+    lb = analyze(pd.DataFrame(alone), settings={"resamples": 10, "ks": [1], "tunability_budget": 2}).leaderboard.iloc[0]
+    assert "lr:" not in lb["best_at_edge"]

@@ -12,6 +12,7 @@ import pandas as pd
 
 from optbasin.analysis import curves as C
 from optbasin.analysis.bootstrap import distinct_rows, interval, seed_counts
+from optbasin.analysis.budgets import separate_settings
 from optbasin.analysis.claims import Claim, claim_spec, claims_from_sweep_yaml, evaluate_claims, load_claims, parse_claims
 from optbasin.analysis.grid import LR, all_nan_quiet, build_groups, index_points
 from optbasin.analysis.importance import COLUMNS as IMPORTANCE_COLUMNS, importance_table
@@ -129,10 +130,10 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
         return Analysis(s, empty, verdicts, empty, empty, empty, empty, empty, empty, empty, empty, empty,
                         empty, verdicts_by_task=by_task, notes=["no trials recorded yet"])
 
+    trials, notes = separate_settings(trials)  # one label, several budgets: several tasks
     lt = loss_table(trials)
     lt, points = index_points(lt)
     groups = build_groups(lt, points)
-    notes: list[str] = []
     rows, reps, seedvals, dodge = [], {}, {}, []
     for task in sorted({g.task for g in groups}):
         task_groups = [g for g in groups if g.task == task]
@@ -184,8 +185,27 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
         expected_best=pd.concat(dodge, ignore_index=True),
         profiles=pd.concat([performance_profile(leaderboard, c, low) for c, low in profile_metrics], ignore_index=True),
         mechanisms=mechanisms.reset_index(drop=True), failed=failed.reset_index(drop=True),
-        importance=importance_table(points, axes), notes=notes, replicates=reps, per_seed=seedvals,
+        importance=importance_table(points, axes), notes=collapse_notes(notes), replicates=reps, per_seed=seedvals,
     )
+
+
+def collapse_notes(notes: list[str]) -> list[str]:
+    """Notes "task/optimizer: text" with one text for several optimizers become one note naming
+    them all (in the first one's place), so boilerplate such as "time_per_step undefined" is said once."""
+    whos: dict[str, list[str]] = {}
+    for n in notes:
+        who, sep, text = n.partition(": ")
+        if sep and "/" in who:
+            whos.setdefault(text, []).append(who)
+    out, said = [], set()
+    for n in notes:
+        who, sep, text = n.partition(": ")
+        if not (sep and "/" in who) or len(whos[text]) == 1:
+            out.append(n)
+        elif text not in said:
+            said.add(text)
+            out.append(f"{', '.join(whos[text])}: {text}")
+    return out
 
 
 def _leaderboard_row(g, res, reps: dict, per_seed, specs, s: AnalysisSettings, notes: list[str]) -> dict[str, Any]:
@@ -226,9 +246,11 @@ def _leaderboard_row(g, res, reps: dict, per_seed, specs, s: AnalysisSettings, n
     row["best_loss_xfit"] = float(np.nanmean(per_seed.values["best_loss"])) if np.isfinite(
         per_seed.values["best_loss"]).any() else np.nan
     row["undefined"] = "; ".join(f"{col}: {why}" for col, why in res.undefined.items())
+    by_reason: dict[str, list[str]] = {}
     for col, why in res.undefined.items():
         if why != "lr not swept":
-            notes.append(f"{who}: {col} undefined: {why}")
+            by_reason.setdefault(why, []).append(col)
+    notes += [f"{who}: {', '.join(cols)} undefined: {why}" for why, cols in by_reason.items()]
 
     if missing:
         short = int((g.points["n_seeds"] < seeds_here.sum()).sum())

@@ -128,7 +128,7 @@ def expected_best_curve(g: Group, max_points: int) -> pd.DataFrame:
     deviation; beyond max_points values of k, a log-spaced subset of 1..N."""
     n = len(g.trial_loss)
     k = np.arange(1, n + 1) if n <= max_points else np.unique(np.geomspace(1, n, max_points).round().astype(int))
-    v, s = M.survival(g.trial_loss, np.ones((1, n)))
+    v, s = M.survival(g.pooled_loss, np.ones((1, n)))
     mean, var = M.expected_min(v, s, k)
     return pd.DataFrame({"task": g.task, "optimizer": g.optimizer, "k": k, "expected_best": mean[0], "sd": np.sqrt(var[0])})
 

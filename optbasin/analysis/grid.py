@@ -47,6 +47,13 @@ class Group:
     def lr_swept(self) -> bool:
         return LR in self.axes
 
+    @property
+    def pooled_loss(self) -> np.ndarray:
+        """(N,) each trial's loss capped at l0, what the pooled metrics (expected best, tunability)
+        draw from: a trial that ends worse than the untrained model scores as the untrained model,
+        as a diverged one does (docs/statistics.md), so no such score can exceed l0."""
+        return np.minimum(self.trial_loss, self.l0) if np.isfinite(self.l0) else self.trial_loss
+
 
 def index_points(lt: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Number the grid points and the task's seeds; return (trials sorted by point, points).

@@ -90,7 +90,7 @@ def group_metrics(g: Group, counts: np.ndarray, specs: list[MetricSpec], s: Anal
     lr_curve = g.lr_swept and np.isfinite(g.log_lr).all() and (g.slices[g.slice_of[best[0]]] >= 0).sum() >= 2
 
     w = counts[:, g.trial_seed]                                        # (u, N)
-    v, surv = M.survival(g.trial_loss, w)
+    v, surv = M.survival(g.pooled_loss, w)
     ctx = Context(g=g, settings=s, counts=counts, u=u, med=med, best=best, lstar=lstar,
                   task_best=lstar if task_best is None else task_best, curve=curve, x=x,
                   best_log_lr=g.log_lr[best], w=w, n_trials=w.sum(axis=1), v=v, surv=surv, l0=g.l0,
@@ -182,6 +182,8 @@ def edges_of(g: Group, best: int) -> list[str]:
         if axis == LR:
             n = (g.slices[g.slice_of[best]] >= 0).sum()
             pos = g.slice_pos[best]
+            if n < 2:  # alone on its lr slice (a search's point): no lr neighbours, no lr edge to sit on
+                continue
             if pos == 0:
                 flags.append(f"{name}:low")
             elif pos == n - 1:

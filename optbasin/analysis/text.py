@@ -9,6 +9,12 @@ import pandas as pd
 from optbasin.analysis.specs import MetricSpec, entry_of_column
 
 
+def lr_at_edge(edges: str) -> bool:
+    """Whether the best point's edges (leaderboard best_at_edge, e.g. "lr:high,beta2:low") include
+    lr's: the mark on the best lr is about lr alone (other axes' edges are in the notes)."""
+    return any(x.startswith("lr:") for x in str(edges or "").split(","))
+
+
 def _display(column: str) -> str:
     """A metric column's display name from the registry, with its options (e.g. 'basin width (rel0.1)')."""
     entry = entry_of_column(column)
@@ -43,7 +49,7 @@ def render_text(a) -> str:
         table.append({
             "task": r["task"], "optimizer": r["optimizer"], "seeds": r["seeds"],
             "best loss": _ci(r, "best_loss"), "cross-fit": _num(r["best_loss_xfit"]),
-            "best lr": _num(r["best_lr"], ".3g") + ("*" if r["best_at_edge"] else ""),
+            "best lr": _num(r["best_lr"], ".3g") + ("*" if lr_at_edge(r["best_at_edge"]) else ""),
             f"basin {s.eps[0]:g} (dec)": widths[0], "task-wide": widths[1],
             "lr sens": _ci(r, "lr_sensitivity", ".3g"),
             f"E[best|k={k}]": _ci(r, f"expected_best_k{k}"),

@@ -38,6 +38,7 @@ from optbasin.analysis.specs import MetricSpec
 from optbasin.dashboards import figures as F
 from optbasin.dashboards.figures import plural
 from optbasin.dashboards.verdicts import num, verdicts_section
+from optbasin.sweeps.run_status import session_started_at
 
 REFRESH_S = 10
 MIN_PROFILE_TASKS = 3  # a profile over one or two tasks is a step function of one comparison
@@ -251,7 +252,33 @@ def leaderboard_html(a: Analysis) -> str:
         cells.append((r["failed"], f'<span class="{"warn" if r["failed"] else ""}">{r["failed"]}</span>'))
         cells.append((r["time_per_step"], num(r["time_per_step"], ".3g")))
         rows.append(cells)
-    return _table(cols, rows, tips=tips, group=0, tid="leaderboard-table")
+    primary = {"task", "optimizer", "seeds", "best loss", "best lr", "best other axes",
+               basins[0].replace("basin_width_", "basin "), "diverged (trials)", "failed"}
+    return _split_table(cols, rows, tips, primary)
+
+
+def _defined(v: Any) -> bool:
+    return not (v is None or (isinstance(v, (float, np.floating)) and not np.isfinite(v)))
+
+
+def _split_table(cols: list[str], rows: list[list[tuple[Any, str]]], tips: dict, primary: set[str]) -> str:
+    """The leaderboard as what a reader decides on (the ``primary`` columns, first two: task and
+    optimizer), the other columns a click away (<details>), and no column undefined in every row."""
+    keep = [j for j, c in enumerate(cols) if any(_defined(r[j][0]) for r in rows)]
+    first = [j for j in keep if cols[j] in primary]
+    rest = [j for j in keep if cols[j] not in primary]
+
+    def table(idx: list[int], tid: str) -> str:
+        return _table([cols[j] for j in idx], [[r[j] for j in idx] for r in rows], tips=tips, group=0, tid=tid)
+
+    out = table(first, "leaderboard-table")
+    if rest:
+        out += (f"<details><summary>{plural(len(rest), 'more column')}: {e(', '.join(cols[j] for j in rest))}"
+                f"</summary>{table([0, 1, *rest], 'leaderboard-more')}</details>")
+    empty = [cols[j] for j in range(len(cols)) if j not in keep]
+    if empty:
+        out += f'<p class="muted">Not shown, undefined for every optimizer (see the notes): {e(", ".join(empty))}.</p>'
+    return out
 
 
 def trials_html(a: Analysis) -> str:
@@ -307,7 +334,8 @@ def merge_warnings(a: Analysis, metas: list[tuple[Path, dict]]) -> list[str]:
         values = {json.dumps(doc.get(key), sort_keys=True, default=str) for _, doc in docs}
         if len(values) > 1:
             runs = "; ".join(f"{d}: {json.dumps(doc.get(key), sort_keys=True, default=str)}" for d, doc in docs)
-            out.append(f"merged runs differ in {key} ({runs}): their trials are pooled as one task")
+            out.append(f"merged runs differ in {key} ({runs}): a task that ran under several is kept apart, "
+                       "one task per setting (see the notes)")
     return out
 
 
@@ -540,7 +568,7 @@ def progress(a: Analysis, metas: list[tuple[Path, dict]]) -> dict[str, Any]:
     running = any(m and not m.get("finished_at") for _, m in metas)
     done = int(a.trials["trial_id"].nunique()) if not a.trials.empty else 0
     eta = None
-    starts = [dt.datetime.fromisoformat(m["started_at"]).timestamp() for _, m in metas if m.get("started_at")]
+    starts = [dt.datetime.fromisoformat(session_started_at(m)).timestamp() for _, m in metas if session_started_at(m)]
     if running and planned and starts and not a.trials.empty and "written_at" in a.trials.columns:
         start = min(starts)
         this_run = int((a.trials["written_at"].astype(float) >= start).sum())

@@ -56,7 +56,8 @@ def verdicts_section(a) -> str:
     if v.empty:
         return ('<p class="muted">No claims declared (add a <code>claims:</code> list to the sweep file or pass '
                 'a claims file).</p>')
-    cols = ["claim / task", "verdict", "seeds", "p (Holm)", "effect [interval]", "A", "B", "grid edge", "reason"]
+    cols = ["claim / task", "verdict", "seeds", "p (Holm)", "effect: per-seed mean [interval]",
+            "A (all seeds)", "B (all seeds)", "grid edge", "reason"]
     head = "".join(f"<th>{c}</th>" for c in cols)
     body = []
     for _, c in v.iterrows():
@@ -89,6 +90,9 @@ def verdicts_section(a) -> str:
               f"p-value is the largest of its tasks'; tasks that disagree give <i>mixed</i>. <i>insufficient seeds</i>: "
               f"no outcome with this many seeds could reach the level. Effect: mean over seeds of A &minus; B (geometric "
               f"mean for a ratio), {round(100 * s.confidence)}% studentized bootstrap interval over seeds ({s.resamples} "
-              f"resamples, rng seed {s.seed}); never averaged across tasks. A and B: the leaderboard values. "
+              f"resamples, rng seed {s.seed}); never averaged across tasks. A and B (all seeds): the leaderboard values, each computed once from every seed "
+              f"(e.g. from the median over seeds of each grid point); the effect averages the differences of the "
+              f"metric computed on each seed alone, so it need not equal A &minus; B (a metric of medians is not the "
+              f"mean of per-seed metrics; for the best loss the per-seed values are cross-fitted). "
               f"&#9888;: optimum at the grid's edge. Definitions: docs/statistics.md.</p>")
     return f'{STYLE}<table class="verdicts"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{legend}'

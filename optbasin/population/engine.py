@@ -36,7 +36,7 @@ from optbasin.optimizers.split import OTHER, param_roles
 from optbasin.population.grouping import is_member_value
 from optbasin.sweeps.schedule import multiplier
 from optbasin.sweeps.spec import TrialSpec
-from optbasin.sweeps.trial import COMPLETED, DIVERGED, build_task, pick_device, seed_everything
+from optbasin.sweeps.trial import COMPLETED, DIVERGED, build_task, exploded, pick_device, seed_everything
 
 MemberDone = Callable[[int, list[dict], dict[str, Any]], None]  # (index in specs, rows, summary)
 
@@ -202,13 +202,13 @@ def run_population(specs: list[TrialSpec], done: MemberDone) -> None:
             keep = []
             lrs = base_lr.tolist()  # one device sync for every member's row
             for j, i in enumerate(members):
-                diverged = not math.isfinite(train[j]) or train[j] > limit
+                diverged = exploded(train[j], limit)
                 val = math.nan
                 if is_eval and not diverged:
                     val = evaluate(j)
                     val_loss[i] = val
                     best_val[i] = min(best_val[i], val) if math.isfinite(val) else best_val[i]
-                    diverged = not math.isfinite(val)
+                    diverged = exploded(val, limit)
                 row = {"step": step, "train_loss": train[j], "val_loss": val, "lr": lrs[j] * mult}
                 row.update({f"diag.{key}": v[j] for key, v in diags.items()})
                 rows[i].append(row)

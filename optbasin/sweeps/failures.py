@@ -20,7 +20,8 @@ def failure_lines(errors: Iterable[tuple[str, str]], most: int = 5) -> list[str]
     frequent first: "N x MESSAGE (e.g. trial ID)"; at most ``most`` lines, then how many more."""
     by_message: dict[str, list[str]] = {}
     for tid, message in errors:
-        by_message.setdefault((message or "").strip() or UNKNOWN, []).append(tid)
+        first = ((message or "").strip().splitlines() or [""])[0][:200]  # a traceback: its first line
+        by_message.setdefault(first or UNKNOWN, []).append(tid)
     ranked = sorted(by_message.items(), key=lambda kv: -len(kv[1]))
     lines = [f"{len(ids)} x {message} (e.g. trial {ids[0]})" for message, ids in ranked[:most]]
     if len(ranked) > most:

@@ -39,6 +39,11 @@ def search_space(entry_grid: dict[str, Any]) -> dict[str, Any]:
     return space
 
 
+def search_trials(spec: SweepSpec) -> int:
+    """How many trials a search runs: ``trials`` per task x optimizer with a grid, on the first seed."""
+    return len(spec.tasks) * sum(1 for o in spec.optimizers if o.grid) * spec.search.trials
+
+
 def run_search(spec: SweepSpec, catalog: Any, store: ResultsStore, *, address: str | None = None,
                progress: bool = True, show_ray_logs: bool = False,
                on_commit: Callable[[], None] | None = None) -> Outcome:
@@ -101,13 +106,22 @@ def refine_sweep(spec: SweepSpec, store: ResultsStore, decades: float = 1.0, per
         if rows.empty:
             continue
         bests = rows.loc[rows.groupby("task", sort=False)["objective"].idxmin()]
-        lo, hi = bests["hp.lr"].min() / 10**decades, bests["hp.lr"].max() * 10**decades
         fixed = {n: _plain(bests.iloc[0][f"hp.{n}"]) for n in o.grid if n != "lr"}
         entries.append({**o.model_dump(mode="json", exclude_defaults=True), "hparams": {**o.hparams, **fixed},
-                        "grid": {"lr": {"log_range": [float(f"{lo:.4g}"), float(f"{hi:.4g}")],
-                                        "points": int(round(math.log10(hi / lo) * per_decade)) + 1}}})
+                        "grid": {"lr": refine_lrs(bests["hp.lr"].tolist(), decades, per_decade)}})
     doc["optimizers"] = entries
     return doc
+
+
+def refine_lrs(best_lrs: list[float], decades: float, per_decade: int) -> list[float]:
+    """The refine grid's lrs: log-spaced, ``per_decade`` a decade, through the first task's best lr
+    exactly (so that point's seed is the search's own trial, not a near-duplicate of it) and
+    spanning every task's best lr +- ``decades``; nothing is rounded."""
+    anchor = float(best_lrs[0])
+    lo, hi = min(best_lrs) / 10**decades, max(best_lrs) * 10**decades
+    k_lo = math.floor(math.log10(lo / anchor) * per_decade + 1e-9)
+    k_hi = math.ceil(math.log10(hi / anchor) * per_decade - 1e-9)
+    return [anchor if k == 0 else anchor * 10 ** (k / per_decade) for k in range(k_lo, k_hi + 1)]
 
 
 def _plain(v: Any) -> Any:

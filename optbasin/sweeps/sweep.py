@@ -12,6 +12,7 @@ import platform
 import shutil
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -24,7 +25,7 @@ from optbasin.config import MAX_TRIALS, SweepSpec
 from optbasin.errors import ConfigError, Interrupted, Problem, StoreError
 from optbasin.sweeps.lock import LOCK, RunLock
 from optbasin.sweeps.runner import Outcome, call_side_job, run_trials
-from optbasin.sweeps.search import run_search
+from optbasin.sweeps.search import run_search, search_trials
 from optbasin.sweeps.spec import TrialSpec, expand, load_sweep, load_sweep_doc
 from optbasin.sweeps.store import STEPS, TRIALS, ResultsStore, atomic_write_text
 
@@ -62,6 +63,15 @@ class Plan:
     sweep_file: Path
     catalog_dirs: list[str]
     sweep_yaml: str | None = None  # a sweep given as a document (plan_doc): RUN_DIR/sweep.yaml is its file
+
+    @property
+    def searching(self) -> bool:
+        return self.spec.search.method == "optuna"
+
+    @property
+    def n_trials(self) -> int:
+        """The trials this plan runs: the grid's, or what the search samples."""
+        return search_trials(self.spec) if self.searching else len(self.trials)
 
 
 DOC_LABEL = "(sweep dict)"  # names a sweep given as a Python dict in its problems (there is no file)
@@ -138,11 +148,11 @@ def claim_directory(p: Plan) -> dict:
         "catalog_dirs": p.catalog_dirs,
         "versions": versions(),
         "machine": machine(),
-        "started_at": now,  # of this run; "runs" keeps the history
+        "started_at": (meta or {}).get("started_at") or now,  # of the first session; "runs": each session's
         "finished_at": None,
         "interrupted": None,  # {"signal": "SIGINT", "at": ...} when a signal stopped this run
         "elapsed_s": (meta or {}).get("elapsed_s", 0.0),
-        "trials_planned": len(p.trials),
+        "trials_planned": p.n_trials,
         "counts": (meta or {}).get("counts", {}),
         "runs": [*(meta or {}).get("runs", []),
                  {"sweep_file": str(p.sweep_file.resolve()), "command": sys.argv, "started_at": now}],
@@ -155,11 +165,14 @@ def execute(p: Plan, *, address: str | None = None, progress: bool = True, show_
             on_commit: Callable[[], None] | None = None) -> Outcome:
     """Run the plan's pending trials and record the sweep's metadata, holding RUN_DIR/.lock.
 
-    Interrupted (a signal) leaves ``finished_at`` unset and records ``interrupted``."""
+    Interrupted (a signal) leaves ``finished_at`` unset and records ``interrupted``. However the
+    session ends, its running time is added to ``elapsed_s`` (and kept in its ``runs`` entry)."""
     check_directory(p)
     p.store.prepare()
     with RunLock(p.store.root):
         meta = claim_directory(p)
+        session_start, prior = _clock(), float(meta["elapsed_s"] or 0.0)
+        session = meta["runs"][-1]
         call_side_job(on_commit, "at the sweep's start")  # the live report exists from the sweep's start
         try:
             if p.spec.search.method == "optuna":
@@ -170,17 +183,28 @@ def execute(p: Plan, *, address: str | None = None, progress: bool = True, show_
                                      progress=progress, show_ray_logs=show_ray_logs, on_commit=on_commit,
                                      population=p.spec.population)
             p.store.compact()  # the counts below then read one merged file, not every trial's part
-        except Interrupted as e:
-            meta["interrupted"] = {"signal": signal.Signals(e.signum).name, "at": _now()}
+        except (Interrupted, KeyboardInterrupt) as e:
+            signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+            meta["interrupted"] = {"signal": signal.Signals(signum).name, "at": _now()}
+            session["ended"] = "interrupted"
+            raise
+        except BaseException:
+            session["ended"] = "error"
             raise
         finally:  # no compaction here: after a signal or an error, resume compacts
             trials = p.store.trials()
             meta["counts"] = trials["status"].value_counts().to_dict() if not trials.empty else {}
+            session["elapsed_s"] = round(_clock() - session_start, 2)
+            meta["elapsed_s"] = round(prior + session["elapsed_s"], 2)
             p.store.write_meta(meta)
         meta["finished_at"] = _now()
-        meta["elapsed_s"] = round(meta["elapsed_s"] + outcome.elapsed, 2)
+        session["ended"] = "finished"
         p.store.write_meta(meta)
     return outcome
+
+
+def _clock() -> float:
+    return time.monotonic()
 
 
 def _now() -> str:

@@ -2,8 +2,9 @@
 
 Independent of Ray: ``run_trial(spec, emit)`` calls ``emit(rows)`` with the step rows logged since
 the last call (every eval) and returns the trial's summary. The Ray Tune wrapper lives in runner.py.
-Divergence (NaN/inf, or train loss above threshold x the initial loss) ends the trial early with
-status "diverged": a result, not an error. Any exception propagates (the runner records it).
+Divergence (any loss the trial reports, train or validation, NaN/inf or above threshold x the
+initial loss; ``exploded``) ends the trial early with status "diverged": a result, not an error.
+Any exception propagates (the runner records it).
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ def build_optimizer(spec: TrialSpec, model: torch.nn.Module, task: Task) -> torc
 
 def pick_device(spec: TrialSpec) -> torch.device:
     return torch.device("cuda") if spec.gpus > 0 and torch.cuda.is_available() else torch.device("cpu")
+
+
+def exploded(loss: float, limit: float) -> bool:
+    """The divergence rule, for every loss a trial reports (train and validation): NaN/inf, or above
+    ``limit`` = threshold x the initial loss."""
+    return not math.isfinite(loss) or loss > limit
 
 
 def run_trial(spec: TrialSpec, emit: Callable[[list[dict]], None] | None = None) -> dict[str, Any]:
@@ -96,7 +103,7 @@ def run_trial(spec: TrialSpec, emit: Callable[[list[dict]], None] | None = None)
         is_eval = step % spec.eval_every == 0 or step == spec.steps
         if step % spec.log_every == 0 or is_eval:
             last_train = float(window_loss) / window_n
-            diverged = not math.isfinite(last_train) or last_train > limit
+            diverged = exploded(last_train, limit)
             val = math.nan
             if is_eval and not diverged:
                 model.eval()
@@ -104,7 +111,7 @@ def run_trial(spec: TrialSpec, emit: Callable[[list[dict]], None] | None = None)
                 model.train()
                 val_loss = val
                 best_val = min(best_val, val) if math.isfinite(val) else best_val
-                diverged = not math.isfinite(val)
+                diverged = exploded(val, limit)
             row = {"step": step, "train_loss": last_train, "val_loss": val, "lr": base_lrs[0] * mult}
             row.update({f"diag.{k}": float(v) / window_n for k, v in window_diag.items()})
             rows.append(row)
