@@ -12,7 +12,6 @@ from optbasin.cli import main
 from optbasin.errors import Interrupted
 from optbasin.sweeps import sweep
 from optbasin.sweeps.runner import Outcome
-from optbasin.sweeps.store import ResultsStore
 
 
 @pytest.fixture
