@@ -218,9 +218,26 @@ def test_the_analysis_has_a_sequential_table_beside_the_fixed_verdicts():
     assert json.dumps(a.to_dict()["sequential"])                      # JSON-ready (NaN -> null)
 
 
+def test_a_basin_width_claim_is_decided_on_its_per_seed_widths():
+    """A's valley is about 2 decades wider than B's on every seed of a half-decade grid (margin
+    raised to the grid's 0.5 decades): supported, sequentially as by the fixed design, no sooner
+    than the fewest seeds c = 40 allows."""
+    lrs = 10.0 ** np.arange(-4, 0.1, 0.5)
+    rows = []
+    for s in range(9):
+        u = 0.01 * s
+        for lr, la, lb in zip(lrs, (5, 3, 2 + u, 2, 2, 2, 2 + u, 3, 5), (5, 5, 5, 3, 2 + u, 3 - u, 5, 5, 5)):
+            rows += [row("A", s, float(lr), la), row("B", s, float(lr), lb)]
+    a = analyze(pd.DataFrame(rows), claims=[claim(metric="basin_width", direction="greater", tuning_seeds=None)],
+                settings={"resamples": 100}, max_seeds=20)
+    s = a.sequential.iloc[0]
+    assert a.verdicts.iloc[0]["verdict"] == "supported" and a.verdicts_by_task.iloc[0]["margin"] == pytest.approx(0.5)
+    assert s["state"] == "supported" and seeds_to_reach(C) <= s["n_seeds"] <= 9
+
+
 def test_open_while_a_finding_is_reachable_then_final():
-    """Three scored seeds: open; the same claim with a limit of 4 seeds cannot decide:
-    insufficient seeds; with a limit of 20 and a noisy effect straddling the margin ... open."""
+    """Three scored seeds, unanimous: open (a finding needs 6 at c = 40), with a limit of 20 or
+    none; with a limit of 4 seeds no run could decide: insufficient seeds."""
     few = states(paired(4), [claim()], max_seeds=20).iloc[0]
     assert few["state"] == "open" and few["n_seeds"] == 3
     assert states(paired(4), [claim()], max_seeds=4).iloc[0]["state"] == "insufficient seeds"

@@ -234,23 +234,35 @@ def _pair_state(claim: Claim, t, opts, lb, seedvals, settings, c: float, where: 
 
 def _longest_defined_prefix(claim: Claim, t, lb, seedvals, settings) -> tuple[np.ndarray | None, int]:
     """Effects of the longest run of first seeds on which the claim's metric is defined for both (a
-    seed added later that is undefined must not undo a decision taken before it), or (None, 0)."""
+    seed added later that is undefined must not undo a decision taken before it), or (None, 0).
+    A prefix of a defined run is defined, so the longest is found by bisection."""
     a, b = claim.compare
     ra, rb = seedvals[(t.task, a)], seedvals[(t.task, b)]
     if ra.ran is None or rb.ran is None:
         return None, 0
     idx = np.flatnonzero(ra.ran & rb.ran)
-    for k in range(len(idx) - 1, 1, -1):
+    single = claim.model_copy(update={"task": t.task})
+    quick = settings.model_copy(update={"resamples": 2})   # only the effects are used, not their interval
+
+    def effects(k: int) -> np.ndarray | None:
         keep = np.zeros_like(ra.ran)
         keep[idx[:k]] = True
         cut = dict(seedvals)
         for key in ((t.task, a), (t.task, b)):
             cut[key] = dataclasses.replace(seedvals[key], ran=seedvals[key].ran & keep)
-        single = claim.model_copy(update={"task": t.task})
-        _, tests = _plan(single, lb, cut, settings)
-        if tests and tests[0].e is not None and tests[0].swap is None:
-            return tests[0].e, k
-    return None, 0
+        _, tests = _plan(single, lb, cut, quick)
+        return tests[0].e if tests and tests[0].swap is None else None
+
+    # fewest seeds with a test: 2 paired (scored) ones; the whole run (len(idx)) is known to be undefined
+    lo, hi, best = 2 + (claim.tuning_seeds or 0), len(idx) - 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        e = effects(mid)
+        if e is None:
+            hi = mid - 1
+        else:
+            lo, best = mid + 1, (e, mid)
+    return best if best is not None else (None, 0)
 
 
 def _gated(s: PairState, parent: str, parents: list[PairState]) -> PairState:
