@@ -19,11 +19,13 @@ from optbasin.analysis.importance import COLUMNS as IMPORTANCE_COLUMNS, importan
 from optbasin.analysis.loss_table import hp_columns, loss_table
 from optbasin.analysis.profiles import performance_profile
 from optbasin.analysis.robustness import group_metrics, medians, seed_values
+from optbasin.analysis.sequential import (COLUMNS as SEQUENTIAL_COLUMNS, adaptive_max_seeds, sequential_states,
+                                         states_table)
 from optbasin.analysis.settings import AnalysisSettings, make_settings
 from optbasin.analysis.specs import MetricSpec, default_specs
 
 TABLES = ("leaderboard", "verdicts", "verdicts_by_task", "points", "curves", "basins", "surfaces", "best_along",
-          "expected_best", "profiles", "mechanisms", "failed", "importance")
+          "expected_best", "profiles", "mechanisms", "failed", "importance", "sequential")
 
 
 @dataclass
@@ -46,6 +48,8 @@ class Analysis:
     failed: pd.DataFrame           # failed trials, with their error
     verdicts_by_task: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per claim x task
     importance: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=IMPORTANCE_COLUMNS))  # importance.py
+    # anytime-valid state per claim x task (sequential.py), beside the fixed-design verdicts
+    sequential: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SEQUENTIAL_COLUMNS))
     notes: list[str] = field(default_factory=list)
     replicates: dict = field(default_factory=dict, repr=False)  # (task, opt) -> {column: (R,)}
     per_seed: dict = field(default_factory=dict, repr=False)    # (task, opt) -> GroupResult, one row per seed
@@ -118,9 +122,10 @@ def _specs(settings: AnalysisSettings, claims: list[Claim]) -> list[MetricSpec]:
 
 def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
             claims: Sequence[Claim] | Sequence[dict] | str | Path | None = None,
-            settings: AnalysisSettings | dict | None = None) -> Analysis:
+            settings: AnalysisSettings | dict | None = None, max_seeds: int | None = None) -> Analysis:
     """Robustness metrics of every optimizer on every task, with bootstrap intervals over seeds,
-    and the verdict of every claim. trials/steps: as returned by sweeps.store.load_runs."""
+    and the verdict of every claim. trials/steps: as returned by sweeps.store.load_runs.
+    max_seeds: an adaptive sweep's seed limit, against which the sequential states judge futility."""
     s = make_settings(settings)
     claim_list = _claims(claims)
     specs = _specs(s, claim_list)
@@ -186,6 +191,7 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
         profiles=pd.concat([performance_profile(leaderboard, c, low) for c, low in profile_metrics], ignore_index=True),
         mechanisms=mechanisms.reset_index(drop=True), failed=failed.reset_index(drop=True),
         importance=importance_table(points, axes), notes=collapse_notes(notes), replicates=reps, per_seed=seedvals,
+        sequential=states_table(sequential_states(claim_list, leaderboard, seedvals, s, max_seeds)),
     )
 
 
@@ -286,7 +292,7 @@ def analyze_runs(run_dirs: Sequence[str | Path], claims_file: str | Path | None 
 
     trials, steps = load_runs([Path(d) for d in run_dirs])
     claims = load_claims(claims_file) if claims_file is not None else claims_from_runs(run_dirs)
-    return analyze(trials, steps, claims=claims, settings=settings)
+    return analyze(trials, steps, claims=claims, settings=settings, max_seeds=adaptive_max_seeds(run_dirs))
 
 
 def claims_from_runs(run_dirs: Sequence[str | Path]) -> list[Claim]:
