@@ -76,11 +76,12 @@ def evaluated(task: Task, model: nn.Module, device: torch.device) -> float:
     return value
 
 
-def per_member(total: Any, k: int) -> list[float]:
-    """A window's sum as one float per member: a (K,) tensor's entries, or one number for all."""
+def window_mean(total: Any, n: int, k: int) -> list[float]:
+    """The mean over a log window of ``n`` steps, one float per member, from the window's sum: a (K,)
+    tensor (one value per member) or a number or 0-d tensor (one value for all ``k`` members)."""
     if isinstance(total, Tensor) and total.ndim:
-        return total.tolist()  # one device sync for every member
-    return [float(total)] * k
+        return (total / n).tolist()  # one device sync for every member
+    return [float(total) / n] * k
 
 
 def run_loop(spec: TrialSpec, build_engine: Callable[[nn.Module, Task, torch.device], Engine],
@@ -140,8 +141,8 @@ def run_loop(spec: TrialSpec, build_engine: Callable[[nn.Module, Task, torch.dev
         is_eval = step % spec.eval_every == 0 or step == spec.steps
         if not (step % spec.log_every == 0 or is_eval):
             continue
-        train = [x / window_n for x in per_member(window_loss, len(members))]
-        diags = {key: [x / window_n for x in per_member(v, len(members))] for key, v in window_diag.items()}
+        train = window_mean(window_loss, window_n, len(members))
+        diags = {key: window_mean(v, window_n, len(members)) for key, v in window_diag.items()}
         lrs = engine.base_lrs()
         window_loss, window_n, window_diag = 0.0, 0, {}
         keep = []
