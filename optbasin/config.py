@@ -458,7 +458,7 @@ class SweepSpec(Strict):
     retries: int = Field(default=0, ge=0)
     # Trials differing only in float hyperparameters train together as one stacked model of up to
     # K members: auto (K from the model's size, the memory `resources:` grant and the slots; 1 for
-    # tasks that are not built in), a number K >= 1, or 1 (every trial alone). optbasin/population/.
+    # tasks that are not built in), a number K >= 1, or 1 (every trial alone). optbasin/training/population.py.
     population: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = "auto"
     claims: list[Claim] = []  # checked against the sweep's labels (cross_problems)
     trackers: list[Literal["mlflow", "tensorboard", "wandb"]] = []  # live export: optbasin/export/live.py

@@ -17,7 +17,7 @@ from optbasin.cli import main
 from optbasin.errors import ConfigError
 from optbasin.optimizers import build
 from optbasin.sweeps.spec import expand, load_sweep
-from optbasin.sweeps.trial import run_trial
+from optbasin.training.single import run_trial
 from tests.conftest import base_sweep
 
 pytestmark = pytest.mark.filterwarnings("ignore::optbasin.catalog.CatalogNote")  # announced: tested below

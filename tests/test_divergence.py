@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from optbasin.analysis import analyze
-from optbasin.population import run_population
 from optbasin.sweeps.spec import expand, load_sweep
-from optbasin.sweeps.trial import run_trial
 from optbasin.tasks.quadratic import QuadraticTask
+from optbasin.training.population import run_population
+from optbasin.training.single import run_trial
 from tests.conftest import base_sweep
 
 

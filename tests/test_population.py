@@ -10,18 +10,18 @@ chaotic or diverging learning rates on the status, the step it ended at and its 
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import yaml
 
 from optbasin.cli import main
 from optbasin.errors import ConfigError
-from optbasin.population import group_key, populations, run_population
-from optbasin.population.scheduling import population_size, run_populations
+from optbasin.sweeps.populations import population_size, run_populations
 from optbasin.sweeps.spec import expand, load_sweep
 from optbasin.sweeps.store import ResultsStore
-from optbasin.sweeps.trial import build_task, run_trial
+from optbasin.training.build import build_task
+from optbasin.training.grouping import group_key, populations
+from optbasin.training.population import run_population
+from optbasin.training.single import run_trial
 from tests.conftest import base_sweep, kill_driver_after_parts
 from tests.rounding import agree, drift
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from optbasin.config import Schedule
-from optbasin.sweeps.schedule import multiplier
+from optbasin.training.schedule import multiplier
 
 
 def test_constant_with_warmup():

@@ -61,7 +61,7 @@ def test_trial_id_is_a_pinned_hash_of_the_content():
     import json
 
     from optbasin.config import Schedule
-    from optbasin.sweeps.spec import TrialSpec
+    from optbasin.training.trial_spec import TrialSpec
 
     t = TrialSpec(sweep="s", task="q", task_name="q", task_factory="m:f", task_params={"a": 1}, optimizer="o",
                   optimizer_name="o", optimizer_class="m:C", hparams={"lr": 0.1}, swept=["lr"], seed=3, steps=10,

@@ -28,7 +28,7 @@ def test_user_task_loads_and_learns():
 
 def test_example_sweep_runs_a_trial_of_the_user_task():
     from optbasin.sweeps.spec import expand, load_sweep
-    from optbasin.sweeps.trial import run_trial
+    from optbasin.training.single import run_trial
 
     spec, catalog = load_sweep(EXAMPLE / "sweep.yaml")
     trials = expand(spec, catalog)

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from optbasin.sweeps.spec import expand, load_sweep
-from optbasin.sweeps.trial import run_trial
+from optbasin.training.single import run_trial
 from tests.conftest import base_sweep
 
 

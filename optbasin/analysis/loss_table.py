@@ -65,7 +65,7 @@ def loss_table(trials: pd.DataFrame) -> pd.DataFrame:
 
     steps_done = pd.to_numeric(df["steps_done"], errors="coerce").astype(float)
     wall = pd.to_numeric(df["wall_time"], errors="coerce").astype(float)
-    # A member of a population (optbasin/population/) records a 1/K share of its population's time:
+    # A member of a population (optbasin/training/population.py) records a 1/K share of its population's time:
     # that measures the packing, not the optimizer, so it has no time per step.
     pooled = pd.to_numeric(df["population_size"], errors="coerce") > 1 if "population_size" in df else False
     df["time_per_step"] = (wall / steps_done).where(~df["failed"] & (steps_done > 0) & ~pooled)

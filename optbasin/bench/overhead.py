@@ -31,8 +31,8 @@ ARMS = ("ray", "ray_population_1", "pool")
 
 def _pool_trial(spec_json: dict) -> dict[str, Any]:
     """One trial in a pool process: its summary, step rows and clock stamps."""
-    from optbasin.sweeps.spec import TrialSpec
-    from optbasin.sweeps.trial import run_trial
+    from optbasin.training.single import run_trial
+    from optbasin.training.trial_spec import TrialSpec
 
     started = time.time()
     rows: list[dict] = []

@@ -1,4 +1,4 @@
-"""Populations against one-point trials, side by side in one process (optbasin/population/).
+"""Populations against one-point trials, side by side in one process (optbasin/training/population.py).
 
 points per minute: K hyperparameter points (an lr grid) of one task, optimizer and seed, trained
 (a) as K trials back to back (run_trial) and (b) as one population of K members; the same work,
@@ -21,9 +21,10 @@ from typing import Any
 import torch
 
 from optbasin.config import Budget, Schedule, SweepSpec
-from optbasin.population import run_population
-from optbasin.sweeps.spec import TrialSpec, expand
-from optbasin.sweeps.trial import run_trial
+from optbasin.sweeps.spec import expand
+from optbasin.training.population import run_population
+from optbasin.training.single import run_trial
+from optbasin.training.trial_spec import TrialSpec
 
 # (task, steps, optimizer, lr grid, points K): the quickstart's tasks and budgets, gpt-tiny shortened.
 CASES = [
@@ -77,7 +78,7 @@ import json, sys
 import torch
 torch.set_num_threads(1)
 from optbasin.bench.population import grid_specs
-from optbasin.population import run_population
+from optbasin.training.population import run_population
 task, optimizer, k = sys.argv[1], sys.argv[2], int(sys.argv[3])
 specs = grid_specs(task, 5, optimizer, (1e-4, 1e-3), k)
 run_population(specs[:2], lambda *a: None)  # imports, data, first-use costs: in the baseline

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from optbasin.sweeps import sweep
-from optbasin.sweeps.trial import run_trial
+from optbasin.training.single import run_trial
 
 
 def _cpu_busy_total() -> tuple[float, float] | None:

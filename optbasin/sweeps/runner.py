@@ -31,13 +31,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from optbasin.errors import StoreError
-from optbasin.population.grouping import populations
-from optbasin.population.scheduling import population_size, run_populations, runs_as_population
+from optbasin.sweeps.populations import population_size, run_populations, runs_as_population
 from optbasin.sweeps.progress import Progress
 from optbasin.sweeps.signals import StopRequest, graceful, stop_on_signals
-from optbasin.sweeps.spec import TrialSpec
 from optbasin.sweeps.store import ResultsStore
-from optbasin.sweeps.trial import FAILED, run_trial
+from optbasin.training.grouping import populations
+from optbasin.training.loop import FAILED
+from optbasin.training.single import run_trial
+from optbasin.training.trial_spec import TrialSpec
 
 # Ray Tune's own per-trial JSON/CSV/TensorBoard loggers: the results store replaces them.
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
@@ -62,7 +63,7 @@ def tune_trainable(config: dict[str, Any]) -> None:
     ``retries`` times, then reported as a failed trial: the worker stays alive for the next
     trial. An attempt over ``spec.timeout_s`` ends this process; a worker that dies outright
     is handled by the driver (see the module doc).
-    With ``population`` > 1 in the config, the batch is one population (optbasin/population/):
+    With ``population`` > 1 in the config, the batch is one population (optbasin/training/population.py):
     its members train together, each reported as it ends, under one deadline, the sum of their
     time limits; members no population took (an optimizer without population support) run one
     at a time, as above.
@@ -432,7 +433,7 @@ def run_trials(
 ) -> Outcome:
     """Run every trial not yet complete in ``store`` through Ray Tune; commit each as it ends.
     ``population`` (auto | K | 1): trials that differ only in float hyperparameters train together
-    as populations of up to K members (optbasin/population/), one Ray Tune trial each."""
+    as populations of up to K members (optbasin/training/population.py), one Ray Tune trial each."""
     done = store.done_ids()
     pending = [t for t in trials if t.trial_id not in done]
     outcome = Outcome(skipped=len(trials) - len(pending))

@@ -22,8 +22,9 @@ import yaml
 from optbasin.config import LogRange, SweepSpec
 from optbasin.sweeps.progress import Progress
 from optbasin.sweeps.runner import Outcome, objective, ray_session, tune_run
-from optbasin.sweeps.spec import TrialSpec, trial_spec
+from optbasin.sweeps.spec import trial_spec
 from optbasin.sweeps.store import ResultsStore
+from optbasin.training.trial_spec import TrialSpec
 
 
 def search_space(entry_grid: dict[str, Any]) -> dict[str, Any]:

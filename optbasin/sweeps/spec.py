@@ -7,61 +7,15 @@ that do not import or do not take the hyperparameters their entry declares: clas
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 from pathlib import Path
-from typing import Any, ClassVar
-
-from pydantic import BaseModel, ConfigDict
+from typing import Any
 
 from optbasin.catalog import Catalog, optimizer_class, task_factory, values_checked
 from optbasin.class_check import signature_problems
-from optbasin.config import MAX_TRIALS, HParamDef, LogRange, OptimizerEntry, Schedule, SweepSpec, parse, read_yaml
+from optbasin.config import MAX_TRIALS, HParamDef, LogRange, OptimizerEntry, SweepSpec, parse, read_yaml
 from optbasin.errors import ConfigError, DataError, Problem
-
-
-class TrialSpec(BaseModel):
-    """Everything one trial needs, fully resolved. ``trial_id`` hashes the fields that shape results."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    sweep: str
-    task: str  # label: the unit of comparison in analysis
-    task_name: str
-    task_factory: str
-    task_params: dict[str, Any]
-    optimizer: str  # label
-    optimizer_name: str
-    optimizer_class: str
-    hparams: dict[str, Any]
-    optimizer_tuples: dict[str, list[str]] = {}  # the entry's tuple arguments (OptimizerDef.tuples)
-    swept: list[str]  # hyperparameter names varied for this optimizer in the sweep
-    seed: int
-    steps: int
-    eval_every: int
-    log_every: int
-    accumulate: int = 1
-    grad_clip: float | None = None
-    schedule: Schedule
-    divergence_threshold: float
-    split_matrix: list[str] = []
-    split_other: list[str] = []
-    # Not part of the identity: where and how it runs, and what produced it.
-    origin: str = "grid"  # grid | optuna
-    timeout_s: float | None = None  # the trial is failed after this long
-    cpus: float = 1
-    gpus: float = 0
-    import_paths: list[str] = []
-
-    IDENTITY_EXCLUDE: ClassVar[set[str]] = {"sweep", "cpus", "gpus", "import_paths", "swept", "origin", "timeout_s"}
-
-    @property
-    def trial_id(self) -> str:
-        # Fields at their defaults are left out, so adding a field never changes existing ids.
-        ident = self.model_dump(exclude=self.IDENTITY_EXCLUDE, exclude_defaults=True)
-        blob = json.dumps(ident, sort_keys=True, default=str, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+from optbasin.training.trial_spec import TrialSpec
 
 
 def load_sweep(path: str | Path, catalog_dirs: list[str | Path] = (), base_dir: str | Path | None = None,

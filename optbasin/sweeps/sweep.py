@@ -26,8 +26,9 @@ from optbasin.errors import ConfigError, Interrupted, Problem, StoreError
 from optbasin.sweeps.lock import LOCK, RunLock
 from optbasin.sweeps.runner import Outcome, call_side_job, run_trials
 from optbasin.sweeps.search import run_search, search_trials
-from optbasin.sweeps.spec import TrialSpec, expand, load_sweep, load_sweep_doc
+from optbasin.sweeps.spec import expand, load_sweep, load_sweep_doc
 from optbasin.sweeps.store import STEPS, TRIALS, ResultsStore, atomic_write_text
+from optbasin.training.trial_spec import TrialSpec
 
 SWEEP_COPY = "sweep.yaml"
 PACKAGES = ("optbasin", "torch", "ray", "optuna", "pandas", "pyarrow", "plotly", "numpy", "pydantic")

@@ -68,7 +68,7 @@ class evaluating:
 
 def quick_train(task, make_optimizer: Callable, steps: int, seed: int = 0,
                 device: torch.device | str = "cpu") -> tuple[float, float, list[float]]:
-    """A bare trial loop for tests, notebooks and timing (the real trial lives in optbasin.sweeps):
+    """A bare trial loop for tests, notebooks and timing (the real trial lives in optbasin.training):
     returns (val loss at init, val loss at the end, training losses)."""
     device = torch.device(device)
     model = task.build_model(seed).to(device)

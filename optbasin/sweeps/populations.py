@@ -1,5 +1,8 @@
 """How many members a population gets, and the hook that runs a batch of trials as populations.
 
+Scheduling, not training: it weighs the sweep's pending trials, its concurrent slots and the
+memory a trial's resources grant; the engine that trains a population is training/population.py.
+
 ``population:`` in a sweep file: ``auto`` (the default), a number K, or 1 (every trial alone).
 ``auto`` is 1 for a task that is not built in (its loss may do what vmap cannot), 1 on a CPU for
 a model of more than CPU_MAX_PARAMS parameters (there a population saves per-step Python and
@@ -19,10 +22,10 @@ from typing import Any, Callable
 import torch
 
 from optbasin.catalog import optimizer_class
-from optbasin.population.engine import run_population, supports_population
-from optbasin.population.grouping import populations
-from optbasin.sweeps.spec import TrialSpec
-from optbasin.sweeps.trial import build_task
+from optbasin.training.build import build_task
+from optbasin.training.grouping import populations
+from optbasin.training.population import run_population, supports_population
+from optbasin.training.trial_spec import TrialSpec
 
 MOST = 64
 MEMORY_SHARE = 0.25

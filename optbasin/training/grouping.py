@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from optbasin.sweeps.spec import TrialSpec
+from optbasin.training.trial_spec import TrialSpec
 
 
 def is_member_value(v: object) -> bool:
