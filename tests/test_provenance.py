@@ -71,6 +71,9 @@ def test_a_search_not_yet_refined_is_drawn_as_points_not_a_curve():
     a = analyze(rows[rows.source == "search"], settings=SETTINGS)
     assert a.leaderboard.iloc[0]["points"] == 4 and a.search.empty
     assert any("search points only (4, one seed each" in n for n in a.notes)
+    lb = a.leaderboard.iloc[0]
+    assert lb["best_lr"] == 1e-2 and math.isnan(lb["basin_width_rel0.1"]) and math.isnan(lb["lr_sensitivity"])
+    assert "basin_width_rel0.1: search points only, no lr grid" in lb["undefined"]
     fig = F.sensitivity_figure(a, "t")
     assert next(t for t in fig.data if t.name == "A (search points)").mode == "markers"
     assert not any(t.name == "A" for t in fig.data)

@@ -7,7 +7,8 @@ sampled by TPE on one seed; mixed into the grid they would be 1-seed points amon
 points, a search trial counts with the grid only where it lies on a grid point (the refine grid
 passes through the search's best point, whose first seed is that search trial itself); the
 others are kept apart, drawn as their own markers. Where a task x optimizer has only search
-points (a search not yet refined), they are all there is and are analysed as they are.
+points (a search not yet refined), they are all there is: its best is the best sampled point, and
+the metrics that need an lr grid (basin width, lr sensitivity) are undefined (robustness.py).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ def split_search(lt: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str
                      "metric); the grid's points decide the best point, basin and curves")
     search_only = lt[~has_grid & (lt["source"] == "search")]
     for (task, opt), n in search_only.groupby(["task", "optimizer"], sort=True).size().items():
-        notes.append(f"{task}/{opt}: search points only ({n}, one seed each, spaced by the sampler): "
-                     "`optbasin refine RUN_DIR` lays a grid with every seed around the best")
+        notes.append(f"{task}/{opt}: search points only ({n}, one seed each, placed by the sampler): the best "
+                     "is the best sampled point; basin width and lr sensitivity need a grid, which "
+                     "`optbasin refine RUN_DIR` lays around it with every seed")
     return lt[~apart].reset_index(drop=True), lt[apart].reset_index(drop=True), notes
 
 

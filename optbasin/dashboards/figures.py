@@ -237,7 +237,9 @@ def sensitivity_figure(analysis, task: str, eps: float | None = None) -> go.Figu
     title, top = _title(f"{task}: final loss vs lr (median over seeds; bands IQR, min-max; shaded: basin within "
                         f"{eps:g} of l*)" + (f"<br><sup>other axes at each optimizer's best: {where}</sup>" if where else "")
                         + "<br><sup>below: basin (bar; triangle = cut by the grid), best lr (o), diverged seeds (x), "
-                        "failed seeds (square)</sup>")
+                        "failed seeds (square)" + ("; open diamonds: search points off the grid (one seed each, in no "
+                                                   "curve or metric)" if any((task, o) in apart.groups for o in order)
+                                                   else "") + "</sup>")
     fig.update_layout(title=title, height=290 + top + 24 * len(order), hovermode="x unified", showlegend=True,
                       margin=dict(l=110, r=30, t=top + 14, b=50), legend=dict(font=dict(size=11)),
                       updatemenus=y_views(near_range(lo, hi), full, positive=full[0] > 0))
@@ -581,9 +583,10 @@ def parallel_figure(analysis, task: str) -> go.Figure | None:
         if "ticktext" in d:
             d["ticktext"] = fit_ticks(d["ticktext"], gap)
     fig = go.Figure(go.Parcoords(
-        dimensions=dims, labelangle=angle, labelfont=dict(size=LABEL_PX), tickfont=dict(size=TICK_PX), line=dict(color=loss, colorscale="Viridis", reversescale=True, showscale=True,
-                                   cmin=lstar, cmax=float(loss.quantile(0.9)) if len(loss) > 1 else lstar + 1,
-                                   colorbar=dict(title=dict(text="loss", side="right"), x=1.05, xanchor="left"))))
+        dimensions=dims, labelangle=angle, labelfont=dict(size=LABEL_PX), tickfont=dict(size=TICK_PX),
+        line=dict(color=loss, colorscale="Viridis", reversescale=True, showscale=True,
+                  cmin=lstar, cmax=float(loss.quantile(0.9)) if len(loss) > 1 else lstar + 1,
+                  colorbar=dict(title=dict(text="loss", side="right"), x=1.05, xanchor="left"))))
     title, top = _title(f"{task}: all {plural(len(t), 'trial')}<br><sup>axes: hyperparameters, status, "
                         f"{loss_axis(analysis, task)}, diverged and failed at l0</sup><br><sup>drag along an axis "
                         "to select; colour clipped at the 90th percentile of the loss</sup>")
