@@ -11,11 +11,13 @@ import yaml
 from optbasin.analysis import analyze_runs
 from optbasin.cli import main
 from optbasin.dashboards.figures import sensitivity_figure
+from optbasin.sweeps import sweep
+from optbasin.sweeps.runner import Outcome
 from optbasin.sweeps.search import is_refine_run
 from tests.conftest import base_sweep
 
 
-def test_optuna_search_then_refine(tmp_path, capsys):
+def test_optuna_search_then_refine(tmp_path, capsys, monkeypatch):
     doc = base_sweep(tmp_path / "run")
     doc["optimizers"] = [{"name": "adamw", "grid": {"lr": {"log_range": [1e-4, 1.0], "points": 2}}}]
     doc["search"] = {"method": "optuna", "trials": 6}
@@ -45,6 +47,11 @@ def test_optuna_search_then_refine(tmp_path, capsys):
     assert len(after) == 6 + len(grid) and (after.source == "search").sum() == 6  # the search's results are kept
     assert after["hp.lr"].eq(best).sum() == 2  # the best point: the search's seed 0 and the grid's seed 1
     assert is_refine_run(tmp_path / "run", json.loads((tmp_path / "run" / "meta.json").read_text()))
+    planned = []  # resuming a refine (e.g. after an interrupt) runs its grid's trials as refine trials
+    monkeypatch.setattr(sweep, "execute", lambda p, **kw: planned.append(p) or Outcome(skipped=len(p.trials)))
+    assert main(["resume", str(tmp_path / "run"), "--quiet"]) == 0
+    assert len(planned[0].trials) == 6 and {t.source for t in planned[0].trials} == {"refine"}
+    monkeypatch.undo()
 
     # The analysis: grid metrics from the refine grid's 3 points x 2 seeds (the search's seed 0 at the best
     # lr is one of them); the other 5 search points apart, drawn as markers, not in the curve.
