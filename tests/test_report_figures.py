@@ -406,7 +406,8 @@ def test_counts_are_plural_only_when_more_than_one():
 
 def test_history_of_a_search_run():
     """Optuna trials in the order they finished: 3.0, 2.5 (diverged: l0 = 5.0), 2.0, 2.2; the best
-    so far is the running minimum of the losses as analysed."""
+    so far is the running minimum of the losses as analysed. The rows carry `origin`, as in a store
+    written before the `source` column (sweeps/provenance.py reads them as search / grid)."""
     losses = [3.0, math.nan, 2.0, 2.2]
     rows_ = [dict(trial("A", 0, lr, loss, "diverged" if math.isnan(loss) else "completed"), origin="optuna",
                   written_at=float(i)) for i, (lr, loss) in enumerate(zip((1e-3, 1e-1, 3e-3, 5e-3), losses))]
