@@ -37,9 +37,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from optbasin.sweeps import sweep
+    from optbasin.sweeps import search, sweep
 
-    return _execute(sweep.resume_plan(args.run_dir, args.max_trials), args)
+    p = sweep.resume_plan(args.run_dir, args.max_trials)
+    if search.is_refine_run(args.run_dir, p.store.read_meta() or {}):
+        p.trials = search.as_refine(p.trials)
+    return _execute(p, args)
 
 
 def _execute(p, args: argparse.Namespace) -> int:
@@ -83,7 +86,8 @@ def _execute(p, args: argparse.Namespace) -> int:
               f"continue with: optbasin resume {p.store.root}", file=sys.stderr)
         return 128 + signum
     if outcome.skipped:
-        print(f"{outcome.skipped} trials already complete in {p.store.root} were skipped")
+        print(f"{_plural(outcome.skipped, 'trial')} already complete in {p.store.root} "
+              f"{'was' if outcome.skipped == 1 else 'were'} skipped")
     _print_summary(p.store.root)
     if args.report:  # the final state, also for a page open on the live report
         _write_report([p.store.root], p.store.root / "report.html", live=True)
@@ -153,7 +157,7 @@ def _write_report(run_dirs: list[Path], out: Path, live: bool, png: bool = False
 def _print_summary(run_dir: Path) -> None:
     """Per task and optimizer: best lr, best loss, basin width, divergences (from the analysis)."""
     from optbasin.analysis import analyze_runs
-    from optbasin.analysis.text import lr_at_edge
+    from optbasin.analysis.text import _num, lr_at_edge
 
     with _notes():
         result = analyze_runs([run_dir])
@@ -167,8 +171,10 @@ def _print_summary(run_dir: Path) -> None:
         cut = ">=" if r.get("basin_width_rel0.1_cut") and width == width else "  "  # cut by the grid's edge
         basin = f"{width:>5.2f}d" if width == width else f"{'-':>6}"  # undefined (NaN): a dash
         edge = "*" if lr_at_edge(r["best_at_edge"]) else " "  # other axes' edges: in the analysis notes
-        print(f"{r['task']:<14} {r['optimizer']:<14} {r['best_lr']:>8.3g}{edge} {r['best_loss']:>10.4f} "
-              f"{cut}{basin} {r['diverged']:>9} {r['failed']:>7}")
+        print(f"{r['task']:<14} {r['optimizer']:<14} {_num(r['best_lr'], '.3g'):>8}{edge} "
+              f"{_num(r['best_loss'], '.4f'):>10} {cut}{basin} {r['diverged']:>9} {r['failed']:>7}")
+    if (board["failed"] == board["trials"]).any():
+        print(f"-: no completed trial to score (every trial failed; the causes: optbasin status {run_dir})")
     print("loss: final validation loss, median over seeds (diverged and failed trials count as the initial loss); "
           "basin: decades of lr within 10% of the best (>= cut by the grid's edge); * best lr at the grid's edge")
     if not result.verdicts.empty:
@@ -189,6 +195,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
     meta = p.store.read_meta() or {}
     refined = sweep.plan(path, meta.get("catalog_dirs", []), output=str(p.store.root),
                          base_dir=Path(meta.get("sweep_file", path)).parent, max_trials=args.max_trials)
+    refined.trials = search.as_refine(refined.trials)
     return _execute(refined, args)
 
 
@@ -226,6 +233,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from optbasin.analysis import analyze_runs
 
+    if len(args.run_dirs) > 1 and not args.out:  # the first run's own analysis/ is not the combined one
+        raise OptbasinError(f"an analysis of {len(args.run_dirs)} run directories needs -o/--out DIR for its tables "
+                            f"(they would replace {Path(args.run_dirs[0]) / 'analysis'}, the analysis of that run "
+                            "alone)")
     with _notes():
         result = analyze_runs(args.run_dirs, claims_file=args.claims)
     print(result.to_text())
@@ -351,7 +362,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="robustness leaderboard and claim verdicts of run directories")
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--claims", help="claims YAML (default: the sweep file's claims)")
-    p.add_argument("--out", help="directory for the CSV tables (default RUN_DIR/analysis)")
+    p.add_argument("--out", "-o", help="directory for the CSV tables (default RUN_DIR/analysis; required with "
+                   "several run directories)")
     p.add_argument("--json", help="also write everything as one JSON file")
     p.add_argument("--markdown", help="also write the leaderboard and the per-task claim verdicts as Markdown tables")
     p.set_defaults(fn=cmd_analyze)

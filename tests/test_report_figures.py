@@ -375,7 +375,8 @@ def test_parallel_coordinates_and_trial_table_hold_every_trial(data):
     fig = F.parallel_figure(a, "t")
     dims = {d.label: d for d in fig.data[0].dimensions}
     assert len(dims["optimizer"].values) == len(a.trials) == 41
-    assert set(dims) == {"optimizer", "log10 lr", "clamp_c", "status", "final loss (task's units)"}
+    assert set(dims) == {"optimizer", "log10 lr", "clamp_c", "status", "final loss"}  # the unit: in the title
+    assert "final loss (task's units)" in fig.layout.title.text
     status = np.array(dims["status"].values)
     assert (status == 1).sum() == a.trials["diverged"].sum()  # diverged marked
     html = render_html(a, collect_figures(a, steps), [])
@@ -405,7 +406,8 @@ def test_counts_are_plural_only_when_more_than_one():
 
 def test_history_of_a_search_run():
     """Optuna trials in the order they finished: 3.0, 2.5 (diverged: l0 = 5.0), 2.0, 2.2; the best
-    so far is the running minimum of the losses as analysed."""
+    so far is the running minimum of the losses as analysed. The rows carry `origin`, as in a store
+    written before the `source` column (sweeps/provenance.py reads them as search / grid)."""
     losses = [3.0, math.nan, 2.0, 2.2]
     rows_ = [dict(trial("A", 0, lr, loss, "diverged" if math.isnan(loss) else "completed"), origin="optuna",
                   written_at=float(i)) for i, (lr, loss) in enumerate(zip((1e-3, 1e-1, 3e-3, 5e-3), losses))]
@@ -457,3 +459,40 @@ def test_mechanism_view_holds_other_axes_at_the_best_point():
     assert list(trace(fig, "namo_d, clamp_c=0.4").y) == pytest.approx([0.5, 0.5])
     assert list(trace(fig, "namo_d, clamp_c=0.9").x) == pytest.approx([1e-3, 1e-2])
     assert "namo_d at weight_decay = 0.1" in fig.layout.title.text
+
+
+def _parallel_case(many_axes: bool):
+    """Two optimizers (one long label) over lr, and with ``many_axes`` five more swept hyperparameters."""
+    out = []
+    for o in ("muon_adamw_split", "adamw"):
+        for s in range(2):
+            for lr in (1e-3, 1e-2, 1e-1):
+                for wd in (0.0, 0.1):
+                    extra = dict(weight_decay=wd, beta2=0.95 + 0.04 * s, beta1=0.8 + 0.1 * s, nesterov=bool(s),
+                                 eps=1e-8 if lr < 0.05 else 1e-6) if many_axes else {}
+                    out.append(trial(o, s, lr, 1 + lr + wd + s * 0.01, task="digits-mlp", **extra))
+    return analyze(pd.DataFrame(out), settings={"resamples": 10, "ks": [1], "tunability_budget": 2})
+
+
+@pytest.mark.parametrize("many_axes", [False, True])
+def test_parallel_coordinate_labels_do_not_overlap_at_the_narrowest_card(many_axes):
+    """At the report's narrowest figure card (560 px, the .grid CSS rule), with a glyph 0.6 font
+    sizes wide: horizontal axis titles fit between their neighbours' axes; vertical ones (+-90
+    degrees) get their length above the axes; the first axis's tick labels fit the left margin and
+    every other axis's category ticks the gap to the previous axis."""
+    fig = F.parallel_figure(_parallel_case(many_axes), "digits-mlp")
+    pc, m = fig.data[0], fig.layout.margin
+    width = [len(d.label) * 0.6 * (pc.labelfont.size or 12) for d in pc.dimensions]
+    gap = (560 - m.l - m.r) / (len(width) - 1)
+    angle = pc.labelangle or 0
+    if angle == 0:
+        assert all((a + b) / 2 <= gap for a, b in zip(width, width[1:])), (width, gap)
+    else:
+        assert abs(angle) == 90
+        title_lines = fig.layout.title.text.count("<br>") + 1
+        assert m.t >= max(width) + 28 + 19 * title_lines
+    tick_px = 0.6 * (pc.tickfont.size or 12)
+    assert m.l >= max(len(t) for t in pc.dimensions[0].ticktext) * tick_px
+    for d in pc.dimensions[1:]:
+        assert all(len(t) * tick_px <= gap for t in (d.ticktext or ())), (d.label, d.ticktext, gap)
+    assert many_axes == (angle != 0)  # 9 axes at ~40 px apart need vertical titles; 4 fit as they are

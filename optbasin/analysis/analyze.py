@@ -21,6 +21,7 @@ from optbasin.analysis.profiles import performance_profile
 from optbasin.analysis.robustness import group_metrics, medians, seed_values
 from optbasin.analysis.sequential import (COLUMNS as SEQUENTIAL_COLUMNS, adaptive_max_seeds, sequential_states,
                                          states_table)
+from optbasin.analysis.search_points import split_search, with_search
 from optbasin.analysis.settings import AnalysisSettings, make_settings
 from optbasin.analysis.specs import MetricSpec, default_specs
 
@@ -36,7 +37,7 @@ class Analysis:
     settings: AnalysisSettings
     leaderboard: pd.DataFrame      # one row per task x optimizer
     verdicts: pd.DataFrame         # one row per claim
-    trials: pd.DataFrame           # per trial: loss, l0, diverged, failed, point_id
+    trials: pd.DataFrame           # per trial: loss, l0, diverged, failed, source, point_id (-1: search point apart)
     points: pd.DataFrame           # per grid point: loss over seeds, diagnostics
     curves: pd.DataFrame           # sensitivity curves along every swept axis
     basins: pd.DataFrame           # basin along every axis at every tolerance
@@ -50,6 +51,7 @@ class Analysis:
     importance: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=IMPORTANCE_COLUMNS))  # importance.py
     # anytime-valid state per claim x task (sequential.py), beside the fixed-design verdicts
     sequential: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SEQUENTIAL_COLUMNS))
+    search: pd.DataFrame = field(default_factory=pd.DataFrame)  # search trials off the grid (search_points.py)
     notes: list[str] = field(default_factory=list)
     replicates: dict = field(default_factory=dict, repr=False)  # (task, opt) -> {column: (R,)}
     per_seed: dict = field(default_factory=dict, repr=False)    # (task, opt) -> GroupResult, one row per seed
@@ -136,7 +138,8 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
                         empty, verdicts_by_task=by_task, notes=["no trials recorded yet"])
 
     trials, notes = separate_settings(trials)  # one label, several budgets: several tasks
-    lt = loss_table(trials)
+    lt, search, search_notes = split_search(loss_table(trials))
+    notes += search_notes
     lt, points = index_points(lt)
     groups = build_groups(lt, points)
     rows, reps, seedvals, dodge = [], {}, {}, []
@@ -174,7 +177,8 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
     primary = MetricSpec("basin_width", eps=s.eps[0]).column
     profile_metrics = [("best_loss", True), (primary, False), (f"expected_best_k{s.ks[-1]}", True),
                        ("tunability_uniform", True)]
-    failed = lt.loc[lt["failed"], ["trial_id", "task", "optimizer", "seed", *hp_columns(lt), "status", "error"]]
+    every = with_search(lt, search)
+    failed = every.loc[every["failed"], ["trial_id", "task", "optimizer", "seed", *hp_columns(lt), "status", "error"]]
     if len(failed):
         notes.append(f"{len(failed)} failed trial(s) counted as l0 in every metric; see the failed table")
     diag_cols = [c for c in points.columns if c.startswith("diag.")]
@@ -185,7 +189,7 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
     verdicts, by_task = evaluate_claims(claim_list, leaderboard, seedvals, s)
     return Analysis(
         settings=s, leaderboard=leaderboard, verdicts=verdicts, verdicts_by_task=by_task,
-        trials=lt, points=points, curves=curves, basins=C.axis_basins(curves, basin_specs),
+        trials=every, search=search, points=points, curves=curves, basins=C.axis_basins(curves, basin_specs),
         surfaces=C.surfaces(points, best, axes), best_along=C.best_along(points, axes),
         expected_best=pd.concat(dodge, ignore_index=True),
         profiles=pd.concat([performance_profile(leaderboard, c, low) for c, low in profile_metrics], ignore_index=True),
@@ -258,6 +262,9 @@ def _leaderboard_row(g, res, reps: dict, per_seed, specs, s: AnalysisSettings, n
             by_reason.setdefault(why, []).append(col)
     notes += [f"{who}: {', '.join(cols)} undefined: {why}" for why, cols in by_reason.items()]
 
+    if row["failed"] == row["trials"]:
+        notes.append(f"{who}: no completed trial: all {row['trials']} failed (see the failed table), so no loss, "
+                     "divergence rate or other metric is defined")
     if missing:
         short = int((g.points["n_seeds"] < seeds_here.sum()).sum())
         notes.append(f"{who}: {missing} of {n_points * int(seeds_here.sum())} point x seed trials missing; "
@@ -270,7 +277,7 @@ def _leaderboard_row(g, res, reps: dict, per_seed, specs, s: AnalysisSettings, n
         notes.append(f"{who}: some grid point ran a seed twice (several run directories?); both trials count")
     if not g.lr_swept:
         notes.append(f"{who}: lr not swept: basin width and lr sensitivity undefined")
-    if res.edges:
+    if res.edges and present.any():  # no loss at all: no best point, so none at an edge
         notes.append(f"{who}: optimum at the grid's edge ({', '.join(res.edges)}): a better point may lie outside")
     return row
 

@@ -42,6 +42,7 @@ class Group:
     l0: float                  # median loss at initialization
     l_ref: float = np.nan      # the task's reference loss (a trivial predictor's; l0 when undeclared)
     l_min: float = np.nan      # the task's known floor (a synthetic task's noise floor), else NaN
+    sampled: bool = False      # every point is a search's (one seed each, placed by the sampler): no lr grid
 
     @property
     def lr_swept(self) -> bool:
@@ -132,6 +133,7 @@ def build_groups(lt: pd.DataFrame, points: pd.DataFrame) -> list[Group]:
             trial_time=trials["time_per_step"].to_numpy(dtype=float),
             l0=l0, l_ref=_declared(trials, "ref_loss", l0),
             l_min=_declared(trials, "floor_loss", np.nan),
+            sampled="source" in trials and bool((trials["source"] == "search").all()),
         ))
     return groups
 

@@ -74,7 +74,7 @@ def _leaderboard(a) -> list[str]:
                  + ("+" if r.get(basin + "_disjoint") is True else ""))
         rows.append([r["task"], r["optimizer"], int(r["seeds"]), _ci(r, "best_loss"), _num(r["best_loss_xfit"]),
                      _point(r["best_point"]) + (" (edge)" if r["best_at_edge"] else ""), width,
-                     _num(r.get("lr_sensitivity", float("nan")), ".3g"), f"{r['divergence_rate']:.0%}"])
+                     _num(r.get("lr_sensitivity", float("nan")), ".3g"), _num(r["divergence_rate"], ".0%")])
     return [f"Leaderboard: final validation loss, median over seeds; best loss with a "
             f"{round(100 * a.settings.confidence)}% bootstrap interval over seeds; cross-fit: the point chosen on "
             f"the other seeds; basin: decades of lr within {a.settings.eps[0]:g} of the optimizer's own best "

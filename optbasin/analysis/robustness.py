@@ -104,9 +104,9 @@ def group_metrics(g: Group, counts: np.ndarray, specs: list[MetricSpec], s: Anal
     result = GroupResult(values={}, best_point=int(best[0]), edges=edges_of(g, int(best[0])))
     for spec in specs:
         col, entry = spec.column, spec.entry
-        if entry.needs_lr and not lr_curve:
+        if entry.needs_lr and (g.sampled or not lr_curve):
             result.values[col] = np.full(u, np.nan)
-            result.undefined[col] = "lr not swept"
+            result.undefined[col] = "search points only, no lr grid" if g.sampled else "lr not swept"
             continue
         out = entry.compute(ctx, spec)
         values = out.values.astype(float)

@@ -54,7 +54,7 @@ def render_text(a) -> str:
             "lr sens": _ci(r, "lr_sensitivity", ".3g"),
             f"E[best|k={k}]": _ci(r, f"expected_best_k{k}"),
             "CP uniform": _num(r["tunability_uniform"]),
-            "div": f"{r['divergence_rate']:.0%}",
+            "div": _num(r["divergence_rate"], ".0%"),  # '-': no trial completed or diverged (a note says so)
             "failed": r["failed"],
         })
     lines = [

@@ -24,6 +24,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from optbasin.analysis.curves import scale_of
+from optbasin.analysis.grid import LR
 from optbasin.analysis.loss_table import hp_columns
 from optbasin.analysis.specs import MetricSpec
 
@@ -165,6 +166,8 @@ def sensitivity_figure(analysis, task: str, eps: float | None = None) -> go.Figu
     lb = analysis.leaderboard.set_index(["task", "optimizer"])
     cmap = colors(analysis)
     order = [o for o in _order(analysis, task) if o in set(curves["optimizer"])]
+    apart = _search_apart(analysis)
+    only_search = search_only(analysis, task)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.05)
     for opt in order:
         c = curves[curves["optimizer"] == opt].sort_values("x")
@@ -176,9 +179,13 @@ def sensitivity_figure(analysis, task: str, eps: float | None = None) -> go.Figu
         for lo, hi, alpha, name in (("min", "max", 0.10, "min-max"), ("q25", "q75", 0.22, "IQR")):
             fig.add_trace(_band(x, c[lo].to_numpy(float), c[hi].to_numpy(float), color, alpha, f"{opt} {name}", opt),
                           row=1, col=1)
-        fig.add_trace(go.Scatter(x=x, y=c["median"], mode="lines+markers", name=opt, legendgroup=opt,
+        sampled = opt in only_search  # no grid yet: the search's points, not joined into a curve
+        fig.add_trace(go.Scatter(x=x, y=c["median"], mode="markers" if sampled else "lines+markers",
+                                 name=f"{opt} (search points)" if sampled else opt, legendgroup=opt,
                                  line=dict(color=color, width=2), marker=dict(size=6, color=color), text=hover,
                                  hovertemplate="%{text}<extra></extra>"), row=1, col=1)
+        if (task, opt) in apart.groups:
+            fig.add_trace(_search_markers(apart.get_group((task, opt)), opt, color), row=1, col=1)
         r = lb.loc[(task, opt)] if (task, opt) in lb.index else None
         if r is not None and col + "_lr_low" in lb.columns and np.isfinite(r[col + "_lr_low"]):
             lo, hi, lstar = float(r[col + "_lr_low"]), float(r[col + "_lr_high"]), float(r["best_loss"])
@@ -230,12 +237,40 @@ def sensitivity_figure(analysis, task: str, eps: float | None = None) -> go.Figu
     title, top = _title(f"{task}: final loss vs lr (median over seeds; bands IQR, min-max; shaded: basin within "
                         f"{eps:g} of l*)" + (f"<br><sup>other axes at each optimizer's best: {where}</sup>" if where else "")
                         + "<br><sup>below: basin (bar; triangle = cut by the grid), best lr (o), diverged seeds (x), "
-                        "failed seeds (square)</sup>")
+                        "failed seeds (square)" + ("; open diamonds: search points off the grid (one seed each, in no "
+                                                   "curve or metric)" if any((task, o) in apart.groups for o in order)
+                                                   else "") + "</sup>")
     fig.update_layout(title=title, height=290 + top + 24 * len(order), hovermode="x unified", showlegend=True,
                       margin=dict(l=110, r=30, t=top + 14, b=50), legend=dict(font=dict(size=11)),
                       updatemenus=y_views(near_range(lo, hi), full, positive=full[0] > 0))
     fig.update_yaxes(range=near_range(lo, hi), row=1, col=1)
     return fig
+
+
+def _search_apart(analysis):
+    """The search points kept off the grid (analysis/search_points.py), grouped by task x optimizer."""
+    s = analysis.search
+    if s.empty or LR not in s.columns:
+        s = pd.DataFrame(columns=["task", "optimizer", LR, "loss"])
+    return s.groupby(["task", "optimizer"], sort=True)
+
+
+def search_only(analysis, task: str) -> set[str]:
+    """Optimizers whose every trial on the task is a search point (a search not yet refined)."""
+    t = analysis.trials
+    if t.empty or "source" not in t.columns:
+        return set()
+    t = t[t["task"] == task]
+    return set(t.groupby("optimizer")["source"].apply(lambda v: bool((v == "search").all())).loc[lambda v: v].index)
+
+
+def _search_markers(points: pd.DataFrame, opt: str, color: str) -> go.Scatter:
+    """The optimizer's search points off the grid: one marker per trial (one seed each), never a curve."""
+    hover = [f"{opt}: search point, lr {lr:.3g}, seed {seed}: {status}, loss {loss:.4g}" for lr, seed, status, loss in
+             zip(points[LR], points["seed"], points["status"], points["loss"])]
+    return go.Scatter(x=points[LR], y=points["loss"], mode="markers", name=f"{opt} search points", legendgroup=opt,
+                      marker=dict(symbol="diamond-open", size=8, color=color, line=dict(width=1.5)), text=hover,
+                      hovertemplate="%{text}<extra></extra>")
 
 
 def surface_figure(analysis, task: str, optimizer: str, y_axis: str) -> go.Figure | None:
@@ -490,6 +525,41 @@ def _dimension(label: str, values: pd.Series) -> dict:
     return dict(label=label, values=codes.tolist(), tickvals=list(range(len(names))), ticktext=list(names))
 
 
+NARROWEST_FIG_PX = 560  # the report's narrowest figure card (the .grid CSS rule in dashboards/report.py)
+LABEL_PX, TICK_PX = 12, 10  # font sizes of the parallel axes' titles and tick labels
+GLYPH = 0.62  # a generous average glyph width, per px of font size, of plotly's default sans-serif
+AXIS_TITLE_OFFSET = 28  # plotly.js draws a parallel axis's title this far above the axis (parcoords constants)
+
+
+def text_px(text: str, size: int) -> float:
+    """Estimated width in px of one line of ``text`` at font ``size`` (no browser to measure it)."""
+    return len(text) * GLYPH * size
+
+
+def parallel_labels(labels: list[str], first_ticks: list[str], right: int) -> tuple[int, int, int, float]:
+    """(label angle, left margin, px above the axes, px between axes) so that no two axis titles
+    overlap at the narrowest card: titles stay horizontal when each pair of neighbours fits in the
+    gap between their axes (and the outer ones in the margins), else they stand vertical (-90
+    degrees) and the space above the axes is the longest title's; the left margin holds the first
+    axis's tick labels (drawn left of it)."""
+    left = int(max(60, max((text_px(t, TICK_PX) for t in first_ticks), default=0) + 14))
+    widths = [text_px(x, LABEL_PX) for x in labels]
+    gap = (NARROWEST_FIG_PX - left - right) / max(len(labels) - 1, 1)
+    fits = (all((a + b) / 2 + 6 <= gap for a, b in zip(widths, widths[1:]))
+            and widths[0] / 2 <= left and widths[-1] / 2 <= right)
+    if fits:
+        return 0, left, AXIS_TITLE_OFFSET + LABEL_PX, gap
+    return -90, left, AXIS_TITLE_OFFSET + int(max(widths)) + 6, gap
+
+
+def fit_ticks(ticks: list[str], px: float) -> list[str]:
+    """Category tick labels shortened ("compl…") to fit ``px`` (they are drawn left of their axis,
+    towards the previous one), unless shortening would make two of them alike."""
+    chars = max(int((px - 6) / (GLYPH * TICK_PX)), 2)
+    short = [t if len(t) <= chars else t[:chars - 1] + "…" for t in ticks]
+    return short if len(set(short)) == len(set(ticks)) else ticks
+
+
 def parallel_figure(analysis, task: str) -> go.Figure | None:
     """Every trial of the task as one line across optimizer, each swept hyperparameter, status and
     final loss (diverged and failed trials at their initial loss l0, as in every metric); colour:
@@ -505,16 +575,22 @@ def parallel_figure(analysis, task: str) -> go.Figure | None:
     dims.append(dict(label="status", values=status.tolist(), tickvals=[0, 1, 2],
                      ticktext=["completed", "diverged", "failed"], range=[0, 2]))
     loss = t["loss"].astype(float)
-    dims.append(dict(label=loss_axis(analysis, task), values=loss.tolist()))
+    dims.append(dict(label=LOSS, values=loss.tolist()))  # its unit in the title: a short axis title
     lstar = float(loss.min())
+    right = 130  # the colour bar's
+    angle, left, above, gap = parallel_labels([d["label"] for d in dims], dims[0].get("ticktext", []), right)
+    for d in dims[1:]:
+        if "ticktext" in d:
+            d["ticktext"] = fit_ticks(d["ticktext"], gap)
     fig = go.Figure(go.Parcoords(
-        dimensions=dims, line=dict(color=loss, colorscale="Viridis", reversescale=True, showscale=True,
-                                   cmin=lstar, cmax=float(loss.quantile(0.9)) if len(loss) > 1 else lstar + 1,
-                                   colorbar=dict(title=dict(text="loss", side="right"), x=1.05, xanchor="left"))))
-    title, top = _title(f"{task}: all {plural(len(t), 'trial')} (hyperparameters, status, final loss; diverged and "
-                        "failed at l0)<br><sup>drag along an axis to select; colour clipped at the 90th percentile "
-                        "of the loss</sup>")
-    fig.update_layout(title=title, height=440 + top, margin=dict(l=90, r=130, t=top + 30, b=30))
+        dimensions=dims, labelangle=angle, labelfont=dict(size=LABEL_PX), tickfont=dict(size=TICK_PX),
+        line=dict(color=loss, colorscale="Viridis", reversescale=True, showscale=True,
+                  cmin=lstar, cmax=float(loss.quantile(0.9)) if len(loss) > 1 else lstar + 1,
+                  colorbar=dict(title=dict(text="loss", side="right"), x=1.05, xanchor="left"))))
+    title, top = _title(f"{task}: all {plural(len(t), 'trial')}<br><sup>axes: hyperparameters, status, "
+                        f"{loss_axis(analysis, task)}, diverged and failed at l0</sup><br><sup>drag along an axis "
+                        "to select; colour clipped at the 90th percentile of the loss</sup>")
+    fig.update_layout(title=title, height=410 + top + above, margin=dict(l=left, r=right, t=top + above, b=30))
     return fig
 
 
@@ -522,7 +598,7 @@ def history_figure(analysis, task: str) -> go.Figure | None:
     """Optimization history of a ``search:`` (Optuna) run: each trial's final loss in the order it
     finished, and the best so far, per optimizer."""
     t = analysis.trials
-    t = t[(t["task"] == task) & (t["origin"] == "optuna")] if "origin" in t.columns else t.iloc[:0]
+    t = t[(t["task"] == task) & (t["source"] == "search")] if "source" in t.columns else t.iloc[:0]
     if t.empty:
         return None
     order = "written_at" if "written_at" in t.columns else "trial_id"

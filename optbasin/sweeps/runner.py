@@ -189,7 +189,7 @@ def trial_row(spec: TrialSpec, summary: dict[str, Any]) -> dict[str, Any]:
     row = {
         "trial_id": spec.trial_id, "sweep": spec.sweep, "task": spec.task, "task_name": spec.task_name,
         "optimizer": spec.optimizer, "optimizer_name": spec.optimizer_name, "seed": spec.seed,
-        "steps": spec.steps, "swept": json.dumps(spec.swept), "origin": spec.origin,
+        "steps": spec.steps, "swept": json.dumps(spec.swept), "source": spec.source,
         "task_params": json.dumps(spec.task_params, sort_keys=True),
         "schedule": json.dumps(spec.schedule.model_dump(), sort_keys=True), "error": "",
     }

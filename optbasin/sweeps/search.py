@@ -3,12 +3,13 @@
 Search: for each task x optimizer, Ray Tune's OptunaSearch (TPE, seeded) samples ``trials``
 points on the first seed. The space comes from the optimizer's grid: ``{log_range: [lo, hi]}``
 becomes a log-uniform range, a list of values a categorical choice. Results go to the same
-store as grid trials (origin "optuna"); a resumed search feeds earlier results back to TPE.
+store as grid trials (source "search"); a resumed search feeds earlier results back to TPE.
 
 Refine: lay a robustness grid around each optimizer's best point: lr log-spaced over
 +-``decades`` around the best lr, the other searched hyperparameters fixed at their best
 values, every seed of the sweep. It writes ``refine.yaml`` into the run directory (a plain sweep
-file, same name) and runs it into the same store.
+file, same name) and runs it into the same store, its trials with source "refine" (a refine point
+equal to a search point is that trial, kept as it is: the source does not change trial ids).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import yaml
 
 from optbasin.config import LogRange, SweepSpec
 from optbasin.sweeps.progress import Progress
+from optbasin.sweeps.provenance import sources
 from optbasin.sweeps.runner import Outcome, objective, ray_session, tune_run
 from optbasin.sweeps.spec import trial_spec
 from optbasin.sweeps.store import ResultsStore
@@ -57,7 +59,7 @@ def run_search(spec: SweepSpec, catalog: Any, store: ResultsStore, *, address: s
     todo = []
     for t in spec.tasks:
         for o in spec.optimizers:
-            base = trial_spec(spec, catalog, t, o, {}, seed).model_copy(update={"origin": "optuna"})
+            base = trial_spec(spec, catalog, t, o, {}, seed).model_copy(update={"source": "search"})
             prior = _prior(done, base, list(o.grid))
             outcome.skipped += len(prior)
             if spec.search.trials > len(prior) and o.grid:
@@ -81,9 +83,9 @@ def run_search(spec: SweepSpec, catalog: Any, store: ResultsStore, *, address: s
 
 def _prior(done: Any, base: TrialSpec, names: list[str]) -> list[tuple[dict[str, Any], float]]:
     """Earlier search results of this task x optimizer: (sampled point, objective)."""
-    if done.empty or "origin" not in done:
+    if done.empty:
         return []
-    rows = done[(done.task == base.task) & (done.optimizer == base.optimizer) & (done.origin == "optuna")
+    rows = done[(done.task == base.task) & (done.optimizer == base.optimizer) & (sources(done) == "search")
                 & done.status.isin(["completed", "diverged"])]
     return [({n: r[f"hp.{n}"] for n in names}, objective(r.to_dict())) for _, r in rows.iterrows()]
 
@@ -129,9 +131,24 @@ def _plain(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
+REFINE_FILE = "refine.yaml"
+
+
 def write_refine(spec: SweepSpec, store: ResultsStore, decades: float, per_decade: int) -> Path:
     """Write RUN_DIR/refine.yaml and return its path."""
-    path = store.root / "refine.yaml"
+    path = store.root / REFINE_FILE
     path.write_text("# written by `optbasin refine`: a grid around each optimizer's best point\n"
                     + yaml.safe_dump(refine_sweep(spec, store, decades, per_decade), sort_keys=False))
     return path
+
+
+def as_refine(trials: list[TrialSpec]) -> list[TrialSpec]:
+    """The refine grid's trials, marked as such (their ids stay those of the same points anywhere)."""
+    return [t.model_copy(update={"source": "refine"}) for t in trials]
+
+
+def is_refine_run(run_dir: str | Path, meta: dict[str, Any]) -> bool:
+    """The run directory's last sweep was its refine grid (``refine`` makes RUN_DIR/refine.yaml the
+    run's sweep file, which ``resume`` then runs)."""
+    file = meta.get("sweep_file")
+    return bool(file) and Path(file).resolve() == (Path(run_dir) / REFINE_FILE).resolve()

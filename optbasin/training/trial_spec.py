@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -38,13 +38,13 @@ class TrialSpec(BaseModel):
     split_matrix: list[str] = []
     split_other: list[str] = []
     # Not part of the identity: where and how it runs, and what produced it.
-    origin: str = "grid"  # grid | optuna
+    source: Literal["grid", "search", "refine"] = "grid"  # where the point came from: sweeps/provenance.py
     timeout_s: float | None = None  # the trial is failed after this long
     cpus: float = 1
     gpus: float = 0
     import_paths: list[str] = []
 
-    IDENTITY_EXCLUDE: ClassVar[set[str]] = {"sweep", "cpus", "gpus", "import_paths", "swept", "origin", "timeout_s"}
+    IDENTITY_EXCLUDE: ClassVar[set[str]] = {"sweep", "cpus", "gpus", "import_paths", "swept", "source", "timeout_s"}
 
     @property
     def trial_id(self) -> str:
