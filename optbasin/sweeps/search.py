@@ -21,7 +21,10 @@ import yaml
 
 from optbasin.config import LogRange, SweepSpec
 from optbasin.sweeps.progress import Progress
-from optbasin.sweeps.runner import Outcome, objective, ray_session, tune_run
+from optbasin.sweeps.callback import Outcome
+from optbasin.sweeps.ray_session import ray_session
+from optbasin.sweeps.runner import tune_run
+from optbasin.sweeps.trainable import objective
 from optbasin.sweeps.spec import TrialSpec, trial_spec
 from optbasin.sweeps.store import ResultsStore
 
