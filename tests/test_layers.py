@@ -94,8 +94,12 @@ def readme_layers(readme: Path) -> list[list[str]]:
     return [[re.sub(r"(\.py|/)$", "", name) for name in line.split()] for line in block.splitlines() if line.strip()]
 
 
-def upward_imports(graph: dict[str, set[str]], layers: list[list[str]], pending_layer: dict[str, str] | None = None,
-                   pending: set[tuple[str, str]] = frozenset()) -> list[str]:
+def upward_imports(
+    graph: dict[str, set[str]],
+    layers: list[list[str]],
+    pending_layer: dict[str, str] | None = None,
+    pending: set[tuple[str, str]] = frozenset(),
+) -> list[str]:
     """Each import of a unit from one at its own layer or above (other than within the unit)."""
     level = {u: i for i, line in enumerate(layers) for u in line}
     level.update({u: level[v] for u, v in (pending_layer or {}).items() if v in level})
@@ -156,8 +160,12 @@ def test_the_checks_find_a_lazy_upward_import_and_a_type_only_circle(toy):
     assert graph["toy.low.a"] == {"toy.low.b"}
     assert set(circle(graph)) == {"toy.low.a", "toy.low.b"}
     layers = [["__init__"], ["high"], ["low"]]
-    assert upward_imports(graph, layers) == ["toy.low.base -> toy.high (low is not above high)",
-                                             "toy.low.base -> toy.high.panel (low is not above high)"]
+    assert upward_imports(graph, layers) == [
+        "toy.low.base -> toy.high (low is not above high)",
+        "toy.low.base -> toy.high.panel (low is not above high)",
+    ]
     assert upward_imports(graph, [["__init__"], ["low"], ["high"]]) == [
-        "toy.high.view -> toy.low (high is not above low)", "toy.high.view -> toy.low.base (high is not above low)"]
+        "toy.high.view -> toy.low (high is not above low)",
+        "toy.high.view -> toy.low.base (high is not above low)",
+    ]
     assert upward_imports(graph, [["__init__"], ["high", "low"]]) != []  # one layer: neither may import the other

@@ -17,19 +17,19 @@ class Context:
 
     g: Group
     settings: AnalysisSettings
-    counts: np.ndarray      # (u, m)
+    counts: np.ndarray  # (u, m)
     u: int
-    med: np.ndarray         # (u, P) median loss per point over the drawn seeds
-    best: np.ndarray        # (u,) best point
-    lstar: np.ndarray       # (u,)
-    task_best: np.ndarray   # (u,) lowest l* of every optimizer on the task, same rows
-    curve: np.ndarray       # (u, n) loss along the lr slice through the best point (+inf padding)
-    x: np.ndarray           # (u, n) log10 lr along that slice (NaN padding)
+    med: np.ndarray  # (u, P) median loss per point over the drawn seeds
+    best: np.ndarray  # (u,) best point
+    lstar: np.ndarray  # (u,)
+    task_best: np.ndarray  # (u,) lowest l* of every optimizer on the task, same rows
+    curve: np.ndarray  # (u, n) loss along the lr slice through the best point (+inf padding)
+    x: np.ndarray  # (u, n) log10 lr along that slice (NaN padding)
     best_log_lr: np.ndarray  # (u,)
-    w: np.ndarray           # (u, N) weight of each trial
-    n_trials: np.ndarray    # (u,) trials drawn
-    v: np.ndarray           # sorted trial losses
-    surv: np.ndarray        # survival weights (metrics.survival)
+    w: np.ndarray  # (u, N) weight of each trial
+    n_trials: np.ndarray  # (u,) trials drawn
+    v: np.ndarray  # sorted trial losses
+    surv: np.ndarray  # survival weights (metrics.survival)
     l0: float
     all_seeds_best_log_lr: float = np.nan  # log10 lr of the best point over every seed
     cache: dict = field(default_factory=dict)  # results that several metrics share
