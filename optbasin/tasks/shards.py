@@ -80,8 +80,8 @@ def safe_cut(text: str) -> int:
     while True:
         start = max(0, len(text) - window)
         last = None
-        for last in _CUT.finditer(text, start):
-            pass
+        for match in _CUT.finditer(text, start):
+            last = match
         if last is not None:
             return last.end()
         if start == 0:
