@@ -43,13 +43,22 @@ def test_the_page_inlines_the_static_files_and_escapes_text():
     assert html.count(R.get_plotlyjs()) == 1 and "{{" not in rest and "{%" not in rest  # every tag rendered
 
 
-def test_a_table_escapes_its_sort_keys_and_keeps_its_cells():
-    html = R._table(["a<b"], [[('x"y', "<i>1</i>")], [(float("nan"), "&ndash;")]], tid="t", group=0)
+def test_a_table_escapes_text_cells_and_sort_keys_and_keeps_html_cells():
+    rows = [[('x"y', "<i>1</i>")], [(float("nan"), R.Markup("<i>2</i>"))], [(1.5, R._num(float("nan")))]]
+    html = R._table(["a<b"], rows, tid="t", group=0)
     assert html == (
         '<table class="sortable" data-group="0" id="t"><thead><tr><th title="click to sort">a&lt;b</th>'
-        '</tr></thead><tbody><tr><td data-v="x&#34;y"><i>1</i></td></tr>'
-        '<tr><td data-v="">&ndash;</td></tr></tbody></table>'
+        '</tr></thead><tbody><tr><td data-v="x&#34;y">&lt;i&gt;1&lt;/i&gt;</td></tr>'
+        '<tr><td data-v=""><i>2</i></td></tr><tr><td data-v="1.5">&ndash;</td></tr></tbody></table>'
     )
+
+
+def test_cells_escape_their_text():
+    assert R._cell("small", "<x>") == '<span class="small">&lt;x&gt;</span>'
+    assert R._cell("best_lr", R._num(0.01, ".3g"), "lr:high") == (
+        '0.01 <span class="warn" title="optimum at the grid edge: lr:high">&#9888; lr:high</span>'
+    )
+    assert R._cell("or_dash", "") == "&ndash;" and R._cell("or_dash", "a&b") == "a&amp;b"
 
 
 def test_the_runs_section_escapes_the_sweep_file_and_says_when_no_meta_is_found():

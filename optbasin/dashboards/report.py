@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import html
 import json
 import os
 import re
@@ -32,6 +31,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 from plotly.io.json import to_json_plotly
 from plotly.offline import get_plotlyjs
 
@@ -192,7 +192,6 @@ def export_png(figs: list[tuple[str, str, go.Figure]], png_dir: Path) -> str:
 # HTML: the page and its sections are templates (templates/*.html.j2, autoescaped), its CSS and
 # JS static files (static/), all inlined into the one page; the cells of the tables are built here.
 # ---------------------------------------------------------------------------------------------
-e = html.escape
 TEMPLATES = Environment(
     loader=PackageLoader("optbasin.dashboards", "templates"), autoescape=True, undefined=StrictUndefined
 )
@@ -202,6 +201,16 @@ TEMPLATES.filters["g"] = lambda x: f"{x:g}"
 def _section(name: str, *args: Any) -> str:
     """One section's html: the macro ``name`` of templates/sections.html.j2."""
     return str(getattr(TEMPLATES.get_template("sections.html.j2").module, name)(*args))
+
+
+def _cell(name: str, *args: Any, **kwargs: Any) -> Markup:
+    """One table cell's html: the macro ``name`` of templates/cells.html.j2."""
+    return getattr(TEMPLATES.get_template("cells.html.j2").module, name)(*args, **kwargs)
+
+
+def _num(x: Any, fmt: str = ".4g") -> Markup:
+    """verdicts.num as html: the number formatted, or a dash when undefined."""
+    return Markup(num(x, fmt))
 
 
 @functools.cache
@@ -233,10 +242,10 @@ def _table(
     )
 
 
-def _ci_cell(r: pd.Series, col: str, fmt: str = ".4g", prefix: str = "") -> tuple[Any, str]:
+def _ci_cell(r: pd.Series, col: str, fmt: str = ".4g", at_least: bool = False) -> tuple[Any, Markup]:
     v = r.get(col, np.nan)
     lo, hi = r.get(col + "_lo", np.nan), r.get(col + "_hi", np.nan)
-    return v, f'{prefix}{num(v, fmt)} <span class="ci">[{num(lo, fmt)}, {num(hi, fmt)}]</span>'
+    return v, _cell("ci", _num(v, fmt), _num(lo, fmt), _num(hi, fmt), at_least=at_least)
 
 
 def leaderboard_html(a: Analysis) -> str:
@@ -293,55 +302,29 @@ def leaderboard_html(a: Analysis) -> str:
         )
     rows = []
     for i, r in lb.iterrows():
-        edge = r["best_at_edge"]
         cells = [
-            (r["task"], e(r["task"])),
-            (r["optimizer"], f"<b>{e(r['optimizer'])}</b>"),
+            (r["task"], r["task"]),
+            (r["optimizer"], _cell("bold", r["optimizer"])),
             (r["seeds"], str(r["seeds"])),
             (r["trials"], str(r["trials"])),
             _ci_cell(r, "best_loss"),
-            (
-                r["best_lr"],
-                num(r["best_lr"], ".3g")
-                + (
-                    f' <span class="warn" title="optimum at the grid edge: {e(edge)}">&#9888; {e(edge)}</span>'
-                    if edge
-                    else ""
-                ),
-            ),
+            (r["best_lr"], _cell("best_lr", _num(r["best_lr"], ".3g"), r["best_at_edge"])),
         ]
-        cells += [(others[i], e(others[i]) or "&ndash;")] * shown
+        cells += [(others[i], _cell("or_dash", others[i]))] * shown
         for c in basins:
             cut = r.get(c + "_cut")
             cut = cut if isinstance(cut, str) else ""
-            v, h = _ci_cell(r, c, ".2f", prefix="&ge;" if cut else "")
-            cells.append(
-                (
-                    v,
-                    h
-                    + (f' <span class="warn" title="basin cut by the grid edge ({e(cut)})">cut</span>' if cut else ""),
-                )
-            )
+            v, h = _ci_cell(r, c, ".2f", at_least=bool(cut))
+            cells.append((v, _cell("basin", h, cut)))
         v, h = _ci_cell(r, "lr_sensitivity", ".3g")
-        cells.append(
-            (
-                v,
-                h
-                + (
-                    ' <span class="muted" title="the lr range reaches past the grid: the mean covers '
-                    'only the grid points inside it">&dagger;</span>'
-                    if r.get("lr_sensitivity_cut") == "range"
-                    else ""
-                ),
-            )
-        )
+        cells.append((v, _cell("lr_sensitivity", h, r.get("lr_sensitivity_cut") == "range")))
         cells += [_ci_cell(r, k) for k in ks]
-        cells += [(r[c], num(r[c])) for c in ("tunability_early", "tunability_uniform", "tunability_late")]
+        cells += [(r[c], _num(r[c])) for c in ("tunability_early", "tunability_uniform", "tunability_late")]
         cells.append(_ci_cell(r, alpha, ".2f"))
         cells.append(_ci_cell(r, "divergence_rate", ".0%"))
         cells.append(_ci_cell(r, "divergence_rate_points", ".0%"))
-        cells.append((r["failed"], f'<span class="{"warn" if r["failed"] else ""}">{r["failed"]}</span>'))
-        cells.append((r["time_per_step"], num(r["time_per_step"], ".3g")))
+        cells.append((r["failed"], _cell("flagged", r["failed"], r["failed"])))
+        cells.append((r["time_per_step"], _num(r["time_per_step"], ".3g")))
         rows.append(cells)
     primary = {
         "task",
@@ -411,20 +394,20 @@ def trials_html(a: Analysis) -> str:
     for r in t.sort_values(["task", "optimizer", "point_id", "seed"], kind="stable").to_dict("records"):
         status = r["status"]
         cells = [
-            (r["trial_id"], f'<span class="small">{e(str(r["trial_id"]))}</span>'),
-            (r["task"], e(r["task"])),
-            (r["optimizer"], e(r["optimizer"])),
+            (r["trial_id"], _cell("small", r["trial_id"])),
+            (r["task"], r["task"]),
+            (r["optimizer"], r["optimizer"]),
             (r["seed"], str(r["seed"])),
-            (status, f'<span class="{"warn" if status != "completed" else ""}">{e(status)}</span>'),
+            (status, _cell("flagged", status, status != "completed")),
         ]
-        cells += [(r[c], e(F.value_label(r[c])) if pd.notna(r[c]) else "&ndash;") for c in hps]
+        cells += [(r[c], F.value_label(r[c]) if pd.notna(r[c]) else _cell("or_dash", "")) for c in hps]
         cells += [
-            (r["final_val_loss"], num(r["final_val_loss"])),
-            (r["l0"], num(r["l0"])),
-            (r["final_train_loss"], num(r["final_train_loss"])),
-            (r["steps_done"], num(r["steps_done"], "g")),
-            (r["wall_time"], num(r["wall_time"], ".3g")),
-            (str(r["error"] or ""), f'<span class="small">{e(str(r["error"] or ""))[:300]}</span>'),
+            (r["final_val_loss"], _num(r["final_val_loss"])),
+            (r["l0"], _num(r["l0"])),
+            (r["final_train_loss"], _num(r["final_train_loss"])),
+            (r["steps_done"], _num(r["steps_done"], "g")),
+            (r["wall_time"], _num(r["wall_time"], ".3g")),
+            (str(r["error"] or ""), _cell("small", str(r["error"] or "")[:300])),
         ]
         rows.append(cells)
     return _table(cols, rows, tid="trials-table")
@@ -502,12 +485,12 @@ def notes_html(a: Analysis) -> str:
         f = a.failed.head(100)
         rows = [
             [
-                (r["trial_id"], e(r["trial_id"])),
-                (r["task"], e(r["task"])),
-                (r["optimizer"], e(r["optimizer"])),
+                (r["trial_id"], r["trial_id"]),
+                (r["task"], r["task"]),
+                (r["optimizer"], r["optimizer"]),
                 (r["seed"], str(r["seed"])),
-                (r.get("hp.lr", np.nan), num(r.get("hp.lr", np.nan), ".3g")),
-                (str(r["error"]), f'<span class="small">{e(str(r["error"]))[:300]}</span>'),
+                (r.get("hp.lr", np.nan), _num(r.get("hp.lr", np.nan), ".3g")),
+                (str(r["error"]), _cell("small", str(r["error"])[:300])),
             ]
             for _, r in f.iterrows()
         ]
@@ -550,17 +533,10 @@ def _clock(seconds: float) -> str:
 
 def status_html(a: Analysis, prog: dict[str, Any], live: bool) -> str:
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-    text = f"generated {e(now)} &middot; {plural(len(a.trials), 'trial')}"
-    if prog["running"]:
-        n, total = prog["done"], prog["planned"]
-        done = f"{n} of {plural(total, 'trial')} done" if total else f"{plural(n, 'trial')} done"
-        eta = f", ETA {_clock(prog['eta_s'])}" if prog["eta_s"] is not None else ", ETA --"
-        text += (
-            f' &middot; <span class="live">sweep running: {done}{eta}'
-            + (f"; this page updates every {REFRESH_S} s" if live else "; rebuild the report to update")
-            + "</span>"
-        )
-    return text
+    n, total = prog["done"], prog["planned"]
+    done = f"{n} of {plural(total, 'trial')} done" if total else f"{plural(n, 'trial')} done"
+    eta = f", ETA {_clock(prog['eta_s'])}" if prog["eta_s"] is not None else ", ETA --"
+    return _section("status", now, plural(len(a.trials), "trial"), prog["running"], done, eta, live, REFRESH_S)
 
 
 def page_content(
@@ -607,7 +583,7 @@ def page_content(
         sections.append(("trials", _section("trials", trials_html(a))))
     sections.append(("notes", notes_html(a)))
     sections.append(("meta", meta_html(metas, a, png_note)))
-    nav = "".join(f'<a href="#{sid}">{e(label)}</a>' for sid, label in _nav_items(sections, tasks))
+    nav = _section("nav", _nav_items(sections, tasks))
     return {
         "title": f"optbasin report: {', '.join(sweeps)}",
         "status": status_html(a, prog, live),
