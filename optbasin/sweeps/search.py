@@ -20,13 +20,13 @@ from typing import Any, Callable
 import yaml
 
 from optbasin.config import LogRange, SweepSpec
-from optbasin.sweeps.progress import Progress
 from optbasin.sweeps.callback import Outcome
+from optbasin.sweeps.progress import Progress
 from optbasin.sweeps.ray_session import ray_session
 from optbasin.sweeps.runner import tune_run
-from optbasin.sweeps.trainable import objective
 from optbasin.sweeps.spec import TrialSpec, trial_spec
 from optbasin.sweeps.store import ResultsStore
+from optbasin.sweeps.trainable import objective
 
 
 def search_space(entry_grid: dict[str, Any]) -> dict[str, Any]:

@@ -23,8 +23,8 @@ import yaml
 from optbasin.catalog import Catalog
 from optbasin.config import MAX_TRIALS, SweepSpec
 from optbasin.errors import ConfigError, Interrupted, Problem, StoreError
-from optbasin.sweeps.lock import LOCK, RunLock
 from optbasin.sweeps.callback import Outcome, call_side_job
+from optbasin.sweeps.lock import LOCK, RunLock
 from optbasin.sweeps.runner import run_trials
 from optbasin.sweeps.search import run_search, search_trials
 from optbasin.sweeps.spec import TrialSpec, expand, load_sweep, load_sweep_doc
