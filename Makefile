@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install quickstart test browser slurm bench clean
+.PHONY: install quickstart test lint browser slurm bench clean
 
 install: $(VENV)/.installed
 
@@ -36,10 +36,16 @@ slurm:
 	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurmctld slurmd slurm-client munge >/dev/null) \
 	    || echo "note: Slurm/munge missing and not root: Slurm tests will be skipped"; }
 
-test: install browser slurm
+# ruff's lint and format check first (configured in pyproject.toml): seconds, before the suite's minutes.
+test: install browser slurm lint
 	$(BIN)/python -m pytest -q
 	for k in $(KERNELS); do echo "== optimizer and population tests, ATEN_CPU_CAPABILITY=$$k"; \
 	  ATEN_CPU_CAPABILITY=$$k $(BIN)/python -m pytest -q -m "not slow" $(KERNEL_TESTS) || exit 1; done
+
+# ruff alone (also the first step of `make test`).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: install
 	$(BIN)/optbasin bench

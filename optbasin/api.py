@@ -30,14 +30,18 @@ def plan_sweep(sweep: dict | str | Path, *, output: str | Path | None = None, ca
                max_trials: int = MAX_TRIALS):
     """Validate and expand a sweep (a dict, or the path of a sweep YAML file); nothing is written.
     Returns the plan: ``.trials`` lists every trial, ``.store.root`` is the run directory."""
+    from optbasin.analysis.claims import check_claim_metrics
     from optbasin.sweeps import sweep as S
 
     out = str(output) if output is not None else None
     if isinstance(sweep, dict):
-        return S.plan_doc(sweep, list(catalog), out, max_trials=max_trials)
-    if isinstance(sweep, (str, Path)):
-        return S.plan(sweep, list(catalog), out, max_trials=max_trials)
-    raise TypeError(f"a sweep is a dict or the path of a sweep YAML file, got {type(sweep).__name__}")
+        p = S.plan_doc(sweep, list(catalog), out, max_trials=max_trials)
+    elif isinstance(sweep, (str, Path)):
+        p = S.plan(sweep, list(catalog), out, max_trials=max_trials)
+    else:
+        raise TypeError(f"a sweep is a dict or the path of a sweep YAML file, got {type(sweep).__name__}")
+    check_claim_metrics(p.spec.claims, S.DOC_LABEL if isinstance(sweep, dict) else str(sweep))
+    return p
 
 
 def run_sweep(sweep: dict | str | Path, *, output: str | Path | None = None, catalog: Sequence[str] = (),

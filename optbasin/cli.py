@@ -46,8 +46,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _execute(p, args: argparse.Namespace) -> int:
+    from optbasin.analysis.claims import check_claim_metrics
     from optbasin.sweeps import sweep
 
+    check_claim_metrics(p.spec.claims, str(p.sweep_file))  # the claims' metrics: the analysis's registry
     if p.searching:
         print(f"sweep {p.spec.name!r}: {p.n_trials} trials ({p.spec.search.method} search, {p.spec.search.trials} "
               f"trials per task x optimizer, seed {p.spec.seeds[0]}) -> {p.store.root}")

@@ -200,19 +200,15 @@ class TaskDef(Strict):
 # --------------------------------------------------------------------------------------------
 # Claims (verdicts: optbasin/analysis/claims.py; statistics: docs/statistics.md)
 # --------------------------------------------------------------------------------------------
-def _metric_registry() -> dict:
-    from optbasin.analysis.specs import REGISTRY  # the analysis imports this module: read lazily
-
-    return REGISTRY
-
-
 CLAIM_OPTIONS = ("tolerance", "delta", "scope", "k", "weighting", "alpha", "window", "tuning_seeds")
 
 
 class Claim(Strict):
     """One claim: ``compare: [A, B]`` with ``direction: greater`` reads "metric(A) > metric(B) by
     more than ``margin``" (docs/statistics.md, section 5). Each metric's options (tolerance, k,
-    window, ...) are those its registry entry lists; ``margin`` defaults to the metric's entry."""
+    window, ...) are those its registry entry lists; ``margin`` defaults to the metric's entry.
+    The schema knows no metric: the analysis checks ``metric`` and its options against its registry
+    (optbasin/analysis/claims.py, metric_problems), run by parse_claims, `validate` and `run`."""
 
     name: str = Field(min_length=1)
     metric: str
@@ -237,19 +233,6 @@ class Claim(Strict):
     threshold: Any = None                                 # replaced by margin (an error that says so)
     description: str = ""
 
-    @field_validator("metric")
-    @classmethod
-    def _known_metric(cls, v: str) -> str:
-        registry = _metric_registry()
-        if v not in registry:
-            raise ValueError(f"unknown metric {v!r}; expected one of {', '.join(registry)}")
-        if v == "time_per_step":
-            raise ValueError("step cost is a benchmark, not a sweep claim: sweep trials share cores and run "
-                             "concurrently, so their wall time measures the machine; measure it with "
-                             "`optbasin bench` (each optimizer's step timed alone on fixed gradients, repeated, as a ratio "
-                             "to AdamW)")
-        return v
-
     @field_validator("threshold")
     @classmethod
     def _no_threshold(cls, v: Any) -> Any:
@@ -264,12 +247,6 @@ class Claim(Strict):
         a, b = self.compare
         if a == b:
             raise ValueError(f"compare needs two different optimizer labels, got [{a}, {b}]")
-        registry = _metric_registry()
-        allowed = registry[self.metric].options
-        for option in CLAIM_OPTIONS:
-            if getattr(self, option) is not None and option not in allowed:
-                owners = [n for n, d in registry.items() if option in d.options]
-                raise ValueError(f"'{option}' applies to metric {', '.join(owners)}, not {self.metric}")
         if self.tolerance is not None and self.delta is not None:
             raise ValueError("give basin_width either 'tolerance' (relative) or 'delta' (absolute), not both")
         if self.delta is not None and self.scope == "floor":

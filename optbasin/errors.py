@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import reprlib
 from dataclasses import dataclass
 from typing import Any
 
 MAX_REASON_CHARS = 500  # a message never repeats a huge input in full
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)  # an OSError's errno for a full disk or quota (store, shards)
 
 _repr = reprlib.Repr()
 _repr.maxstring, _repr.maxother, _repr.maxlist, _repr.maxdict, _repr.maxlevel = 60, 60, 6, 6, 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from optbasin.analysis.claims import load_claims, metric_problems
 from optbasin.catalog import Catalog, optimizer_class, task_factory
 from optbasin.class_check import signature_problems
 from optbasin.config import MAX_TRIALS, read_yaml
@@ -32,11 +33,15 @@ def validate_file(path: Path, catalog_dirs: list[str], max_trials: int = MAX_TRI
             else:
                 task_factory(cat.task(doc["name"]).factory, cat.dirs)
         elif isinstance(doc, dict) and set(doc) == {"claims"}:
-            from optbasin.analysis import load_claims
-
             load_claims(path)
         else:
-            load_sweep(path, catalog_dirs, max_trials=max_trials)
+            claims = doc.get("claims") if isinstance(doc, dict) else None
+            problems = metric_problems(claims, str(path))  # the analysis's part of the schema
+            try:
+                load_sweep(path, catalog_dirs, max_trials=max_trials)
+            except ConfigError as e:
+                return e.problems + problems
+            return problems
     except ConfigError as e:
         return e.problems
     except (ImportError, TypeError) as e:

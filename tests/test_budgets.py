@@ -10,7 +10,7 @@ import pytest
 
 from optbasin.analysis import analyze
 from optbasin.cli import main
-from optbasin.sweeps.runner import trial_row
+from optbasin.sweeps.rows import trial_row
 from optbasin.sweeps.spec import expand, load_sweep
 from tests.conftest import result_row
 

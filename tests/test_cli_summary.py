@@ -26,7 +26,7 @@ def test_one_point_grid_prints_no_nan(tmp_path, capsys):
 
 def test_skipped_trials_pluralise(write_sweep, tmp_path, capsys, monkeypatch):
     from optbasin.sweeps import sweep
-    from optbasin.sweeps.runner import Outcome
+    from optbasin.sweeps.callback import Outcome
 
     store = ResultsStore(tmp_path / "run")
     store.prepare()

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from optbasin.cli import main
-from optbasin.sweeps.runner import batch_size
+from optbasin.sweeps.batching import batch_size
 from tests.conftest import base_sweep
 
 SLEEPY = '''

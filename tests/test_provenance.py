@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from optbasin.analysis import analyze
 from optbasin.dashboards import figures as F
 from optbasin.sweeps.provenance import sources
-from optbasin.sweeps.runner import trial_row
+from optbasin.sweeps.rows import trial_row
 from optbasin.sweeps.spec import expand, load_sweep
 from tests.conftest import result_row
 

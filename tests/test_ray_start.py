@@ -1,5 +1,5 @@
 """A local Ray's workers import torch (and optbasin) as they start, so a trial does not wait for
-those imports after it is scheduled (runner.py, WORKER_PRELOAD)."""
+those imports after it is scheduled (sweeps/ray_session.py, WORKER_PRELOAD)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import sys
 def test_ray_workers_import_torch_as_they_start(tmp_path):
     from ray import tune
 
-    from optbasin.sweeps.runner import ray_session
+    from optbasin.sweeps.ray_session import ray_session
 
     def trainable(config):  # runs in the trial's actor process; imports nothing itself
         import ray
 
         env_vars = ray.get_runtime_context().runtime_env.get("env_vars") or {}
-        tune.report({"torch_loaded": "torch" in sys.modules, "runner_loaded": "optbasin.sweeps.runner" in sys.modules,
+        tune.report({"torch_loaded": "torch" in sys.modules,
+                     "trainable_loaded": "optbasin.sweeps.trainable" in sys.modules,
                      "actor_env_vars": len(env_vars)})
 
     with ray_session(None, False):
@@ -24,7 +25,7 @@ def test_ray_workers_import_torch_as_they_start(tmp_path):
             run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
         ).fit()
     assert len(results) == 2 and not results.errors
-    assert all(r.metrics["torch_loaded"] and r.metrics["runner_loaded"] for r in results)
-    # no runtime_env on Tune's actors (runner._tune_actors_on_started_workers), so they may take the
+    assert all(r.metrics["torch_loaded"] and r.metrics["trainable_loaded"] for r in results)
+    # no runtime_env on Tune's actors (ray_session._tune_actors_on_started_workers), so they may take the
     # workers ray.init started instead of a fresh process each; fails if Ray's private table moves
     assert all(r.metrics["actor_env_vars"] == 0 for r in results)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from optbasin.cli import _live_report
 from optbasin.dashboards.report import data_path
 from optbasin.sweeps import sweep
-from optbasin.sweeps.runner import Outcome
+from optbasin.sweeps.callback import Outcome
 
 
 def test_live_report_exists_before_the_first_trial(write_sweep, monkeypatch):

@@ -11,7 +11,7 @@ import pytest
 from optbasin.cli import main
 from optbasin.errors import Interrupted
 from optbasin.sweeps import sweep
-from optbasin.sweeps.runner import Outcome
+from optbasin.sweeps.callback import Outcome
 
 
 @pytest.fixture

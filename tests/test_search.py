@@ -12,7 +12,7 @@ from optbasin.analysis import analyze_runs
 from optbasin.cli import main
 from optbasin.dashboards.figures import sensitivity_figure
 from optbasin.sweeps import sweep
-from optbasin.sweeps.runner import Outcome
+from optbasin.sweeps.callback import Outcome
 from optbasin.sweeps.search import is_refine_run
 from tests.conftest import base_sweep
 

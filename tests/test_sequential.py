@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from optbasin.analysis import analyze
-from optbasin.analysis.sequential import (COLUMNS, STATES, PairState, adaptive_max_seeds, e_processes,
+from optbasin.analysis.analyze import adaptive_max_seeds
+from optbasin.analysis.sequential import (COLUMNS, STATES, PairState, e_processes,
                                           seeds_to_reach, sequential_decisions, threshold)
 from tests.conftest import result_row
 
@@ -301,7 +302,7 @@ def test_run_states_reads_the_store_the_claims_and_the_limit(tmp_path):
     meta.json; 4 seeds cannot decide within a limit of 5 (insufficient seeds), within 20 they are open."""
     import yaml
 
-    from optbasin.analysis.sequential import run_states
+    from optbasin.analysis.analyze import run_states
     from optbasin.sweeps.store import ResultsStore
 
     store = ResultsStore(tmp_path / "run")

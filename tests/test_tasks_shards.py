@@ -217,8 +217,10 @@ def test_shards_feed_the_gpt_task_and_a_sweep(tmp_path, corpus, capsys):
 def _bad(tmp_path, corpus, tok_dir, case):
     """Set up one kind of bad input; returns (argv, the text the message must hold)."""
     out = tmp_path / "out"
-    args = lambda *texts, tok=tok_dir, extra=(): ["shards", *map(str, texts), "--tokenizer", str(tok),
-                                                   "--out", str(out), *extra]
+
+    def args(*texts, tok=tok_dir, extra=()):
+        return ["shards", *map(str, texts), "--tokenizer", str(tok), "--out", str(out), *extra]
+
     if case == "no tokenizer dir":
         return args(corpus, tok=tmp_path / "nope"), f"{tmp_path / 'nope'}: tokenizer directory not found"
     if case == "half a pair":

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from optbasin.analysis import curves as C
 from optbasin.analysis.bootstrap import distinct_rows, interval, seed_counts
@@ -19,7 +20,7 @@ from optbasin.analysis.importance import COLUMNS as IMPORTANCE_COLUMNS, importan
 from optbasin.analysis.loss_table import hp_columns, loss_table
 from optbasin.analysis.profiles import performance_profile
 from optbasin.analysis.robustness import group_metrics, medians, seed_values
-from optbasin.analysis.sequential import (COLUMNS as SEQUENTIAL_COLUMNS, adaptive_max_seeds, sequential_states,
+from optbasin.analysis.sequential import (COLUMNS as SEQUENTIAL_COLUMNS, PairState, sequential_states,
                                          states_table)
 from optbasin.analysis.search_points import split_search, with_search
 from optbasin.analysis.settings import AnalysisSettings, make_settings
@@ -312,3 +313,32 @@ def claims_from_runs(run_dirs: Sequence[str | Path]) -> list[Claim]:
                 seen.add(c.name)
                 claims.append(c)
     return claims
+
+
+def adaptive_max_seeds(run_dirs: Sequence[str | Path]) -> int | None:
+    """The seed limit of the adaptive sweep the runs came from (``adaptive: max_seeds`` in the sweep
+    file kept in meta.json), or None."""
+    limits = []
+    for d in run_dirs:
+        try:
+            doc = yaml.safe_load(read_meta(d).get("sweep_yaml") or "")
+        except yaml.YAMLError:
+            continue
+        block = doc.get("adaptive") if isinstance(doc, dict) else None
+        if isinstance(block, dict) and isinstance(block.get("max_seeds"), int):
+            limits.append(block["max_seeds"])
+    return max(limits) if limits else None
+
+
+def run_states(run_dirs: Sequence[str | Path], claims=None, max_seeds: int | None = None, settings=None
+               ) -> list[PairState]:
+    """Read the run directories, analyze them (claims: a list, a claims file, or None for the sweep
+    file's own) and give every pair's state; max_seeds defaults to the sweep's ``adaptive: max_seeds``."""
+    from optbasin.sweeps.store import load_runs
+
+    trials, steps = load_runs([Path(d) for d in run_dirs])
+    limit = max_seeds if max_seeds is not None else adaptive_max_seeds(run_dirs)
+    result = analyze(trials, steps, claims=claims_from_runs(run_dirs) if claims is None else claims,
+                     settings=settings, max_seeds=limit)
+    return [PairState(r["claim"], r["task"], tuple(r["optimizers"]), r["state"], int(r["n_seeds"]),
+                      float(r["e_value"]), r["reason"]) for r in result.sequential.to_dict(orient="records")]

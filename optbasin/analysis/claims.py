@@ -45,11 +45,11 @@ from optbasin.analysis.robustness import cross_fit
 from optbasin.analysis.significance import (holm, seeds_needed, sign_flip_pvalues, smallest_p, studentized_interval,
                                           swap_pvalues, t_statistic)
 from optbasin.analysis.specs import RATIO_MARGIN, REGISTRY, MetricSpec
-from optbasin.config import Claim, claim_problems, problems_from, read_yaml
+from optbasin.config import CLAIM_OPTIONS, Claim, claim_problems, problems_from, read_yaml
 from optbasin.errors import ConfigError, Problem
 
-__all__ = ["Claim", "claim_margin", "claim_spec", "evaluate_claims", "load_claims", "parse_claims",
-           "claims_from_sweep_yaml"]
+__all__ = ["Claim", "check_claim_metrics", "claim_margin", "claim_spec", "evaluate_claims", "load_claims",
+           "metric_problems", "parse_claims", "claims_from_sweep_yaml"]
 
 DECISIVE = ("supported", "contradicted")
 FINDINGS = ("supported", "contradicted", "equivalent")
@@ -93,6 +93,47 @@ def claim_margin(claim: Claim, task: str | None = None) -> float:
 # ---------------------------------------------------------------------------------------------
 
 
+STEP_COST = ("step cost is a benchmark, not a sweep claim: sweep trials share cores and run concurrently, so their "
+             "wall time measures the machine; measure it with `optbasin bench` (each optimizer's step timed alone on "
+             "fixed gradients, repeated, as a ratio to AdamW)")
+
+
+def _metric_problem(item: dict) -> tuple[str, str] | None:
+    """(field, reason) when a claim's metric or one of its options is not the registry's; None when fine."""
+    metric = item["metric"]
+    if metric not in REGISTRY:
+        return "metric", f"unknown metric {metric!r}; expected one of {', '.join(REGISTRY)}"
+    if metric == "time_per_step":
+        return "metric", STEP_COST
+    for option in CLAIM_OPTIONS:
+        if item.get(option) is not None and option not in REGISTRY[metric].options:
+            owners = [n for n, d in REGISTRY.items() if option in d.options]
+            return "", f"'{option}' applies to metric {', '.join(owners)}, not {metric}"
+    return None
+
+
+def metric_problems(items: Any, file: str) -> list[Problem]:
+    """The claims' metrics and metric options checked against the registry (the schema,
+    config.Claim, checks every other field and knows no metric). ``items``: a ``claims:`` list as
+    read (dicts) or validated (Claim); anything that is not a mapping with a string metric is left
+    to the schema. Problems are located claims[i].metric, or claims[i] for an option."""
+    problems = []
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        item = item.model_dump() if isinstance(item, Claim) else item
+        if isinstance(item, dict) and isinstance(item.get("metric"), str):
+            found = _metric_problem(item)
+            if found:
+                problems.append(Problem(file, f"claims[{i}]" + (f".{found[0]}" if found[0] else ""), found[1]))
+    return problems
+
+
+def check_claim_metrics(claims: list[Claim], file: str) -> None:
+    """metric_problems as a ConfigError (a sweep's claims, before it runs)."""
+    problems = metric_problems(claims, file)
+    if problems:
+        raise ConfigError(problems)
+
+
 def parse_claims(items: Any, file: str) -> list[Claim]:
     """Validate a ``claims:`` list; ConfigError naming file, claims[i].field and reason."""
     if not isinstance(items, list):
@@ -107,6 +148,7 @@ def parse_claims(items: Any, file: str) -> list[Claim]:
             claims.append(Claim.model_validate(item))
         except ValidationError as e:
             problems += problems_from(e, file, prefix=where)
+    problems += metric_problems(items, file)
     problems += claim_problems(claims, file) if not problems else []
     if problems:
         raise ConfigError(problems)

@@ -23,6 +23,7 @@ import numpy as np
 
 from optbasin.analysis import metrics as M
 from optbasin.analysis.bootstrap import weighted_median
+from optbasin.analysis.context import Context
 from optbasin.analysis.grid import LR, Group
 from optbasin.analysis.settings import AnalysisSettings
 from optbasin.analysis.specs import MetricSpec
@@ -38,30 +39,6 @@ class GroupResult:
     undefined: dict[str, str] = field(default_factory=dict)            # column -> why NaN (estimate)
     ran: np.ndarray | None = None                       # (m,) seeds with a trial (seed_values only)
     group: Group | None = None                          # the group (seed_values only)
-
-
-@dataclass
-class Context:
-    """What the compute functions of specs.REGISTRY read, one entry per row of ``counts``."""
-
-    g: Group
-    settings: AnalysisSettings
-    counts: np.ndarray      # (u, m)
-    u: int
-    med: np.ndarray         # (u, P) median loss per point over the drawn seeds
-    best: np.ndarray        # (u,) best point
-    lstar: np.ndarray       # (u,)
-    task_best: np.ndarray   # (u,) lowest l* of every optimizer on the task, same rows
-    curve: np.ndarray       # (u, n) loss along the lr slice through the best point (+inf padding)
-    x: np.ndarray           # (u, n) log10 lr along that slice (NaN padding)
-    best_log_lr: np.ndarray  # (u,)
-    w: np.ndarray           # (u, N) weight of each trial
-    n_trials: np.ndarray    # (u,) trials drawn
-    v: np.ndarray           # sorted trial losses
-    surv: np.ndarray        # survival weights (metrics.survival)
-    l0: float
-    all_seeds_best_log_lr: float = np.nan  # log10 lr of the best point over every seed
-    cache: dict = field(default_factory=dict)  # results that several metrics share
 
 
 def medians(g: Group, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

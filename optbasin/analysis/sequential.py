@@ -31,15 +31,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from optbasin.analysis.claims import FINDINGS, Claim, _plan
 
-__all__ = ["PairState", "COLUMNS", "STATES", "sequential_states", "run_states", "e_processes",
+__all__ = ["PairState", "COLUMNS", "STATES", "sequential_states", "e_processes",
            "sequential_decisions", "threshold", "seeds_to_reach", "states_table"]
 
 STATES = ("open", "supported", "contradicted", "equivalent", "futile", "insufficient seeds")
@@ -284,37 +282,3 @@ def _gated(s: PairState, parent: str, parents: list[PairState]) -> PairState:
 def states_table(states: list[PairState]) -> pd.DataFrame:
     """One row per pair, columns COLUMNS (the Analysis' ``sequential`` table)."""
     return pd.DataFrame([dataclasses.asdict(s) for s in states], columns=COLUMNS)
-
-
-def adaptive_max_seeds(run_dirs: Sequence[str | Path]) -> int | None:
-    """The seed limit of the adaptive sweep the runs came from (``adaptive: max_seeds`` in the sweep
-    file kept in meta.json), or None."""
-    import yaml
-
-    from optbasin.analysis.analyze import read_meta
-
-    limits = []
-    for d in run_dirs:
-        try:
-            doc = yaml.safe_load(read_meta(d).get("sweep_yaml") or "")
-        except yaml.YAMLError:
-            continue
-        block = doc.get("adaptive") if isinstance(doc, dict) else None
-        if isinstance(block, dict) and isinstance(block.get("max_seeds"), int):
-            limits.append(block["max_seeds"])
-    return max(limits) if limits else None
-
-
-def run_states(run_dirs: Sequence[str | Path], claims=None, max_seeds: int | None = None, settings=None
-               ) -> list[PairState]:
-    """Read the run directories, analyze them (claims: a list, a claims file, or None for the sweep
-    file's own) and give every pair's state; max_seeds defaults to the sweep's ``adaptive: max_seeds``."""
-    from optbasin.analysis.analyze import analyze, claims_from_runs
-    from optbasin.sweeps.store import load_runs
-
-    trials, steps = load_runs([Path(d) for d in run_dirs])
-    limit = max_seeds if max_seeds is not None else adaptive_max_seeds(run_dirs)
-    result = analyze(trials, steps, claims=claims_from_runs(run_dirs) if claims is None else claims,
-                     settings=settings, max_seeds=limit)
-    return [PairState(r["claim"], r["task"], tuple(r["optimizers"]), r["state"], int(r["n_seeds"]),
-                      float(r["e_value"]), r["reason"]) for r in result.sequential.to_dict(orient="records")]

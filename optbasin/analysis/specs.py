@@ -2,7 +2,7 @@
 function), and MetricSpec, one metric with its options and the column it is stored under.
 
 Adding a metric touches this module only: its compute function (below, on the per-row context
-built by robustness.py), its entry in REGISTRY, and, if it takes options, its column name.
+built by robustness.py, context.Context), its entry in REGISTRY, and, if it takes options, its column name.
 The analysis (robustness.py), the claims engine (claims.py, also for validating a claim's
 options), the text summary (text.py) and the report read the entries.
 """
@@ -10,14 +10,12 @@ options), the text summary (text.py) and the report read the entries.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 
 from optbasin.analysis import metrics as M
-
-if TYPE_CHECKING:  # pragma: no cover
-    from optbasin.analysis.robustness import Context
+from optbasin.analysis.context import Context
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ class MetricDef:
     display: str
     unit: str
     options: tuple[str, ...]            # claim fields this metric accepts
-    compute: Callable[["Context", MetricSpec], Computed]
+    compute: Callable[[Context, MetricSpec], Computed]
     needs_lr: bool = False              # undefined when lr is not swept
     fails_with_optimum: bool = False    # undefined when the best point diverged or l* >= l0
     cut_kind: str | None = None         # what a grid cut means: "lower_bound" (the value can only
@@ -97,7 +95,7 @@ class MetricDef:
 # ---------------------------------------------------------------------------------------------
 
 
-def _best_loss(ctx: "Context", spec: MetricSpec) -> Computed:
+def _best_loss(ctx: Context, spec: MetricSpec) -> Computed:
     return Computed(ctx.lstar)
 
 
@@ -114,7 +112,7 @@ def threshold(ref: np.ndarray, spec: MetricSpec, floor: float = np.nan, l_ref: f
     return ref + spec.eps * (ref - floor if np.isfinite(floor) else np.abs(ref))
 
 
-def _basin_width(ctx: "Context", spec: MetricSpec) -> Computed:
+def _basin_width(ctx: Context, spec: MetricSpec) -> Computed:
     ref = ctx.task_best if spec.scope == "task" else ctx.lstar
     t = threshold(ref, spec, ctx.g.l_min, ctx.g.l_ref)
     b = M.basin(ctx.x, ctx.curve, t)
@@ -127,7 +125,7 @@ def _basin_width(ctx: "Context", spec: MetricSpec) -> Computed:
     return Computed(width, b.cut_low | b.cut_high, detail)
 
 
-def _lr_sensitivity(ctx: "Context", spec: MetricSpec) -> Computed:
+def _lr_sensitivity(ctx: Context, spec: MetricSpec) -> Computed:
     s = ctx.settings
     window = spec.window or s.lr_range
     if window is not None and isinstance(window[0], tuple):  # per optimizer (an optimizer not named: none)
@@ -149,28 +147,28 @@ def _beyond_trials(values: np.ndarray, k: int, n_trials: np.ndarray) -> np.ndarr
     return np.where(k <= n_trials, values, np.nan)
 
 
-def _expected_best_k(ctx: "Context", spec: MetricSpec) -> Computed:
+def _expected_best_k(ctx: Context, spec: MetricSpec) -> Computed:
     mean = M.expected_min(ctx.v, ctx.surv, np.array([spec.k]))[0][:, 0]
     return Computed(_beyond_trials(mean, spec.k, ctx.n_trials))
 
 
-def _tunability(ctx: "Context", spec: MetricSpec) -> Computed:
+def _tunability(ctx: Context, spec: MetricSpec) -> Computed:
     K = ctx.settings.tunability_budget
     if "cp" not in ctx.cache:  # the three weightings share one computation
         ctx.cache["cp"] = M.cumulative_performance(ctx.v, ctx.surv, K)
     return Computed(_beyond_trials(ctx.cache["cp"][spec.weighting], K, ctx.n_trials))
 
 
-def _alpha_tunability(ctx: "Context", spec: MetricSpec) -> Computed:
+def _alpha_tunability(ctx: Context, spec: MetricSpec) -> Computed:
     K = ctx.settings.tunability_budget
     return Computed(_beyond_trials(M.alpha_tunability(ctx.v, ctx.surv, K, spec.alpha), K, ctx.n_trials))
 
 
-def _divergence_rate(ctx: "Context", spec: MetricSpec) -> Computed:
+def _divergence_rate(ctx: Context, spec: MetricSpec) -> Computed:
     return Computed((ctx.w * ctx.g.trial_diverged).sum(axis=1) / ctx.w.sum(axis=1).clip(min=1))
 
 
-def _divergence_rate_points(ctx: "Context", spec: MetricSpec) -> Computed:
+def _divergence_rate_points(ctx: Context, spec: MetricSpec) -> Computed:
     g = ctx.g
     drawn = (ctx.counts > 0).astype(int)
     some_drawn = drawn @ np.isfinite(g.loss).T.astype(int) > 0          # (u, P)
@@ -179,7 +177,7 @@ def _divergence_rate_points(ctx: "Context", spec: MetricSpec) -> Computed:
     return Computed(np.where(some_drawn, div_drawn, div_all).mean(axis=1))
 
 
-def _time_per_step(ctx: "Context", spec: MetricSpec) -> Computed:
+def _time_per_step(ctx: Context, spec: MetricSpec) -> Computed:
     from optbasin.analysis.bootstrap import weighted_median
 
     return Computed(weighted_median(ctx.g.trial_time[None, :], ctx.w)[:, 0])

@@ -46,7 +46,7 @@ def pool_main(sweep_file: str, out: str) -> None:
     from optbasin.sweeps import sweep
 
     p = sweep.plan(sweep_file, output=str(Path(out).with_suffix(".run")))  # planning writes nothing there
-    # runner.concurrent_slots without importing Ray into the pool (a CPU pool: no GPU term)
+    # ray_session.concurrent_slots without importing Ray into the pool (a CPU pool: no GPU term)
     slots = max(1, int((os.cpu_count() or 1) / p.trials[0].cpus))
     with multiprocessing.get_context("spawn").Pool(slots) as pool:
         results = pool.map(_pool_trial, [t.model_dump() for t in p.trials], chunksize=1)

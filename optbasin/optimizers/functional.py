@@ -1,6 +1,6 @@
 """Optimizer updates as functions over tensors, written once for one model and for a population.
 
-A population (optbasin/population/) stacks K models that differ only in hyperparameters: each
+A population (optbasin/training/population.py) stacks K models that differ only in hyperparameters: each
 parameter, gradient and state tensor then carries a leading member dimension of size K, and each
 numeric hyperparameter may be a (K,) tensor (one value per member). ``per_member(h, like)`` turns
 such a (K,) tensor into a shape that broadcasts against ``like``; a Python number passes through,

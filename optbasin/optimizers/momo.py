@@ -38,7 +38,7 @@ def _ema_(buf: Tensor, x: Tensor, beta) -> None:
 
 
 # The updates, written once over lists of (param, grad, state) per group: in a population
-# (optbasin/population/) tensors carry a leading member dimension and a float hyperparameter may be
+# (optbasin/training/population.py) tensors carry a leading member dimension and a float hyperparameter may be
 # a (K,) tensor; the loss is then one per member.
 def step_size(group: dict, gs: dict, fbar: Tensor, dot: Tensor, gam: Tensor, norm: Tensor, rho) -> Tensor:
     """tau of one group; updates the online f_star estimate when fstar_online."""

@@ -38,7 +38,7 @@ TINY = 1e-30
 
 
 # The update, written once over matrices of shape (..., m, n): a leading member dimension (K, m, n)
-# is a population (optbasin/population/), where a float hyperparameter may be a (K,) tensor.
+# is a population (optbasin/training/population.py), where a float hyperparameter may be a (K,) tensor.
 def namo_matrix_update(params: list[Tensor], grads: list[Tensor], states: list[dict], t: int, hp: dict,
                        per_column: bool, members: bool = False) -> dict[str, Tensor]:
     """One NAMO (per_column=False) or NAMO-D step of the matrices ``params`` (their grads, their

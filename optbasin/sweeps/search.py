@@ -21,11 +21,14 @@ from typing import Any, Callable
 import yaml
 
 from optbasin.config import LogRange, SweepSpec
+from optbasin.sweeps.callback import Outcome
 from optbasin.sweeps.progress import Progress
 from optbasin.sweeps.provenance import sources
-from optbasin.sweeps.runner import Outcome, objective, ray_session, tune_run
+from optbasin.sweeps.ray_session import ray_session
+from optbasin.sweeps.runner import tune_run
 from optbasin.sweeps.spec import trial_spec
 from optbasin.sweeps.store import ResultsStore
+from optbasin.sweeps.trainable import objective
 from optbasin.training.trial_spec import TrialSpec
 
 

@@ -2,7 +2,7 @@
 
 Ray Tune installs its own SIGINT handler in ``Tuner.fit()`` and then returns normally, as if the
 sweep had finished; ``ray.init`` installs a SIGTERM handler that exits from wherever the driver
-is. optbasin switches Tune's off (TUNE_DISABLE_SIGINT_HANDLER, set in runner.py) and installs
+is. optbasin switches Tune's off (TUNE_DISABLE_SIGINT_HANDLER, set in ray_session.py) and installs
 its own after ``ray.init``:
 
 - while Ray Tune runs (``graceful``): the first signal asks Tune to stop every trial (a Stopper

@@ -17,7 +17,6 @@ without rows is read as nothing whatever its columns (as older versions wrote on
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import warnings
@@ -30,13 +29,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from optbasin.errors import StoreError
+from optbasin.errors import NO_SPACE, StoreError
 from optbasin.status import TrialStatus
 
 TRIALS, STEPS, META = "trials.parquet", "steps.parquet", "meta.json"
 DONE_STATUSES = tuple(s.value for s in TrialStatus if s.is_done)  # never rerun
 REQUIRED = {TRIALS: ("trial_id", "status", "attempt", "written_at"), STEPS: ("trial_id", "attempt", "step")}
-NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 class MissingStepsWarning(UserWarning):

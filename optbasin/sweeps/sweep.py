@@ -23,8 +23,9 @@ import yaml
 from optbasin.catalog import Catalog
 from optbasin.config import MAX_TRIALS, SweepSpec
 from optbasin.errors import ConfigError, Interrupted, Problem, StoreError
+from optbasin.sweeps.callback import Outcome, call_side_job
 from optbasin.sweeps.lock import LOCK, RunLock
-from optbasin.sweeps.runner import Outcome, call_side_job, run_trials
+from optbasin.sweeps.runner import run_trials
 from optbasin.sweeps.search import run_search, search_trials
 from optbasin.sweeps.spec import expand, load_sweep, load_sweep_doc
 from optbasin.sweeps.store import STEPS, TRIALS, ResultsStore, atomic_write_text

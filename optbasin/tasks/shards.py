@@ -36,7 +36,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from optbasin.errors import DataError, OptbasinError
+from optbasin.errors import NO_SPACE, DataError, OptbasinError
 from optbasin.tasks.tokenizer import Tokenizer
 
 BLOCK_BYTES = 1 << 20  # bytes read per block
@@ -80,8 +80,8 @@ def safe_cut(text: str) -> int:
     while True:
         start = max(0, len(text) - window)
         last = None
-        for last in _CUT.finditer(text, start):
-            pass
+        for match in _CUT.finditer(text, start):
+            last = match
         if last is not None:
             return last.end()
         if start == 0:
@@ -159,8 +159,6 @@ def _tasks(units: Iterator[tuple[str, bool]], chars: int = BLOCK_BYTES) -> Itera
 
 
 def _write_error(e: OSError, out: Path) -> DataError:
-    from optbasin.sweeps.store import NO_SPACE
-
     where = e.filename or out
     return DataError(f"{where}: cannot write the shards: " + ("disk full" if e.errno in NO_SPACE else (e.strerror or str(e))))
 
