@@ -73,10 +73,10 @@ def compute_dtype(name: str, device: torch.device) -> torch.dtype:
 
 def _quintic(x: Tensor, coefficients: list[tuple[float, float, float]]) -> Tensor:
     """X <- a X + (b A + c A^2) X with A = X X^T, once per coefficient triple (x is (B, m, n), m <= n)."""
-    for a, b, c in coefficients:
-        gram = torch.bmm(x, x.mT)
-        poly = torch.baddbmm(gram, gram, gram, beta=b, alpha=c)
-        x = torch.baddbmm(x, poly, x, beta=a)
+    for a, b, c in coefficients:  # as KellerJordan/Muon writes it (torch.func.vmap rounds baddbmm differently)
+        gram = x @ x.mT
+        poly = b * gram + c * gram @ gram
+        x = a * x + poly @ x
     return x
 
 

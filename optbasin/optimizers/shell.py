@@ -44,7 +44,7 @@ def population_step(cls: type, state: dict, params: list[Tensor], grads: list[Te
         for i, (p, kind) in enumerate(zip(params, kinds)):
             state[i] = stacked_state(lambda x, kind=kind: cls.param_state(x, kind), p)
         state[GLOBAL] = stacked_state(cls.global_state_of, params[0])
-    varying = {k: v for k, v in hp.items() if isinstance(v, Tensor)}
+    varying = {k: v.to(params[0].dtype) for k, v in hp.items() if isinstance(v, Tensor)}
     shared = {k: v for k, v in hp.items() if k not in varying}
     loss = params[0].new_zeros(len(params[0])) if loss is None else loss
 
