@@ -73,10 +73,10 @@ def compute_dtype(name: str, device: torch.device) -> torch.dtype:
 
 def _quintic(x: Tensor, coefficients: list[tuple[float, float, float]]) -> Tensor:
     """X <- a X + (b A + c A^2) X with A = X X^T, once per coefficient triple (x is (B, m, n), m <= n)."""
-    for a, b, c in coefficients:  # as KellerJordan/Muon writes it (torch.func.vmap rounds baddbmm differently)
-        gram = x @ x.mT
-        poly = b * gram + c * gram @ gram
-        x = a * x + poly @ x
+    for a, b, c in coefficients:
+        gram = torch.bmm(x, x.mT)
+        poly = torch.baddbmm(gram, gram, gram, beta=b, alpha=c)
+        x = torch.baddbmm(x, poly, x, beta=a)
     return x
 
 
@@ -121,6 +121,20 @@ def orthogonalize(x: Tensor, method: str = "ns5", steps: int = 5, dtype: torch.d
     return out.to(x.dtype).reshape(x.shape)
 
 
+@torch.library.custom_op("optbasin::orthogonalize", mutates_args=())
+def _orthogonalize_op(x: Tensor, method: str, steps: int, dtype: torch.dtype) -> Tensor:
+    """``orthogonalize`` as an operator, so that torch.func.vmap (a population, shell.py) runs it
+    on the stacked members as one more leading dimension: the same batched products as one model."""
+    return orthogonalize(x, method, steps, dtype)
+
+
+@_orthogonalize_op.register_vmap
+def _orthogonalize_members(info, in_dims, x: Tensor, method: str, steps: int, dtype: torch.dtype):
+    if in_dims[0] is None:
+        return _orthogonalize_op(x, method, steps, dtype), None
+    return _orthogonalize_op(x.movedim(in_dims[0], 0), method, steps, dtype), 0
+
+
 def orthogonalize_many(
     mats: list[Tensor],
     method: str = "ns5",
@@ -141,7 +155,7 @@ def orthogonalize_many(
     inners: list[Tensor | None] = [None] * len(mats)
     for idx in by_shape.values():
         stack = torch.stack([mats[i] for i in idx])
-        orth = orthogonalize(stack, method, steps, dtype)
+        orth = _orthogonalize_op(stack, method, steps, dtype)
         for j, i in enumerate(idx):
             outs[i] = orth[j]
         if with_inner:
