@@ -118,4 +118,5 @@ class MomoAdam(_MomoBase):
 
     @staticmethod
     def param_state(p: Tensor, kind: str) -> dict[str, Tensor]:
-        return {"grad_avg": torch.zeros_like(p), "grad_avg_sq": torch.zeros_like(p), "grad_dot_w": torch.zeros_like(p.sum())}
+        return {"grad_avg": torch.zeros_like(p), "grad_avg_sq": torch.zeros_like(p),
+                "grad_dot_w": torch.zeros_like(p.sum())}

@@ -68,7 +68,8 @@ def namo_rule(params: list[Tensor], grads: list[Tensor], states: list[dict], gst
         return {}
     if per_column:
         spreads = [s.std(correction=0) / s.mean().clamp_min(TINY) for s in scales]
-        return {"clamped_frac": sum(moved) / sum(s.numel() for s in scales), "scale_spread": torch.stack(spreads).mean()}
+        n_cols = sum(s.numel() for s in scales)
+        return {"clamped_frac": sum(moved) / n_cols, "scale_spread": torch.stack(spreads).mean()}
     return {"alpha": b * torch.stack(scales).mean()}
 
 

@@ -142,11 +142,10 @@ def orthogonalize_many(
     dtype: torch.dtype = torch.float32,
     with_inner: bool = False,
 ) -> list[Tensor] | tuple[list[Tensor], list[Tensor]]:
-    """Orth of each matrix in ``mats`` (2-D, or (K, m, n) for a population's K members): one
-    batched call per distinct shape.
+    """Orth of each matrix in ``mats`` (2-D): one batched call per distinct shape.
 
-    With ``with_inner`` also returns <M_i, Orth(M_i)> (0-d tensors, (K,) for a population; the nuclear norm for exact SVD),
-    computed on the stacks, so no per-matrix reduction is launched.
+    With ``with_inner`` also returns <M_i, Orth(M_i)> (0-d tensors; the nuclear norm for exact
+    SVD), computed on the stacks, so no per-matrix reduction is launched.
     """
     by_shape: dict[tuple, list[int]] = defaultdict(list)
     for i, m in enumerate(mats):
