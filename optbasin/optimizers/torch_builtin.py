@@ -27,6 +27,14 @@ def adamw_rule(params, grads, states, gstate, hp, kinds, t, loss=None) -> dict:
     return {}
 
 
+def sgd_state(p: Tensor, kind: str) -> dict[str, Tensor]:
+    return {"momentum_buffer": torch.zeros_like(p)}
+
+
+def adamw_param_state(p: Tensor, kind: str) -> dict[str, Tensor]:
+    return adamw_state(p)
+
+
 def no_global_state(p: Tensor) -> dict:
     return {}
 
@@ -36,7 +44,7 @@ class SGD(torch.optim.SGD):
     """torch.optim.SGD (heavy-ball momentum, coupled L2 weight decay)."""
 
     rule = staticmethod(sgd_rule)
-    param_state = staticmethod(lambda p, kind: {"momentum_buffer": torch.zeros_like(p)})
+    param_state = staticmethod(sgd_state)
     global_state_of = staticmethod(no_global_state)
     population_step = classmethod(population_step)
 
@@ -49,7 +57,7 @@ class AdamW(torch.optim.AdamW):
     """torch.optim.AdamW with betas given as beta1 / beta2."""
 
     rule = staticmethod(adamw_rule)
-    param_state = staticmethod(lambda p, kind: adamw_state(p))
+    param_state = staticmethod(adamw_param_state)
     global_state_of = staticmethod(no_global_state)
     population_step = classmethod(population_step)
 
