@@ -23,8 +23,9 @@ Scalar = Any  # a Python number, or a 0-d tensor (a population member's value un
 
 
 def ema_(buf: Tensor, x: Tensor, beta: Scalar) -> None:
-    """buf <- beta buf + (1 - beta) x, in place."""
-    buf.mul_(beta).add_((1 - beta) * x)
+    """buf <- beta buf + (1 - beta) x, in place, computed as torch.optim does: lerp(buf, x, 1 - beta)
+    (out of place, then copied: vmap has no batching rule for the in-place lerp_)."""
+    buf.copy_(buf.lerp(x, 1 - beta))
 
 
 def ema_or_start_(buf: Tensor, x: Tensor, beta: Scalar, start: bool) -> None:

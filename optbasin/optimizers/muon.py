@@ -37,7 +37,7 @@ def muon_rule(params: list[Tensor], grads: list[Tensor], states: list[dict], gst
     lr, beta, wd = hp["lr"], hp["momentum"], hp["weight_decay"]
     for m, g in zip(M, G):
         ema_(m, g, beta)
-    U = [(1 - beta) * g + beta * m for g, m in zip(G, M)] if hp["nesterov"] else M
+    U = [g.lerp(m, beta) for g, m in zip(G, M)] if hp["nesterov"] else M  # (1 - beta) G + beta M
     if W:
         dtype = compute_dtype(hp["orth_dtype"], W[0].device)
         for w, o in zip(W, orthogonalize_many([matrix_of(u) for u in U], hp["orth"], hp["ns_steps"], dtype)):

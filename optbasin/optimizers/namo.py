@@ -48,7 +48,7 @@ def namo_rule(params: list[Tensor], grads: list[Tensor], states: list[dict], gst
     M = [states[i]["momentum_buffer"] for i in mats]
     for m, g in zip(M, G):
         ema_(m, g, mu1)
-    Mt = [(1 - mu1) * g + mu1 * m for g, m in zip(G, M)] if hp["nesterov"] else M
+    Mt = [g.lerp(m, mu1) for g, m in zip(G, M)] if hp["nesterov"] else M  # (1 - mu1) G + mu1 M
     dtype = compute_dtype(hp["orth_dtype"], params[0].device)
     O = orthogonalize_many(Mt, hp["orth"], hp["ns_steps"], dtype)
     b = hp["lr"] * (1 - mu2**t) ** 0.5 / (1 - mu1**t + 1e-12)
