@@ -157,6 +157,36 @@ def test_class_refuses_what_its_entry_refuses(name):
         cls([torch.zeros(3, 3, requires_grad=True)], lr=-1.0)
 
 
+@pytest.mark.parametrize("name", BUILTIN)
+def test_class_refuses_a_name_its_entry_does_not_declare(name):
+    from optbasin.catalog import optimizer_class
+
+    cls = optimizer_class(Catalog.load().optimizer(name).cls)
+    with pytest.raises(TypeError, match=r"unexpected hyperparameter\(s\) lr_typo; it takes: lr"):
+        cls([torch.zeros(3, 3, requires_grad=True)], lr_typo=1.0)
+
+
+def test_preset_class_keeps_its_preset():
+    """MuonAdam is NESGD under the muonadam entry: its preset is a default and the only allowed value."""
+    from optbasin.optimizers.nesgd import MuonAdam
+
+    opt = MuonAdam([torch.zeros(3, 3, requires_grad=True)])
+    assert (opt.defaults["aggregation"], opt.defaults["stale_nuclear_norm"]) == ("max", True)
+    with pytest.raises(ValueError, match=r"aggregation='l2' is not allowed"):
+        MuonAdam([torch.zeros(3, 3, requires_grad=True)], aggregation="l2")
+
+
+def test_whole_model_rule_refuses_groups_with_different_lrs():
+    """Momo's and NESGD's inner products span every group: one lr for all of them."""
+    from optbasin.optimizers.momo import Momo
+
+    a, b = torch.zeros(3, requires_grad=True), torch.zeros(2, requires_grad=True)
+    opt = Momo([{"params": [a]}, {"params": [b], "lr": 0.5}])
+    a.grad, b.grad = torch.ones(3), torch.ones(2)
+    with pytest.raises(ValueError, match=r"Momo takes one lr for all parameter groups, got 1.0 and 0.5"):
+        opt.step(loss=torch.tensor(1.0))
+
+
 HAND_WRITTEN_MUONMAX = """
 kind: optimizer
 name: muonmax_by_hand

@@ -113,11 +113,23 @@ def test_conv_weight_flattened_to_out_by_rest():
     assert_params_agree([w4.detach().reshape(6, 27)], [w2.detach()], 4)
 
 
-def test_adamw_wd_defaults_to_weight_decay_and_build_works():
+def _one_step(**hp) -> list[torch.Tensor]:
     model = _mlp()
-    opt = build("muon", model, weight_decay=0.05)
-    kinds = {g["kind"]: g for g in opt.param_groups}
-    assert kinds["other"]["adamw_wd"] == 0.05 and kinds["matrix"]["weight_decay"] == 0.05
+    opt = build("muon", model, **hp)
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    opt.step()
+    return [p.detach() for p in model.parameters()]
+
+
+def test_adamw_wd_defaults_to_weight_decay_and_build_works():
+    unset, same, other = _one_step(weight_decay=0.05), _one_step(weight_decay=0.05, adamw_wd=0.05), _one_step(
+        weight_decay=0.05, adamw_wd=0.5)
+    assert all(torch.equal(a, b) for a, b in zip(unset, same))  # unset adamw_wd: the "other" params decay by 0.05
+    assert not all(torch.equal(a, b) for a, b in zip(unset, other))
+    model = _mlp()
+    kinds = {g["kind"]: g for g in build("muon", model, weight_decay=0.05).param_groups}
+    assert kinds["matrix"]["weight_decay"] == 0.05
     # the head (last Linear) and biases are "other"
     assert kinds["matrix"]["param_names"] == ["0.weight", "2.weight", "4.weight"]
 

@@ -5,9 +5,10 @@ Contract for an optimizer class named in a catalog YAML (``class: module:Class``
 - ``params`` are param groups: if the class sets ``hybrid = True`` it receives groups tagged
   ``kind: "matrix" | "other"`` (see split.py), else all trainable parameters in one group;
 - hyperparameters are validated in ``__init__`` (ValueError with a clear message); optbasin's own
-  classes check against their built-in catalog entry (``catalog.check_hparams``), whose defaults
-  equal their signatures (tests/test_optim_catalog.py), unless optbasin builds them from values
-  it checked against the entry in use (``build``, a trial: ``catalog.values_checked``);
+  classes take their signature from their built-in catalog entry (declared.py) and check against
+  it (``catalog.check_hparams``), unless optbasin builds them from values it checked against the
+  entry in use (``build``, a trial: ``catalog.values_checked``);
+- optional ``population_step`` (shell.py): the class's update rule on K stacked models;
 - a tuple argument (torch's ``betas``) is declared as one hyperparameter per member plus the
   entry's ``tuples: {betas: [beta1, beta2]}``: the class gets ``betas=(beta1, beta2)``;
 - ``needs_loss = True`` when ``step`` needs the batch loss: the trial then calls

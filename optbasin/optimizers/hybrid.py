@@ -1,17 +1,13 @@
-"""What every hybrid (matrix / other) optimizer shares: group tagging, matrix views, optimizer-wide
-state that survives state_dict(), diagnostics, and torch's AdamW for the "other" parameters."""
+"""What every hybrid (matrix / other) optimizer shares: param groups tagged with their kind."""
 
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-import torch
 from torch import Tensor
-from torch.optim.adamw import adamw as adamw_functional
 
+from optbasin.optimizers.shell import RuleOptimizer
 from optbasin.optimizers.split import MATRIX, OTHER
-
-GLOBAL = "global"  # key of the optimizer-wide entry in self.state (kept by state_dict: not a tensor key)
 
 
 def tag_groups(params: Iterable[Any]) -> list[dict]:
@@ -40,51 +36,10 @@ def tag_groups(params: Iterable[Any]) -> list[dict]:
     return tagged
 
 
-class HybridOptimizer(torch.optim.Optimizer):
+class HybridOptimizer(RuleOptimizer):
     """Base of the optimizers that treat "matrix" and "other" parameter groups differently."""
 
     hybrid = True
-    needs_loss = False
 
-    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
-        super().__init__(tag_groups(params), defaults)
-        self._diag: dict[str, Any] = {}
-
-    @property
-    def global_state(self) -> dict[str, Any]:
-        """Optimizer-wide state (step count, loss EMA ...): saved and restored by state_dict()."""
-        return self.state[GLOBAL]
-
-    def groups(self, kind: str) -> list[dict]:
-        return [g for g in self.param_groups if g["kind"] == kind]
-
-    def diagnostics(self) -> dict[str, float | Tensor]:
-        """Last step's internals (0-d tensors stay on the device: the trial converts them only
-        when it logs, so stepping adds no device sync)."""
-        return dict(self._diag)
-
-    def _with_grad(self, group: dict) -> list[Tensor]:
-        return [p for p in group["params"] if p.grad is not None]
-
-    def _adamw(self, group: dict, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float) -> None:
-        """torch's AdamW (functional form, bias-corrected) on ``group``, state in self.state[p]."""
-        params = self._with_grad(group)
-        if not params:
-            return
-        for p in params:
-            st = self.state[p]
-            if "exp_avg" not in st:
-                st["step"] = torch.tensor(0.0, dtype=torch.float32)
-                st["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                st["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        adamw_functional(
-            params, [p.grad for p in params], [self.state[p]["exp_avg"] for p in params],
-            [self.state[p]["exp_avg_sq"] for p in params], [], [self.state[p]["step"] for p in params],
-            amsgrad=False, beta1=beta1, beta2=beta2, lr=lr, weight_decay=weight_decay, eps=eps, maximize=False,
-        )
-
-    def _closure_loss(self, closure) -> Any:
-        if closure is None:
-            return None
-        with torch.enable_grad():
-            return closure()
+    def groups_of(self, params: Any) -> list[dict]:
+        return tag_groups(params)

@@ -121,6 +121,20 @@ def orthogonalize(x: Tensor, method: str = "ns5", steps: int = 5, dtype: torch.d
     return out.to(x.dtype).reshape(x.shape)
 
 
+@torch.library.custom_op("optbasin::orthogonalize", mutates_args=())
+def _orthogonalize_op(x: Tensor, method: str, steps: int, dtype: torch.dtype) -> Tensor:
+    """``orthogonalize`` as an operator, so that torch.func.vmap (a population, shell.py) runs it
+    on the stacked members as one more leading dimension: the same batched products as one model."""
+    return orthogonalize(x, method, steps, dtype)
+
+
+@_orthogonalize_op.register_vmap
+def _orthogonalize_members(info, in_dims, x: Tensor, method: str, steps: int, dtype: torch.dtype):
+    if in_dims[0] is None:
+        return _orthogonalize_op(x, method, steps, dtype), None
+    return _orthogonalize_op(x.movedim(in_dims[0], 0), method, steps, dtype), 0
+
+
 def orthogonalize_many(
     mats: list[Tensor],
     method: str = "ns5",
@@ -128,11 +142,10 @@ def orthogonalize_many(
     dtype: torch.dtype = torch.float32,
     with_inner: bool = False,
 ) -> list[Tensor] | tuple[list[Tensor], list[Tensor]]:
-    """Orth of each matrix in ``mats`` (2-D, or (K, m, n) for a population's K members): one
-    batched call per distinct shape.
+    """Orth of each matrix in ``mats`` (2-D): one batched call per distinct shape.
 
-    With ``with_inner`` also returns <M_i, Orth(M_i)> (0-d tensors, (K,) for a population; the nuclear norm for exact SVD),
-    computed on the stacks, so no per-matrix reduction is launched.
+    With ``with_inner`` also returns <M_i, Orth(M_i)> (0-d tensors; the nuclear norm for exact
+    SVD), computed on the stacks, so no per-matrix reduction is launched.
     """
     by_shape: dict[tuple, list[int]] = defaultdict(list)
     for i, m in enumerate(mats):
@@ -141,7 +154,7 @@ def orthogonalize_many(
     inners: list[Tensor | None] = [None] * len(mats)
     for idx in by_shape.values():
         stack = torch.stack([mats[i] for i in idx])
-        orth = orthogonalize(stack, method, steps, dtype)
+        orth = _orthogonalize_op(stack, method, steps, dtype)
         for j, i in enumerate(idx):
             outs[i] = orth[j]
         if with_inner:

@@ -1,42 +1,67 @@
-"""torch's own SGD and AdamW, with scalar hyperparameters so that a YAML grid can sweep them.
+"""torch's own SGD and AdamW, with scalar hyperparameters so that a YAML grid can sweep them
+(hyperparameters: optbasin/optimizers/catalog/sgd.yaml, adamw.yaml).
 
-The single-model classes are torch's; ``population_step`` runs the same arithmetic on a
-population (optimizers/functional.py; tests/test_population.py checks it against these classes).
+The single-model classes are torch's; ``population_step`` runs torch's rule as written in
+functional.py on a population (shell.py; tests/test_population.py checks it against these classes).
 """
 
 from __future__ import annotations
 
 import torch
+from torch import Tensor
 
-from optbasin.optimizers.functional import adamw_update, sgd_update
+from optbasin.optimizers.declared import declared, hparams_for
+from optbasin.optimizers.functional import adamw_state, adamw_update, sgd_update
+from optbasin.optimizers.shell import population_step
 
 
+def sgd_rule(params, grads, states, gstate, hp, kinds, t, loss=None) -> dict:
+    for p, g, st in zip(params, grads, states):
+        sgd_update(p, g, st, hp["lr"], hp["momentum"], hp["weight_decay"], hp["nesterov"])
+    return {}
+
+
+def adamw_rule(params, grads, states, gstate, hp, kinds, t, loss=None) -> dict:
+    for p, g, st in zip(params, grads, states):
+        adamw_update(p, g, st, t, hp["lr"], hp["beta1"], hp["beta2"], hp["eps"], hp["weight_decay"])
+    return {}
+
+
+def sgd_state(p: Tensor, kind: str) -> dict[str, Tensor]:
+    return {"momentum_buffer": torch.zeros_like(p)}
+
+
+def adamw_param_state(p: Tensor, kind: str) -> dict[str, Tensor]:
+    return adamw_state(p)
+
+
+def no_global_state(p: Tensor) -> dict:
+    return {}
+
+
+@declared("sgd")
 class SGD(torch.optim.SGD):
     """torch.optim.SGD (heavy-ball momentum, coupled L2 weight decay)."""
 
-    def __init__(self, params, lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 0.0,
-                 nesterov: bool = False):
-        super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+    rule = staticmethod(sgd_rule)
+    param_state = staticmethod(sgd_state)
+    global_state_of = staticmethod(no_global_state)
+    population_step = classmethod(population_step)
 
-    @staticmethod
-    def population_step(state: dict, params: list, grads: list, kinds: list[str], hp: dict, step: int,
-                        loss=None) -> dict:
-        for i, (p, g) in enumerate(zip(params, grads)):
-            sgd_update(p, g, state.setdefault(i, {}), hp["lr"], hp["momentum"], hp["weight_decay"], hp["nesterov"])
-        return {}
+    def __init__(self, params, **hparams):
+        super().__init__(params, **hparams_for(type(self), hparams))
 
 
+@declared("adamw")
 class AdamW(torch.optim.AdamW):
     """torch.optim.AdamW with betas given as beta1 / beta2."""
 
-    def __init__(self, params, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 0.0):
-        super().__init__(params, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay)
+    rule = staticmethod(adamw_rule)
+    param_state = staticmethod(adamw_param_state)
+    global_state_of = staticmethod(no_global_state)
+    population_step = classmethod(population_step)
 
-    @staticmethod
-    def population_step(state: dict, params: list, grads: list, kinds: list[str], hp: dict, step: int,
-                        loss=None) -> dict:
-        for i, (p, g) in enumerate(zip(params, grads)):
-            adamw_update(p, g, state.setdefault(i, {}), step, hp["lr"], hp["beta1"], hp["beta2"], hp["eps"],
-                         hp["weight_decay"])
-        return {}
+    def __init__(self, params, **hparams):
+        hp = hparams_for(type(self), hparams)
+        super().__init__(params, lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]), eps=hp["eps"],
+                         weight_decay=hp["weight_decay"])

@@ -5,7 +5,7 @@ along a leading member dimension; one shared batch per step (members of one seed
 data, as separate trials do); per-member losses come from one vmapped ``functional_call``
 of the task's loss, and their gradients from one backward of their sum (the members are
 independent, so each member's parameters receive its own loss's gradient). The
-optimizer's ``population_step`` (optimizers/functional.py) updates every member at once, with each
+optimizer's ``population_step`` (optimizers/shell.py) updates every member at once, with each
 float hyperparameter as a (K,) tensor; the schedule multiplies each member's lr.
 
 The loop (loop.py) records each member as its own trial: the same rows and summary that
@@ -29,7 +29,6 @@ import torch
 from torch import Tensor, nn
 
 from optbasin.catalog import optimizer_class
-from optbasin.optimizers import build_from_class
 from optbasin.optimizers.split import OTHER, param_roles
 from optbasin.tasks.base import Task
 from optbasin.training.grouping import is_member_value
@@ -106,9 +105,6 @@ class Population:
         cls = optimizer_class(spec.optimizer_class, spec.import_paths)
         if not supports_population(cls):
             raise TypeError(f"{cls.__name__} declares no population_step: run its trials one at a time")
-        for s in specs:  # the constructor's own checks, as a separate trial would run them
-            build_from_class(cls, model, dict(s.hparams), task.head, s.split_matrix, s.split_other,
-                             s.optimizer_tuples)
         self.cls = cls
         if getattr(cls, "hybrid", False):
             roles = param_roles(model, task.head, spec.split_matrix, spec.split_other)
