@@ -33,16 +33,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     from optbasin.sweeps import sweep
 
     p = sweep.plan(args.sweep, args.catalog, args.output, max_trials=args.max_trials)
-    return _execute(p, args)
+    if p.spec.adaptive is not None and not args.adaptive:
+        print("note: the sweep file's 'adaptive:' applies with --adaptive; running the declared grid", file=sys.stderr)
+    return _execute(p, args, adaptive=args.adaptive)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from optbasin.sweeps import sweep
+    from optbasin.sweeps.adaptive import is_adaptive
 
-    return _execute(sweep.resume_plan(args.run_dir, args.max_trials), args)
+    p = sweep.resume_plan(args.run_dir, args.max_trials)
+    return _execute(p, args, adaptive=is_adaptive(p.store.read_meta()))
 
 
-def _execute(p, args: argparse.Namespace) -> int:
+def _execute(p, args: argparse.Namespace, adaptive: bool = False) -> int:
     from optbasin.sweeps import sweep
 
     if p.searching:
@@ -75,8 +79,9 @@ def _execute(p, args: argparse.Namespace) -> int:
         on_commit = live.throttled(p.store.root, trackers, also=on_commit)
     try:
         with stop_on_signals(StopRequest()):  # a signal before or after Ray Tune runs: stop there
-            outcome = sweep.execute(p, address=args.address, progress=not args.quiet,
-                                    show_ray_logs=args.ray_logs, on_commit=on_commit)
+            run = _adaptive_run if adaptive else sweep.execute  # adaptive: in rounds (sweeps/adaptive.py)
+            outcome = run(p, address=args.address, progress=not args.quiet, show_ray_logs=args.ray_logs,
+                          on_commit=on_commit)
     except (Interrupted, KeyboardInterrupt) as e:
         signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
         print(f"\ninterrupted ({signal.Signals(signum).name}): finished trials are saved in {p.store.root}; "
@@ -101,6 +106,12 @@ def _execute(p, args: argparse.Namespace) -> int:
     print(f"results: {p.store.root}/trials.parquet, {p.store.root}/steps.parquet")
     print(f"next: optbasin analyze {p.store.root}   |   optbasin report {p.store.root}")
     return EXIT_RUN_FAILED if failed else EXIT_OK
+
+
+def _adaptive_run(p, **kw):
+    from optbasin.sweeps.adaptive import run_adaptive
+
+    return run_adaptive(p, **kw).outcome
 
 
 def _plural(n: int, word: str) -> str:
@@ -314,6 +325,9 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a sweep file (skips trials already complete in its output directory)")
     p.add_argument("sweep")
+    p.add_argument("--adaptive", action="store_true",
+                   help="run in rounds that close the grid, bisect basin edges and lr windows, and add seeds where a "
+                        "claim is open, within the sweep file's 'adaptive:' limits (README 'Adaptive sweeps')")
     p.add_argument("--output", "-o", help="run directory (default: the sweep's 'output', else runs/<name>)")
     catalog_arg(p)
     run_args(p)

@@ -53,8 +53,22 @@ def status_lines(run_dir: str, meta: dict[str, Any], trials: pd.DataFrame) -> li
                  + ", or its driver was killed (a killed session's time is not counted below)")
     over = f" over {sessions} sessions" if sessions > 1 else ""
     lines.append(f"started {meta.get('started_at')}, {state}, {elapsed:.0f} s of running{over}")
+    lines += adaptive_lines(meta)
     failures = store_failures(trials)
     if failures:
         lines.append(f"{len(failures)} failed trial{'s' * (len(failures) != 1)}, most common causes:")
         lines += [f"  {line}" for line in failure_lines(failures)]
     return lines
+
+
+def adaptive_lines(meta: dict[str, Any]) -> list[str]:
+    """An adaptive run's rounds (sweeps/adaptive.py), one line each, and why it stopped."""
+    from optbasin.sweeps.adaptive import round_line
+
+    rounds = meta.get("rounds") or []
+    if not rounds:
+        return []
+    stopped = meta.get("adaptive_stopped")
+    tail = (f"adaptive: stopped after round {stopped['after_round']}: {stopped['reason']}" if stopped else
+            "adaptive: not settled yet (running, or stopped: continue with optbasin resume)")
+    return [round_line(r) for r in rounds] + [tail]
