@@ -37,6 +37,7 @@ from optbasin.analysis.loss_table import hp_columns
 from optbasin.analysis.specs import MetricSpec
 from optbasin.dashboards import figures as F
 from optbasin.dashboards.figures import plural
+from optbasin.dashboards.rounds import rounds_html
 from optbasin.dashboards.verdicts import num, verdicts_section
 from optbasin.sweeps.run_status import session_started_at
 
@@ -640,6 +641,9 @@ def page_content(a: Analysis, figs: list[tuple[str, str, go.Figure]], metas: lis
         sections.append(("trials", "<h2>All trials</h2><p class=\"muted\">Parallel coordinates of every trial (one "
                                    "figure per task, below) and the table of every trial.</p>" + trials_html(a)))
     sections.append(("notes", f"<h2>Notes and failed trials</h2>{notes_html(a)}"))
+    rounds = rounds_html(metas)  # an adaptive run's rounds (dashboards/rounds.py)
+    if rounds:
+        sections.append(("rounds", f"<h2>Adaptive rounds</h2>{rounds}"))
     sections.append(("meta", f"<h2>Runs</h2>{meta_html(metas, a, png_note)}"))
     nav = "".join(f'<a href="#{sid}">{e(label)}</a>' for sid, label in _nav_items(sections, tasks))
     return {
