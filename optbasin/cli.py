@@ -407,11 +407,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sweep", default="examples/quickstart.yaml",
                    help="sweep file for the efficiency and overhead figures")
     p.add_argument("--json", default="bench.json", help="where to write the results")
-    p.add_argument("--only", choices=["report", "population", "overhead"],
+    p.add_argument("--adaptive-sweep", default="examples/claims-cpu-quadratic.yaml",
+                   help="fixed design for the adaptive benchmark (its adaptive run starts from every other lr and a "
+                        "third of the seeds)")
+    p.add_argument("--only", choices=["report", "population", "overhead", "adaptive"],
                    help="run one benchmark only: report = first paint and full draw of the report in headless "
                         "Chromium; population = points per minute of populations vs one-point trials, memory per "
                         "member, GPU projection; sweep = `optbasin run` end to end vs a plain process pool over "
-                        "the same trials (--sweep), with a phase breakdown")
+                        "the same trials (--sweep), with a phase breakdown; adaptive = trials an adaptive run needs for the "
+                        "verdicts of the fixed design --adaptive-sweep, as a ratio")
     p.add_argument("--report-runs", nargs="+", metavar="RUN_DIR",
                    help="run directories for the report benchmark (default: synthetic results)")
     p.set_defaults(fn=cmd_bench)

@@ -171,9 +171,8 @@ class CellView:
             nxt = beyond(values, side, self.is_log(name), self.hdefs[name])
             if nxt is None:
                 continue
-            lrs = self.lrs if "lr" in self.entry.grid else [None]
-            out += [(self.task, self.opt, self.point(**{name: nxt}, **({"lr": lr} if lr else {})), f"edge {name} {side}")
-                    for lr in lrs]
+            at = [{name: nxt, "lr": lr} for lr in self.lrs] if "lr" in self.entry.grid else [{name: nxt}]
+            out += [(self.task, self.opt, self.point(**change), f"edge {name} {side}") for change in at]
         return out
 
     def basin_points(self, column: str, resolution: float) -> list[tuple[str, str, dict, str]]:

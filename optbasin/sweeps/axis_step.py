@@ -37,11 +37,7 @@ def beyond(values: list[float], side: str, log: bool, h: HParamDef) -> float | N
         nxt = closed
     if opened is not None and (past(opened) or nxt == opened):
         nxt = math.sqrt(edge * opened) if use_log and opened > 0 else (edge + opened) / 2
-    if h.type == "int":
-        nxt = float(math.ceil(nxt) if side == "high" else math.floor(nxt))
-        nxt = int(nxt)
-        return nxt if h.check(nxt) is None and nxt != edge else None
-    nxt = rounded(nxt)
+    nxt = int(math.ceil(nxt) if side == "high" else math.floor(nxt)) if h.type == "int" else rounded(nxt)
     return nxt if nxt != edge and h.check(nxt) is None else None
 
 
