@@ -294,3 +294,13 @@ def test_bad_adaptive_fields_name_file_and_field(tmp_path, capsys, limits, field
     err = capsys.readouterr().err
     assert f"{path}: {field}: " in err and reason in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()  # nothing written
+
+
+def test_limits_come_from_the_sweep_file_else_the_run_else_defaults(tmp_path):
+    spec, _ = sweep(tmp_path, [{"name": "sgd", "grid": {"lr": [0.01]}}], max_rounds=4)
+    bare, _ = sweep(tmp_path, [{"name": "sgd", "grid": {"lr": [0.01]}}])
+    recorded = {"adaptive": AdaptiveSpec(max_rounds=7).model_dump()}
+    assert adaptive.settings_of(SimpleNamespace(spec=spec), recorded).max_rounds == 4
+    assert adaptive.settings_of(SimpleNamespace(spec=bare), recorded).max_rounds == 7
+    assert adaptive.settings_of(SimpleNamespace(spec=bare), None) == AdaptiveSpec()
+    assert not adaptive.is_adaptive({"sweep": "x"}) and adaptive.is_adaptive(recorded)

@@ -42,11 +42,13 @@ def is_adaptive(meta: dict | None) -> bool:
 
 
 def settings_of(p: Plan, meta: dict | None) -> AdaptiveSpec:
-    """The limits: those the run recorded (a resume), else the sweep file's ``adaptive:``, else defaults."""
+    """The limits: the sweep file's ``adaptive:`` (a resume reads the run's copy of it), else those the
+    run recorded (it ran with --adaptive and no section), else the defaults. Running the sweep again
+    with raised limits continues a run that stopped at one."""
+    if p.spec.adaptive is not None:
+        return p.spec.adaptive
     recorded = (meta or {}).get("adaptive")
-    if recorded:
-        return AdaptiveSpec.model_validate(recorded)
-    return p.spec.adaptive or AdaptiveSpec()
+    return AdaptiveSpec.model_validate(recorded) if recorded else AdaptiveSpec()
 
 
 def planned_trials(p: Plan, declared: list[TrialSpec], rounds: list[dict]) -> list[TrialSpec]:
