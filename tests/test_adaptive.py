@@ -304,3 +304,13 @@ def test_limits_come_from_the_sweep_file_else_the_run_else_defaults(tmp_path):
     assert adaptive.settings_of(SimpleNamespace(spec=bare), recorded).max_rounds == 7
     assert adaptive.settings_of(SimpleNamespace(spec=bare), None) == AdaptiveSpec()
     assert not adaptive.is_adaptive({"sweep": "x"}) and adaptive.is_adaptive(recorded)
+
+
+def test_trials_of_different_rounds_may_share_a_population(tmp_path):
+    from optbasin.population.grouping import group_key
+
+    spec, catalog = sweep(tmp_path, [{"name": "sgd", "grid": {"lr": [0.01, 0.1]}}], seeds=1)
+    a, b = expand(spec, catalog)
+    b = b.model_copy(update={"round": 2, "added_for": "bisect basin edge low"})
+    assert group_key(a) == group_key(b)
+    assert group_key(a) != group_key(a.model_copy(update={"seed": 5}))
