@@ -33,6 +33,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from optbasin.sweeps import sweep
 
     p = sweep.plan(args.sweep, args.catalog, args.output, max_trials=args.max_trials)
+    if args.adaptive and p.searching:
+        from optbasin.errors import Problem
+
+        raise ConfigError([Problem(args.sweep, "search.method", "--adaptive extends a grid: use method grid "
+                                   "(or `optbasin refine` after a search)")])
     if p.spec.adaptive is not None and not args.adaptive:
         print("note: the sweep file's 'adaptive:' applies with --adaptive; running the declared grid", file=sys.stderr)
     return _execute(p, args, adaptive=args.adaptive)

@@ -314,3 +314,12 @@ def test_trials_of_different_rounds_may_share_a_population(tmp_path):
     b = b.model_copy(update={"round": 2, "added_for": "bisect basin edge low"})
     assert group_key(a) == group_key(b)
     assert group_key(a) != group_key(a.model_copy(update={"seed": 5}))
+
+
+def test_adaptive_refuses_a_search(tmp_path, capsys):
+    doc = {"name": "s", "output": str(tmp_path / "run"), "tasks": [TASK], "search": {"method": "optuna", "trials": 2},
+           "optimizers": [{"name": "sgd", "grid": {"lr": {"log_range": [0.01, 0.1], "points": 2}}}]}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert main(["run", str(path), "--adaptive"]) == 2
+    assert f"{path}: search.method: --adaptive extends a grid" in capsys.readouterr().err
