@@ -419,8 +419,8 @@ def parser() -> argparse.ArgumentParser:
                    help="run one benchmark only: report = first paint and full draw of the report in headless "
                         "Chromium; population = points per minute of populations vs one-point trials, memory per "
                         "member, GPU projection; sweep = `optbasin run` end to end vs a plain process pool over "
-                        "the same trials (--sweep), with a phase breakdown; adaptive = trials an adaptive run needs for the "
-                        "verdicts of the fixed design --adaptive-sweep, as a ratio")
+                        "the same trials (--sweep), with a phase breakdown; adaptive = trials an adaptive run "
+                        "needs for the verdicts of the fixed design --adaptive-sweep, as a ratio")
     p.add_argument("--report-runs", nargs="+", metavar="RUN_DIR",
                    help="run directories for the report benchmark (default: synthetic results)")
     p.set_defaults(fn=cmd_bench)
