@@ -323,3 +323,68 @@ def test_adaptive_refuses_a_search(tmp_path, capsys):
     path.write_text(yaml.safe_dump(doc))
     assert main(["run", str(path), "--adaptive"]) == 2
     assert f"{path}: search.method: --adaptive extends a grid" in capsys.readouterr().err
+
+
+# ---- the driver loop, its record and its resume (Ray replaced by synthetic results) -----------------
+def fake_execute(loss, stop_after=None, share=0.5):
+    """sweep.execute without Ray: claims the directory as execute does, then records the pending
+    trials' synthetic results; with ``stop_after`` = n, the n-th call records ``share`` of them and
+    dies (share 1: between rounds)."""
+    from optbasin.sweeps.runner import Outcome
+    from optbasin.sweeps.sweep import check_directory, claim_directory
+
+    calls = []
+
+    def execute(p, **kw):
+        calls.append(1)
+        check_directory(p)
+        p.store.prepare()
+        claim_directory(p)
+        done = p.store.done_ids()
+        pending = [t for t in p.trials if t.trial_id not in done]
+        dying = stop_after is not None and len(calls) == stop_after
+        for r in rows(pending[:int(len(pending) * share)] if dying else pending, loss).to_dict("records"):
+            p.store.record(r, [])
+        if dying:
+            raise KeyboardInterrupt
+        return Outcome()
+    return execute
+
+
+def adaptive_plan(tmp_path, name):
+    from optbasin.sweeps.sweep import plan
+
+    doc = {"name": "loop", "output": str(tmp_path / name), "seeds": 2, "tasks": [TASK], "population": 1,
+           "optimizers": [{"name": "sgd", "grid": {"lr": [1e-5, 1e-4]}},
+                          {"name": "adamw", "grid": {"lr": [1e-2, 1.0]}}],
+           "claims": [{"name": "b", "metric": "basin_width", "tolerance": 0.1, "compare": ["adamw", "sgd"],
+                       "direction": "greater"}],
+           "adaptive": {"resolution": 0.5, "max_rounds": 6, "seeds_per_round": 1, "max_seeds": 4}}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return lambda: plan(path)
+
+
+@pytest.mark.filterwarnings("ignore")  # no step rows in these stores
+@pytest.mark.parametrize("stop_after, share", [(3, 0.5), (2, 1.0)])
+def test_a_run_killed_inside_or_between_rounds_resumes_to_the_same_rounds(tmp_path, monkeypatch, stop_after, share):
+    import contextlib
+
+    monkeypatch.setattr(adaptive, "ray_session", lambda *a: contextlib.nullcontext())
+    loss = bowl(best_lr=0.01)
+    monkeypatch.setattr(adaptive, "execute", fake_execute(loss))
+    whole = adaptive.run_adaptive(adaptive_plan(tmp_path, "whole")(), log=None)
+    assert len(whole.rounds) >= 3 and whole.stopped
+    monkeypatch.setattr(adaptive, "execute", fake_execute(loss, stop_after=stop_after, share=share))
+    killed = adaptive_plan(tmp_path, "killed")
+    with pytest.raises(KeyboardInterrupt):
+        adaptive.run_adaptive(killed(), log=None)
+    meta = ResultsStore(tmp_path / "killed").read_meta()
+    assert len(meta["rounds"]) == stop_after and meta["adaptive_stopped"] is None  # the round it died in: recorded
+    monkeypatch.setattr(adaptive, "execute", fake_execute(loss))
+    resumed = adaptive.run_adaptive(killed(), log=None)
+    assert [r["added"] for r in resumed.rounds] == [r["added"] for r in whole.rounds]
+    assert resumed.stopped == whole.stopped
+    a, b = ResultsStore(tmp_path / "whole").raw()[0], ResultsStore(tmp_path / "killed").raw()[0]
+    assert b["trial_id"].is_unique and set(a["trial_id"]) == set(b["trial_id"])
+    assert ResultsStore(tmp_path / "killed").read_meta()["adaptive_stopped"]["reason"] == whole.stopped
