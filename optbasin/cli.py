@@ -415,6 +415,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--adaptive-sweep", default="examples/claims-cpu-quadratic.yaml",
                    help="fixed design for the adaptive benchmark (its adaptive run starts from every other lr and a "
                         "third of the seeds)")
+    p.add_argument("--adaptive-steps", type=int, metavar="N",
+                   help="the adaptive benchmark's step budget per trial (default: the sweep file's)")
     p.add_argument("--only", choices=["report", "population", "overhead", "adaptive"],
                    help="run one benchmark only: report = first paint and full draw of the report in headless "
                         "Chromium; population = points per minute of populations vs one-point trials, memory per "

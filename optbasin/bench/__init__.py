@@ -45,7 +45,7 @@ def main(args: argparse.Namespace) -> int:
     if only in (None, "adaptive"):
         from optbasin.bench import adaptive
 
-        results["adaptive"] = adaptive.bench_adaptive(args.adaptive_sweep)
+        results["adaptive"] = adaptive.bench_adaptive(args.adaptive_sweep, steps=getattr(args, "adaptive_steps", None))
         print(adaptive.table(results["adaptive"]), end="\n\n", flush=True)
     Path(args.json).write_text(json.dumps(results, indent=2))
     print(f"json: {args.json}")

@@ -92,7 +92,9 @@ def simulated() -> Any:
         return f"sequential.simulate() needs arguments this benchmark does not pass yet: {e}"
 
 
-def bench_adaptive(sweep_file: str | Path, out_dir: str | Path | None = None) -> dict[str, Any]:
+def bench_adaptive(sweep_file: str | Path, out_dir: str | Path | None = None,
+                   steps: int | None = None) -> dict[str, Any]:
+    """``steps``: every task's step budget (a smaller design of the same grids and claims)."""
     from optbasin.sweeps.adaptive import run_adaptive
     from optbasin.sweeps.sweep import execute, plan_doc
 
@@ -100,6 +102,9 @@ def bench_adaptive(sweep_file: str | Path, out_dir: str | Path | None = None) ->
     root = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="optbasin-bench-adaptive-"))
     doc = read_yaml(sweep_file)
     doc.pop("output", None)
+    if steps:
+        doc["tasks"] = [{"name": t, "steps": steps} if isinstance(t, str) else {**t, "steps": steps}
+                        for t in doc["tasks"]]
     fixed = plan_doc({**doc, "output": str(root / "fixed")}, base_dir=sweep_file.parent)
     t0 = time.perf_counter()
     execute(fixed, progress=False)
@@ -113,7 +118,7 @@ def bench_adaptive(sweep_file: str | Path, out_dir: str | Path | None = None) ->
     n_adaptive = len(ap.store.trials())
     rows = [{"claim": c, "task": t, "fixed": vf[(c, t)], "adaptive": va.get((c, t), "(absent)")} for c, t in vf]
     return {
-        "sweep": str(sweep_file), "run_dirs": str(root), "fixed_trials": len(fixed.trials),
+        "sweep": str(sweep_file), "steps": steps, "run_dirs": str(root), "fixed_trials": len(fixed.trials),
         "adaptive_trials": n_adaptive, "ratio": round(len(fixed.trials) / max(1, n_adaptive), 2),
         "rounds": len(result.rounds) - 1, "stopped": result.stopped, "adaptive_limits": adoc["adaptive"],
         "same_verdicts": sum(r["fixed"] == r["adaptive"] for r in rows), "verdicts": rows,
@@ -125,7 +130,8 @@ def bench_adaptive(sweep_file: str | Path, out_dir: str | Path | None = None) ->
 
 
 def table(r: dict[str, Any]) -> str:
-    lines = [f"adaptive sweep vs fixed design ({r['sweep']}; runs in {r['run_dirs']}):",
+    steps = f", {r['steps']} steps per trial" if r.get("steps") else ""
+    lines = [f"adaptive sweep vs fixed design ({r['sweep']}{steps}; runs in {r['run_dirs']}):",
              f"  fixed: {r['fixed_trials']} trials ({r['fixed_wall_s']} s); adaptive: {r['adaptive_trials']} trials in "
              f"{r['rounds']} rounds after the coarse start ({r['adaptive_wall_s']} s), stopped: {r['stopped']}",
              f"  trials ratio fixed / adaptive: {r['ratio']}x; same verdict on {r['same_verdicts']} of "
