@@ -82,13 +82,10 @@ def plan_round(spec: SweepSpec, catalog: Catalog, planned: list[TrialSpec], anal
                settings: AdaptiveSpec) -> tuple[list[Addition], list[str]]:
     """(the round's additions in order: edges, basins, windows, seeds; notes on limits met)."""
     cells = Cells(planned)
-    board = analysis.leaderboard
     new_points: list[tuple[str, str, dict, str]] = []
-    if not board.empty:
-        for row in board.to_dict("records"):
-            view = CellView(spec, catalog, analysis.points, row)
-            new_points += view.edge_points()
-        new_points += claim_points(spec, catalog, analysis, settings)
+    for row in planned_rows(analysis.leaderboard, cells):
+        new_points += CellView(spec, catalog, analysis.points, row).edge_points()
+    new_points += claim_points(spec, catalog, analysis, cells, settings)
     additions, seen = [], set()
     for task, opt, point, why in new_points:
         key = (task, opt, point_key(point))
@@ -206,13 +203,17 @@ class CellView:
         return out
 
 
+def planned_rows(board: pd.DataFrame, cells: Cells) -> list[dict[str, Any]]:
+    """Leaderboard rows of the cells this sweep plans (a store may hold others: an earlier sweep's)."""
+    return [r for r in board.to_dict("records") if (r["task"], r["optimizer"]) in cells.seeds] if len(board) else []
+
+
 def claim_tasks(claim: Any, tasks: list[str]) -> list[str]:
     return tasks if claim.task == "all" else [claim.task] if isinstance(claim.task, str) else list(claim.task)
 
 
-def claim_points(spec: SweepSpec, catalog: Catalog, analysis: Any, settings: AdaptiveSpec) -> list:
-    board = analysis.leaderboard
-    rows = {(r["task"], r["optimizer"]): r for r in board.to_dict("records")}
+def claim_points(spec: SweepSpec, catalog: Catalog, analysis: Any, cells: Cells, settings: AdaptiveSpec) -> list:
+    rows = {(r["task"], r["optimizer"]): r for r in planned_rows(analysis.leaderboard, cells)}
     tasks = sorted({t for t, _ in rows})
     out: list = []
 
