@@ -33,19 +33,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     from optbasin.sweeps import sweep
 
     p = sweep.plan(args.sweep, args.catalog, args.output, max_trials=args.max_trials)
-    return _execute(p, args)
+    if args.adaptive and p.searching:
+        from optbasin.errors import Problem
+
+        raise ConfigError([Problem(args.sweep, "search.method", "--adaptive extends a grid: use method grid "
+                                   "(or `optbasin refine` after a search)")])
+    if p.spec.adaptive is not None and not args.adaptive:
+        print("note: the sweep file's 'adaptive:' applies with --adaptive; running the declared grid", file=sys.stderr)
+    return _execute(p, args, adaptive=args.adaptive)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from optbasin.sweeps import search, sweep
+    from optbasin.adaptive.driver import is_adaptive
 
     p = sweep.resume_plan(args.run_dir, args.max_trials)
-    if search.is_refine_run(args.run_dir, p.store.read_meta() or {}):
+    meta = p.store.read_meta() or {}
+    if search.is_refine_run(args.run_dir, meta):
         p.trials = search.as_refine(p.trials)
-    return _execute(p, args)
+    return _execute(p, args, adaptive=is_adaptive(meta))
 
 
-def _execute(p, args: argparse.Namespace) -> int:
+def _execute(p, args: argparse.Namespace, adaptive: bool = False) -> int:
     from optbasin.analysis.claims import check_claim_metrics
     from optbasin.sweeps import sweep
 
@@ -80,8 +89,9 @@ def _execute(p, args: argparse.Namespace) -> int:
         on_commit = live.throttled(p.store.root, trackers, also=on_commit)
     try:
         with stop_on_signals(StopRequest()):  # a signal before or after Ray Tune runs: stop there
-            outcome = sweep.execute(p, address=args.address, progress=not args.quiet,
-                                    show_ray_logs=args.ray_logs, on_commit=on_commit)
+            run = _adaptive_run if adaptive else sweep.execute  # adaptive: in rounds (adaptive/driver.py)
+            outcome = run(p, address=args.address, progress=not args.quiet, show_ray_logs=args.ray_logs,
+                          on_commit=on_commit)
     except (Interrupted, KeyboardInterrupt) as e:
         signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
         print(f"\ninterrupted ({signal.Signals(signum).name}): finished trials are saved in {p.store.root}; "
@@ -107,6 +117,12 @@ def _execute(p, args: argparse.Namespace) -> int:
     print(f"results: {p.store.root}/trials.parquet, {p.store.root}/steps.parquet")
     print(f"next: optbasin analyze {p.store.root}   |   optbasin report {p.store.root}")
     return EXIT_RUN_FAILED if failed else EXIT_OK
+
+
+def _adaptive_run(p, **kw):
+    from optbasin.adaptive.driver import run_adaptive
+
+    return run_adaptive(p, **kw).outcome
 
 
 def _plural(n: int, word: str) -> str:
@@ -327,6 +343,9 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a sweep file (skips trials already complete in its output directory)")
     p.add_argument("sweep")
+    p.add_argument("--adaptive", action="store_true",
+                   help="run in rounds that close the grid, bisect basin edges and lr windows, and add seeds where a "
+                        "claim is open, within the sweep file's 'adaptive:' limits (README 'Adaptive sweeps')")
     p.add_argument("--output", "-o", help="run directory (default: the sweep's 'output', else runs/<name>)")
     catalog_arg(p)
     run_args(p)
@@ -407,11 +426,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sweep", default="examples/quickstart.yaml",
                    help="sweep file for the efficiency and overhead figures")
     p.add_argument("--json", default="bench.json", help="where to write the results")
-    p.add_argument("--only", choices=["report", "population", "overhead"],
+    p.add_argument("--adaptive-sweep", default="examples/claims-cpu-quadratic.yaml",
+                   help="fixed design for the adaptive benchmark (its adaptive run starts from every other lr and a "
+                        "third of the seeds)")
+    p.add_argument("--adaptive-steps", type=int, metavar="N",
+                   help="the adaptive benchmark's step budget per trial (default: the sweep file's)")
+    p.add_argument("--only", choices=["report", "population", "overhead", "adaptive"],
                    help="run one benchmark only: report = first paint and full draw of the report in headless "
                         "Chromium; population = points per minute of populations vs one-point trials, memory per "
                         "member, GPU projection; sweep = `optbasin run` end to end vs a plain process pool over "
-                        "the same trials (--sweep), with a phase breakdown")
+                        "the same trials (--sweep), with a phase breakdown; adaptive = trials an adaptive run "
+                        "needs for the verdicts of the fixed design --adaptive-sweep, as a ratio")
     p.add_argument("--report-runs", nargs="+", metavar="RUN_DIR",
                    help="run directories for the report benchmark (default: synthetic results)")
     p.set_defaults(fn=cmd_bench)

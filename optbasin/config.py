@@ -417,6 +417,20 @@ class SearchSpec(Strict):
     metric: Literal["val_loss", "train_loss"] = "val_loss"
 
 
+class AdaptiveSpec(Strict):
+    """``adaptive:`` of a sweep run with ``optbasin run SWEEP --adaptive`` (optbasin/adaptive/driver.py):
+    rounds that close the grid, bisect basin edges and lr-sensitivity windows to ``resolution``
+    decades of lr, and add ``seeds_per_round`` seeds where a claim is still open, until nothing is
+    left to settle or a limit is reached."""
+
+    max_trials: int = Field(default=10_000, ge=1)  # trials of the run in all, the declared grid included
+    max_rounds: int = Field(default=10, ge=1)  # rounds after the declared grid (round 0)
+    max_wall_s: float | None = Field(default=None, gt=0)  # no new round once the run has taken this long
+    resolution: float = Field(default=0.1, gt=0, le=10)  # decades of lr: basin edges and windows this fine
+    seeds_per_round: int = Field(default=2, ge=1, le=MAX_SEEDS)  # seeds added to a cell of an open claim
+    max_seeds: int = Field(default=20, ge=2, le=MAX_SEEDS)  # seeds of a cell, at most
+
+
 class SweepSpec(Strict):
     kind: Literal["sweep"] = "sweep"
     name: str = Field(min_length=1)
@@ -439,6 +453,7 @@ class SweepSpec(Strict):
     population: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = "auto"
     claims: list[Claim] = []  # checked against the sweep's labels (cross_problems)
     trackers: list[Literal["mlflow", "tensorboard", "wandb"]] = []  # live export: optbasin/export/live.py
+    adaptive: AdaptiveSpec | None = None  # limits of `optbasin run --adaptive` (optbasin/adaptive/driver.py)
     source: str = ""  # the file it was read from
 
     @field_validator("name")
@@ -471,8 +486,19 @@ class SweepSpec(Strict):
         return [{"name": e} if isinstance(e, str) else e for e in v] if isinstance(v, list) else v
 
     def cross_problems(self, file: str) -> list[Problem]:
-        """Problems between fields (each located): claims naming labels the sweep does not run."""
-        return claim_problems(self.claims, file, [o.key for o in self.optimizers], [t.key for t in self.tasks])
+        """Problems between fields (each located): claims naming labels the sweep does not run, adaptive
+        limits below the declared design."""
+        problems = claim_problems(self.claims, file, [o.key for o in self.optimizers], [t.key for t in self.tasks])
+        a = self.adaptive
+        if a is not None and a.max_seeds < len(self.seeds):
+            problems.append(Problem(file, "adaptive.max_seeds", f"{a.max_seeds} is fewer than the sweep's "
+                                    f"{len(self.seeds)} seeds; give at least {len(self.seeds)}"))
+        if a is not None and self.search.method == "grid" and a.max_trials < self.trial_count():
+            problems.append(Problem(file, "adaptive.max_trials", f"{a.max_trials} is fewer than the declared grid's "
+                                    f"{self.trial_count()} trials (round 0); give at least {self.trial_count()}"))
+        if a is not None and self.search.method != "grid":
+            problems.append(Problem(file, "adaptive", "adaptive rounds extend a grid: use search.method grid"))
+        return problems
 
     def trial_count(self) -> int:
         """Trials this sweep plans, from the axes' lengths (nothing is expanded)."""

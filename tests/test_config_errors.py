@@ -40,7 +40,7 @@ def test_valid_sweep_passes(write_sweep, capsys):
         ({"name": "sgd", "hparams": {"momentum": 1.5}}, "optimizers[0].hparams.momentum", "< 1"),
         ({"name": "sgd", "hparams": {"nesterov": "yes"}}, "optimizers[0].hparams.nesterov", "expected a bool"),
         ({"name": "namo_d", "grid": {"clamp_c": [0.4, -0.5]}}, "optimizers[0].grid.clamp_c[1]",
-         "got -0.5, expected a float >= 0 (column-scale clamp c"),
+         "got -0.5, expected a float >= 0 and <= 1 (column-scale clamp c"),
     ],
 )
 def test_bad_optimizer_entry(tmp_path, write_sweep, capsys, entry, field, reason):

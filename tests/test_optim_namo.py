@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from optbasin.catalog import values_checked
 from optbasin.optimizers.namo import NAMO, NAMOD
 from tests.rounding import assert_params_agree
 
@@ -124,8 +125,9 @@ def test_namo_d_c_one_gives_every_column_the_same_scale():
 
 @pytest.mark.parametrize("c", [0.0, 1.5, 7.0])
 def test_namo_d_c_outside_unit_interval_means_no_clamping(c):
-    ref, _ = ours(NAMOD, 3, 0.5, clamp_c=2.0)
-    got, opt = ours(NAMOD, 3, 0.5, clamp_c=c)
+    with values_checked():  # the built-in entry allows c in [0, 1]; a user entry may allow c > 1
+        ref, _ = ours(NAMOD, 3, 0.5, clamp_c=2.0)
+        got, opt = ours(NAMOD, 3, 0.5, clamp_c=c)
     _close(got, ref)
     clamped, _ = ours(NAMOD, 3, 0.5, clamp_c=0.9)
     assert not torch.allclose(clamped["w1"], ref["w1"])

@@ -340,5 +340,10 @@ def run_states(run_dirs: Sequence[str | Path], claims=None, max_seeds: int | Non
     limit = max_seeds if max_seeds is not None else adaptive_max_seeds(run_dirs)
     result = analyze(trials, steps, claims=claims_from_runs(run_dirs) if claims is None else claims,
                      settings=settings, max_seeds=limit)
+    return pair_states(result)
+
+
+def pair_states(result: Analysis) -> list[PairState]:
+    """The analysis' sequential table as PairStates (what an adaptive round reads)."""
     return [PairState(r["claim"], r["task"], tuple(r["optimizers"]), r["state"], int(r["n_seeds"]),
                       float(r["e_value"]), r["reason"]) for r in result.sequential.to_dict(orient="records")]

@@ -7,8 +7,10 @@
 5. populations against one-point trials: points per minute, memory per member, a GPU projection
    (population.py);
 6. sweep overhead: ``optbasin run`` end to end against a plain process pool over the same trials,
-   with a phase breakdown (overhead.py).
-``--only report``, ``--only population`` or ``--only overhead`` runs just that one.
+   with a phase breakdown (overhead.py);
+7. adaptive sweeps: trials an adaptive run needs for the verdicts of a fixed design (adaptive.py,
+   the design ``--adaptive-sweep``).
+``--only report``, ``population``, ``overhead`` or ``adaptive`` runs just that one.
 Medians over repeated runs; nothing here is asserted in tests.
 """
 
@@ -26,7 +28,7 @@ def main(args: argparse.Namespace) -> int:
 
     only = getattr(args, "only", None)
     results: dict = {"optimizer_steps": [], "sweep": None, "memory": None, "report": None, "population": None,
-                     "overhead": None}
+                     "overhead": None, "adaptive": None}
     if only in (None, "report"):
         results["report"] = report.bench_report(getattr(args, "report_runs", None) or None)
         print(report.table(results["report"]), end="\n\n", flush=True)
@@ -40,6 +42,11 @@ def main(args: argparse.Namespace) -> int:
     if only in (None, "overhead"):
         results["overhead"] = overhead.bench_overhead(args.sweep)
         print(overhead.table(results["overhead"]), end="\n\n", flush=True)
+    if only in (None, "adaptive"):
+        from optbasin.bench import adaptive
+
+        results["adaptive"] = adaptive.bench_adaptive(args.adaptive_sweep, steps=getattr(args, "adaptive_steps", None))
+        print(adaptive.table(results["adaptive"]), end="\n\n", flush=True)
     Path(args.json).write_text(json.dumps(results, indent=2))
     print(f"json: {args.json}")
     return 0

@@ -41,6 +41,7 @@ from optbasin.analysis.loss_table import hp_columns
 from optbasin.analysis.specs import MetricSpec
 from optbasin.dashboards import figures as F
 from optbasin.dashboards.figures import plural
+from optbasin.dashboards.rounds import rounds_html
 from optbasin.dashboards.verdicts import num, verdicts_section
 from optbasin.sweeps.run_status import session_started_at
 
@@ -582,6 +583,9 @@ def page_content(
         sections.append(("profiles", _section("profiles", a.leaderboard["task"].nunique(), MIN_PROFILE_TASKS)))
         sections.append(("trials", _section("trials", trials_html(a))))
     sections.append(("notes", notes_html(a)))
+    rounds = rounds_html(metas)  # an adaptive run's rounds (dashboards/rounds.py)
+    if rounds:
+        sections.append(("rounds", _section("rounds", rounds)))
     sections.append(("meta", meta_html(metas, a, png_note)))
     nav = _section("nav", _nav_items(sections, tasks))
     return {

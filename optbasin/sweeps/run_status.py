@@ -53,8 +53,28 @@ def status_lines(run_dir: str, meta: dict[str, Any], trials: pd.DataFrame) -> li
                  + ", or its driver was killed (a killed session's time is not counted below)")
     over = f" over {sessions} sessions" if sessions > 1 else ""
     lines.append(f"started {meta.get('started_at')}, {state}, {elapsed:.0f} s of running{over}")
+    lines += adaptive_lines(meta)
     failures = store_failures(trials)
     if failures:
         lines.append(f"{len(failures)} failed trial{'s' * (len(failures) != 1)}, most common causes:")
         lines += [f"  {line}" for line in failure_lines(failures)]
     return lines
+
+
+def adaptive_lines(meta: dict[str, Any]) -> list[str]:
+    """An adaptive run's rounds (optbasin/adaptive/driver.py), one line each, and why it stopped."""
+
+    rounds = meta.get("rounds") or []
+    if not rounds:
+        return []
+    stopped = meta.get("adaptive_stopped")
+    tail = (f"adaptive: stopped after round {stopped['after_round']}: {stopped['reason']}" if stopped else
+            "adaptive: not settled yet (running, or stopped: continue with optbasin resume)")
+    return [round_line(r) for r in rounds] + [tail]
+
+
+def round_line(r: dict) -> str:
+    """One line per round: what it added and why, and the limit it met."""
+    why = ", ".join(f"{n} {reason}" for reason, n in r.get("added_for", {}).items())
+    limit = f"; limit {r['limit']}" if r.get("limit") else ""
+    return f"round {r['round']}: {r['trials']} trials ({why or 'none'}){limit}"

@@ -65,6 +65,7 @@ class Plan:
     sweep_file: Path
     catalog_dirs: list[str]
     sweep_yaml: str | None = None  # a sweep given as a document (plan_doc): RUN_DIR/sweep.yaml is its file
+    meta_extra: dict | None = None  # more keys for meta.json (an adaptive run's settings and rounds: adaptive.py)
 
     @property
     def searching(self) -> bool:
@@ -159,6 +160,7 @@ def claim_directory(p: Plan) -> dict:
         "runs": [*(meta or {}).get("runs", []),
                  {"sweep_file": str(p.sweep_file.resolve()), "command": sys.argv, "started_at": now}],
     }
+    meta.update(p.meta_extra or {})
     p.store.write_meta(meta)
     return meta
 

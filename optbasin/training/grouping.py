@@ -21,7 +21,7 @@ def is_member_value(v: object) -> bool:
 
 def group_key(spec: TrialSpec) -> str:
     """Equal keys <=> the two trials may be members of one population."""
-    fixed = spec.model_dump(exclude={"hparams", "swept", "source", "sweep", "task", "optimizer"})
+    fixed = spec.model_dump(exclude={"hparams", "swept", "source", "sweep", "task", "optimizer", "round", "added_for"})
     fixed["hparams"] = {k: v for k, v in spec.hparams.items() if not is_member_value(v)}
     fixed["member_names"] = sorted(k for k, v in spec.hparams.items() if is_member_value(v))
     return json.dumps(fixed, sort_keys=True, default=str)

@@ -39,12 +39,15 @@ class TrialSpec(BaseModel):
     split_other: list[str] = []
     # Not part of the identity: where and how it runs, and what produced it.
     source: Literal["grid", "search", "refine"] = "grid"  # where the point came from: sweeps/provenance.py
+    round: int = 0  # adaptive round that added it (0: the declared grid; optbasin/adaptive/)
+    added_for: str = ""  # why an adaptive round added it, e.g. "edge lr high"
     timeout_s: float | None = None  # the trial is failed after this long
     cpus: float = 1
     gpus: float = 0
     import_paths: list[str] = []
 
-    IDENTITY_EXCLUDE: ClassVar[set[str]] = {"sweep", "cpus", "gpus", "import_paths", "swept", "source", "timeout_s"}
+    IDENTITY_EXCLUDE: ClassVar[set[str]] = {"sweep", "cpus", "gpus", "import_paths", "swept", "source", "timeout_s",
+                                         "round", "added_for"}
 
     @property
     def trial_id(self) -> str:

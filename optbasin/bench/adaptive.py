@@ -1,0 +1,142 @@
+"""Adaptive sweeps against a fixed design (README "Adaptive sweeps"; issue 24's measure).
+
+Runs the fixed design of a sweep file (every lr point x every seed), then an adaptive run of the same
+sweep that starts coarser: every other lr point (ends kept) and a third of the seeds (at least 2),
+with ``adaptive:`` limits resolution = the fixed grid's finest lr spacing (equal resolution),
+max_seeds = the fixed design's seeds and max_trials = its trials (never more). Reported: the
+trials of each, their ratio, the verdict of every (claim, task) in both, and whether every optimum
+is interior (an edge at a bound the catalog declares is interior).
+
+The seeds-saved simulation of the sequential test comes from optbasin.analysis.power.simulate
+. Nothing here is asserted in tests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from optbasin.config import read_yaml
+
+
+def lr_spacing(axis: Any) -> float:
+    """Decades between neighbouring lrs of one axis (a log_range, or a list of values)."""
+    if isinstance(axis, dict):
+        lo, hi = axis["log_range"]
+        return math.log10(hi / lo) / max(1, axis["points"] - 1)
+    values = sorted(float(v) for v in axis)
+    return min((math.log10(b / a) for a, b in zip(values, values[1:])), default=math.inf)
+
+
+def thinned(axis: Any) -> Any:
+    """Every other lr point, both ends kept."""
+    if isinstance(axis, dict):
+        return {**axis, "points": (axis["points"] + 1) // 2}
+    values = sorted(axis)
+    kept = values[::2]
+    return kept if kept[-1] == values[-1] else [*kept, values[-1]]
+
+
+def coarse_doc(doc: dict, fixed_trials: int) -> dict:
+    """The adaptive run's sweep: the fixed one thinned, with its limits."""
+    seeds = list(range(doc["seeds"])) if isinstance(doc.get("seeds", 1), int) else list(doc["seeds"])
+    opts, spacing = [], math.inf
+    for o in doc["optimizers"]:
+        o = {"name": o} if isinstance(o, str) else dict(o)
+        grid = dict(o.get("grid", {}))
+        if "lr" in grid:
+            spacing = min(spacing, lr_spacing(grid["lr"]))
+            grid["lr"] = thinned(grid["lr"])
+        opts.append({**o, "grid": grid})
+    limits = {"resolution": round(spacing, 6) if math.isfinite(spacing) else 0.5, "seeds_per_round": 2,
+              "max_seeds": len(seeds), "max_trials": fixed_trials, "max_rounds": 12}
+    return {**doc, "seeds": seeds[:max(2, math.ceil(len(seeds) / 3))], "optimizers": opts, "adaptive": limits}
+
+
+def verdicts(run_dir: Path) -> dict[tuple[str, str], str]:
+    from optbasin.analysis import analyze_runs
+
+    a = analyze_runs([run_dir])
+    return {(r["claim"], r["task"]): r["verdict"] for r in a.verdicts_by_task.to_dict("records")}
+
+
+def edges_off_bounds(run_dir: Path, catalog: Any) -> list[str]:
+    """Optima on a grid edge that is not a declared bound of its hyperparameter ("task/opt: lr:high")."""
+    from optbasin.analysis import analyze_runs
+
+    out = []
+    for r in analyze_runs([run_dir]).leaderboard.to_dict("records"):
+        best = json.loads(r["best_point"])
+        hps = catalog.optimizers[r["optimizer_name"]].hyperparameters
+        for flag in filter(None, str(r["best_at_edge"]).split(",")):
+            name, _, side = flag.partition(":")
+            bound = (hps[name].le if side == "high" else hps[name].ge) if name in hps else None
+            if bound is None or best.get(name) != bound:
+                out.append(f"{r['task']}/{r['optimizer']}: {flag}")
+    return out
+
+
+def simulated() -> dict[str, Any]:
+    """The sequential test's seeds saved in simulation (analysis/power.py ``simulate``, its defaults):
+    fixed seeds / mean sequential seeds per true effect, at equal error rate and power."""
+    from optbasin.analysis.power import simulate
+
+    r = simulate()
+    return {"fixed_seeds": r["design"]["fixed_seeds"], "sequential_limit": r["design"]["sequential_limit"],
+            "seeds_ratio": {f"{e['effect']:g} sd": round(e["seeds_ratio"], 2) for e in r["effects"]}}
+
+
+def bench_adaptive(sweep_file: str | Path, out_dir: str | Path | None = None,
+                   steps: int | None = None) -> dict[str, Any]:
+    """``steps``: every task's step budget (a smaller design of the same grids and claims)."""
+    from optbasin.adaptive.driver import run_adaptive
+    from optbasin.sweeps.sweep import execute, plan_doc
+
+    sweep_file = Path(sweep_file)
+    root = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="optbasin-bench-adaptive-"))
+    doc = read_yaml(sweep_file)
+    doc.pop("output", None)
+    if steps:
+        doc["tasks"] = [{"name": t, "steps": steps} if isinstance(t, str) else {**t, "steps": steps}
+                        for t in doc["tasks"]]
+    fixed = plan_doc({**doc, "output": str(root / "fixed")}, base_dir=sweep_file.parent)
+    t0 = time.perf_counter()
+    execute(fixed, progress=False)
+    fixed_s = time.perf_counter() - t0
+    adoc = coarse_doc(doc, len(fixed.trials))
+    ap = plan_doc({**adoc, "output": str(root / "adaptive")}, base_dir=sweep_file.parent)
+    t0 = time.perf_counter()
+    result = run_adaptive(ap, progress=False, log=None)
+    adaptive_s = time.perf_counter() - t0
+    vf, va = verdicts(root / "fixed"), verdicts(root / "adaptive")
+    n_adaptive = len(ap.store.trials())
+    rows = [{"claim": c, "task": t, "fixed": vf[(c, t)], "adaptive": va.get((c, t), "(absent)")} for c, t in vf]
+    return {
+        "sweep": str(sweep_file), "steps": steps, "run_dirs": str(root), "fixed_trials": len(fixed.trials),
+        "adaptive_trials": n_adaptive, "ratio": round(len(fixed.trials) / max(1, n_adaptive), 2),
+        "rounds": len(result.rounds) - 1, "stopped": result.stopped, "adaptive_limits": adoc["adaptive"],
+        "same_verdicts": sum(r["fixed"] == r["adaptive"] for r in rows), "verdicts": rows,
+        "fixed_edges": edges_off_bounds(root / "fixed", fixed.catalog),
+        "adaptive_edges": edges_off_bounds(root / "adaptive", ap.catalog),
+        "fixed_wall_s": round(fixed_s, 1), "adaptive_wall_s": round(adaptive_s, 1),
+        "simulated": simulated(),
+    }
+
+
+def table(r: dict[str, Any]) -> str:
+    steps = f", {r['steps']} steps per trial" if r.get("steps") else ""
+    lines = [f"adaptive sweep vs fixed design ({r['sweep']}{steps}; runs in {r['run_dirs']}):",
+             f"  fixed: {r['fixed_trials']} trials ({r['fixed_wall_s']} s); adaptive: {r['adaptive_trials']} trials in "
+             f"{r['rounds']} rounds after the coarse start ({r['adaptive_wall_s']} s), stopped: {r['stopped']}",
+             f"  trials ratio fixed / adaptive: {r['ratio']}x; same verdict on {r['same_verdicts']} of "
+             f"{len(r['verdicts'])} (claim, task) pairs",
+             f"  optima on a grid edge (not a declared bound): fixed {', '.join(r['fixed_edges']) or 'none'}; "
+             f"adaptive {', '.join(r['adaptive_edges']) or 'none'}",
+             f"  {'claim':<40} {'task':<12} {'fixed':<20} adaptive"]
+    lines += [f"  {v['claim']:<40} {v['task']:<12} {v['fixed']:<20} {v['adaptive']}" for v in r["verdicts"]]
+    lines.append(f"  simulated (sequential test): {r['simulated']}")
+    return "\n".join(lines)
