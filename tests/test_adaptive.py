@@ -26,7 +26,7 @@ from optbasin.adaptive import driver as adaptive
 from optbasin.adaptive.points import plan_round
 from optbasin.adaptive.axis_step import beyond
 from optbasin.sweeps.run_status import adaptive_lines
-from optbasin.sweeps.runner import trial_row
+from optbasin.sweeps.rows import trial_row
 from optbasin.sweeps.spec import expand, load_sweep_doc
 from optbasin.sweeps.store import ResultsStore
 
@@ -222,16 +222,15 @@ def stored(tmp_path, spec, catalog, loss):
     return SimpleNamespace(spec=spec, catalog=catalog, store=store), planned
 
 
-@pytest.mark.parametrize("state", ["open", "insufficient seeds"])
-def test_seeds_only_for_the_cells_of_open_pairs(tmp_path, monkeypatch, state):
+def test_seeds_only_for_the_cells_of_open_pairs(tmp_path, monkeypatch):
     spec, catalog = sweep(tmp_path, OPTS, claims=CLAIMS)
     p, planned = stored(tmp_path, spec, catalog, bowl(best_lr=0.01))
     asked = []
-    monkeypatch.setattr(sequential, "run_states", lambda dirs, claims=None: asked.append(dirs) or states(state))
+    monkeypatch.setattr(adaptive, "pair_states", lambda analysis: asked.append(analysis) or states("open"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no step rows in this store
         adds, _ = adaptive.next_round(p, planned, AdaptiveSpec(seeds_per_round=3))
-    assert asked == [[p.store.root]]
+    assert len(asked) == 1 and not asked[0].trials.empty  # the states of the store's own analysis
     seeded = [a for a in adds if a.why.startswith("seeds")]
     assert {a.optimizer for a in seeded} == {"adamw", "sgd"}  # not muon: its pairs are decided or futile
     assert all(a.seeds == (2, 3, 4) for a in seeded)  # the same new seeds in both cells: paired
@@ -240,10 +239,21 @@ def test_seeds_only_for_the_cells_of_open_pairs(tmp_path, monkeypatch, state):
     assert not [a for a in adds if not a.why.startswith("seeds")]  # the grid is closed already
 
 
+def test_no_seeds_where_the_seed_limit_cannot_decide(tmp_path, monkeypatch):
+    """"insufficient seeds" is final (sequential.py: no finding within max_seeds): no seeds for it."""
+    spec, catalog = sweep(tmp_path, OPTS, claims=CLAIMS)
+    p, planned = stored(tmp_path, spec, catalog, bowl(best_lr=0.01))
+    monkeypatch.setattr(adaptive, "pair_states", lambda analysis: states("insufficient seeds"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adds, _ = adaptive.next_round(p, planned, AdaptiveSpec(seeds_per_round=3))
+    assert [a for a in adds if a.why.startswith("seeds")] == []
+
+
 def test_seeds_stop_at_max_seeds(tmp_path, monkeypatch):
     spec, catalog = sweep(tmp_path, OPTS, claims=CLAIMS)
     p, planned = stored(tmp_path, spec, catalog, bowl(best_lr=0.01))
-    monkeypatch.setattr(sequential, "run_states", lambda dirs, claims=None: states())
+    monkeypatch.setattr(adaptive, "pair_states", lambda analysis: states())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         adds, _ = adaptive.next_round(p, planned, AdaptiveSpec(seeds_per_round=3, max_seeds=3))
@@ -307,7 +317,7 @@ def test_limits_come_from_the_sweep_file_else_the_run_else_defaults(tmp_path):
 
 
 def test_trials_of_different_rounds_may_share_a_population(tmp_path):
-    from optbasin.population.grouping import group_key
+    from optbasin.training.grouping import group_key
 
     spec, catalog = sweep(tmp_path, [{"name": "sgd", "grid": {"lr": [0.01, 0.1]}}], seeds=1)
     a, b = expand(spec, catalog)
@@ -330,7 +340,7 @@ def fake_execute(loss, stop_after=None, share=0.5):
     """sweep.execute without Ray: claims the directory as execute does, then records the pending
     trials' synthetic results; with ``stop_after`` = n, the n-th call records ``share`` of them and
     dies (share 1: between rounds)."""
-    from optbasin.sweeps.runner import Outcome
+    from optbasin.sweeps.callback import Outcome
     from optbasin.sweeps.sweep import check_directory, claim_directory
 
     calls = []
