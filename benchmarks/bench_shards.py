@@ -69,9 +69,12 @@ def main() -> None:
                     t0 = time.perf_counter()
                     s = write_shards([root / corpus], root / "tok", root / "out", force=True, workers=workers)
                     rates.append((s.train_tokens + s.val_tokens) / (time.perf_counter() - t0))
-                print(f"{corpus if corpus == 'one' else f'{args.copies} copies':>9}  workers={workers}  "
-                      f"{s.train_tokens + s.val_tokens:>10,} tokens  "
-                      + "  ".join(f"{r / 1e6:.2f}" for r in rates) + "  M tokens/s")
+                print(
+                    f"{corpus if corpus == 'one' else f'{args.copies} copies':>9}  workers={workers}  "
+                    f"{s.train_tokens + s.val_tokens:>10,} tokens  "
+                    + "  ".join(f"{r / 1e6:.2f}" for r in rates)
+                    + "  M tokens/s"
+                )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,12 @@ def shifted_optimum(trials, decades: float):
 
 def main(n: int) -> None:
     claims = {"best loss": ("best_loss", "less"), "basin": ("basin_width", "greater")}
-    for name, shift, decades in (("null", 0.0, 0.0), ("2 sd", 2.0, 0.0), ("null, optima 1 decade apart", 0.0, 1.0),
-                                 ("2 sd, optima 1 decade apart", 2.0, 1.0)):
+    for name, shift, decades in (
+        ("null", 0.0, 0.0),
+        ("2 sd", 2.0, 0.0),
+        ("null, optima 1 decade apart", 0.0, 1.0),
+        ("2 sd, optima 1 decade apart", 2.0, 1.0),
+    ):
         for rng in (21, 22):
             trials = shifted_optimum(C.simulate(n, 8, shift=shift, rng=rng), decades)
             v = C.verdicts(trials, claims)

@@ -18,8 +18,10 @@ def main(a_dir: str, b_dir: str) -> None:
     rel = (a.final_val_loss - b.final_val_loss).abs() / a.final_val_loss.abs()
     table = a[["optimizer", "task", "hp.lr"]].assign(rel=rel).groupby(["optimizer", "task", "hp.lr"]).rel.max()
     print(table.unstack(0).to_string(float_format=lambda x: f"{x:.1e}"))
-    print(f"trials {len(a)}; same status: {int((a.status == b.status).sum())}; "
-          f"same steps_done: {int((a.steps_done == b.steps_done).sum())}")
+    print(
+        f"trials {len(a)}; same status: {int((a.status == b.status).sum())}; "
+        f"same steps_done: {int((a.steps_done == b.steps_done).sum())}"
+    )
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ for a dict, the field and what is allowed), as the CLI reports it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -26,8 +27,13 @@ from optbasin.config import MAX_TRIALS
 from optbasin.errors import StoreError
 
 
-def plan_sweep(sweep: dict | str | Path, *, output: str | Path | None = None, catalog: Sequence[str] = (),
-               max_trials: int = MAX_TRIALS):
+def plan_sweep(
+    sweep: dict | str | Path,
+    *,
+    output: str | Path | None = None,
+    catalog: Sequence[str] = (),
+    max_trials: int = MAX_TRIALS,
+):
     """Validate and expand a sweep (a dict, or the path of a sweep YAML file); nothing is written.
     Returns the plan: ``.trials`` lists every trial, ``.store.root`` is the run directory."""
     from optbasin.analysis.claims import check_claim_metrics
@@ -44,8 +50,15 @@ def plan_sweep(sweep: dict | str | Path, *, output: str | Path | None = None, ca
     return p
 
 
-def run_sweep(sweep: dict | str | Path, *, output: str | Path | None = None, catalog: Sequence[str] = (),
-              max_trials: int = MAX_TRIALS, progress: bool = True, address: str | None = None) -> "Run":
+def run_sweep(
+    sweep: dict | str | Path,
+    *,
+    output: str | Path | None = None,
+    catalog: Sequence[str] = (),
+    max_trials: int = MAX_TRIALS,
+    progress: bool = True,
+    address: str | None = None,
+) -> Run:
     """Run a sweep (a dict or a sweep YAML path) through Ray Tune, as ``optbasin run`` does:
     trials already complete in its run directory are skipped. Returns the run directory opened
     (``Run``); ``run.outcome`` holds the counts and the errors of failed trials. An interrupt
@@ -62,7 +75,7 @@ def run_sweep(sweep: dict | str | Path, *, output: str | Path | None = None, cat
     return run
 
 
-def open_run(*run_dirs: str | Path, claims: Any = None, settings: Any = None) -> "Run":
+def open_run(*run_dirs: str | Path, claims: Any = None, settings: Any = None) -> Run:
     """A run directory (several: merged, as ``optbasin report A B``) as a ``Run``. claims: a claims
     YAML path or a list of claim dicts (default: the sweep file's claims)."""
     return Run(run_dirs, claims=claims, settings=settings)
@@ -88,7 +101,7 @@ class Run:
         self.outcome = None  # set by run_sweep
         self.refresh()
 
-    def refresh(self) -> "Run":
+    def refresh(self) -> Run:
         """Reread the results (a sweep that is still running has written more)."""
         from optbasin.sweeps.store import load_runs
 
@@ -99,8 +112,11 @@ class Run:
 
     def __repr__(self) -> str:
         t = self._raw
-        what = (f"{len(t)} trials, {t['task'].nunique()} task(s), {t['optimizer'].nunique()} optimizer(s)"
-                if not t.empty else "no trials yet")
+        what = (
+            f"{len(t)} trials, {t['task'].nunique()} task(s), {t['optimizer'].nunique()} optimizer(s)"
+            if not t.empty
+            else "no trials yet"
+        )
         return f"Run({', '.join(str(d) for d in self.dirs)}: {what})"
 
     # ---- tables --------------------------------------------------------------------------
@@ -115,8 +131,12 @@ class Run:
         from optbasin.analysis import analyze
         from optbasin.analysis.analyze import claims_from_runs
 
-        return analyze(self._raw, self.steps, claims=claims if claims is not None else claims_from_runs(self.dirs),
-                       settings=self.settings)
+        return analyze(
+            self._raw,
+            self.steps,
+            claims=claims if claims is not None else claims_from_runs(self.dirs),
+            settings=self.settings,
+        )
 
     @property
     def trials(self) -> pd.DataFrame:
@@ -135,8 +155,15 @@ class Run:
         rows = []
         for (t, o), res in sorted(self.analysis.per_seed.items()):
             if (task is None or t == task) and (optimizer is None or o == optimizer):
-                frame = pd.DataFrame({"task": t, "optimizer": o, "seed": res.group.seeds, "ran": res.ran,
-                                      **{col: v for col, v in res.values.items()}})
+                frame = pd.DataFrame(
+                    {
+                        "task": t,
+                        "optimizer": o,
+                        "seed": res.group.seeds,
+                        "ran": res.ran,
+                        **{col: v for col, v in res.values.items()},
+                    }
+                )
                 rows.append(frame)
         if not rows:
             known = ", ".join(f"{t}/{o}" for t, o in sorted(self.analysis.per_seed)) or "(none)"

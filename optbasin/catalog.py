@@ -21,12 +21,13 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from optbasin.config import HParamDef, OptimizerDef, TaskDef, parse, read_yaml
 from optbasin.errors import ConfigError, Problem
@@ -49,7 +50,7 @@ class Catalog:
     replaced: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # -> (user file, built-in file)
 
     @classmethod
-    def load(cls, extra_dirs: list[str | Path] = ()) -> "Catalog":
+    def load(cls, extra_dirs: list[str | Path] = ()) -> Catalog:
         """The built-in entries, then each directory's (a later entry of the same name replaces an
         earlier one); a user entry replacing a built-in is announced with a CatalogNote."""
         cat = cls(dirs=[str(Path(d).resolve()) for d in extra_dirs])
@@ -75,8 +76,13 @@ class Catalog:
     def announce(self) -> None:
         """A CatalogNote per user entry that replaces a built-in one."""
         for (kind, name), (user, original) in self.replaced.items():
-            warnings.warn(CatalogNote(f"{user} replaces the built-in {kind} {name!r} ({original}): "
-                                      "sweeps, trials and build() use the replacement"), stacklevel=3)
+            warnings.warn(
+                CatalogNote(
+                    f"{user} replaces the built-in {kind} {name!r} ({original}): "
+                    "sweeps, trials and build() use the replacement"
+                ),
+                stacklevel=3,
+            )
 
     def add(self, doc: Any, file: str, builtin: bool = False) -> None:
         kind = doc.get("kind") if isinstance(doc, dict) else None
@@ -106,8 +112,10 @@ class Catalog:
         while self.pending:
             ready = [n for n, (doc, _) in self.pending.items() if doc["extends"] not in self.pending]
             if not ready:  # only cycles are left
-                problems += [Problem(file, "extends", f"{doc['extends']!r} extends back to this entry (a cycle)")
-                             for doc, file in self.pending.values()]
+                problems += [
+                    Problem(file, "extends", f"{doc['extends']!r} extends back to this entry (a cycle)")
+                    for doc, file in self.pending.values()
+                ]
                 break
             for name in ready:
                 doc, file = self.pending.pop(name)
@@ -124,31 +132,57 @@ class Catalog:
         overrides (field by field) and preset (each a single allowed value) on top."""
         parent_name = doc["extends"]
         if parent_name not in self.optimizers:
-            raise ConfigError([Problem(file, "extends", f"unknown optimizer {parent_name!r}; known: "
-                                       f"{', '.join(sorted(self.optimizers))}")])
+            raise ConfigError(
+                [
+                    Problem(
+                        file,
+                        "extends",
+                        f"unknown optimizer {parent_name!r}; known: {', '.join(sorted(self.optimizers))}",
+                    )
+                ]
+            )
         parent = self.optimizers[parent_name]
         hps = {k: h.model_dump(exclude_unset=True) for k, h in parent.hyperparameters.items()}
         overrides, preset = doc.get("hyperparameters") or {}, doc.get("preset") or {}
-        problems = [Problem(file, f, "expected a mapping") for f, v in (("hyperparameters", overrides),
-                                                                         ("preset", preset)) if not isinstance(v, dict)]
-        problems += [Problem(file, f"hyperparameters.{k}", "expected a mapping of fields (type, default, ...)")
-                     for k, o in (overrides.items() if not problems else ()) if not isinstance(o, dict)]
+        problems = [
+            Problem(file, f, "expected a mapping")
+            for f, v in (("hyperparameters", overrides), ("preset", preset))
+            if not isinstance(v, dict)
+        ]
+        problems += [
+            Problem(file, f"hyperparameters.{k}", "expected a mapping of fields (type, default, ...)")
+            for k, o in (overrides.items() if not problems else ())
+            if not isinstance(o, dict)
+        ]
         if problems:
             raise ConfigError(problems)
         for k, o in overrides.items():
             hps[k] = {**hps.get(k, {}), **o}
         for k, v in preset.items():
-            why = (f"not a hyperparameter of {parent_name}; known: {', '.join(sorted(parent.hyperparameters))}"
-                   if k not in parent.hyperparameters else parent.hyperparameters[k].check(v))
+            why = (
+                f"not a hyperparameter of {parent_name}; known: {', '.join(sorted(parent.hyperparameters))}"
+                if k not in parent.hyperparameters
+                else parent.hyperparameters[k].check(v)
+            )
             if why:
                 problems.append(Problem(file, f"preset.{k}", why))
                 continue
-            hps[k] = {**hps[k], "default": v, "choices": [v], "origin": f"{doc.get('name')}'s preset",
-                      "help": f"fixed by {doc.get('name')}'s preset; {hps[k].get('help', '')}"}
+            hps[k] = {
+                **hps[k],
+                "default": v,
+                "choices": [v],
+                "origin": f"{doc.get('name')}'s preset",
+                "help": f"fixed by {doc.get('name')}'s preset; {hps[k].get('help', '')}",
+            }
         if problems:
             raise ConfigError(problems)
-        inherited = {"class": parent.cls, "description": parent.description, "paper": parent.paper,
-                     "defaults_from": parent.defaults_from, "tuples": parent.tuples}
+        inherited = {
+            "class": parent.cls,
+            "description": parent.description,
+            "paper": parent.paper,
+            "defaults_from": parent.defaults_from,
+            "tuples": parent.tuples,
+        }
         return {**inherited, **doc, "hyperparameters": hps}
 
     def optimizer(self, name: str) -> OptimizerDef:

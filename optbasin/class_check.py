@@ -44,18 +44,32 @@ def signature_problems(d: OptimizerDef, cls: type, file: str) -> list[Problem]:
         if arg in d.tuples:
             n = len(d.tuples[arg])
             if isinstance(default, tuple) and len(default) != n:
-                problems.append(Problem(file, field, f"{d.cls} takes {arg} as a tuple of {len(default)} "
-                                        f"(default {default!r}), not of {n}"))
+                problems.append(
+                    Problem(
+                        file,
+                        field,
+                        f"{d.cls} takes {arg} as a tuple of {len(default)} (default {default!r}), not of {n}",
+                    )
+                )
         elif isinstance(default, tuple):
             stem = arg[:-1] if arg.endswith("s") else arg  # betas: beta1, beta2
             names = ", ".join(f"{stem}{i + 1}" for i in range(len(default)))
-            problems.append(Problem(file, field, (
-                f"{d.cls} takes {arg} as a tuple (default {default!r}): declare one hyperparameter per member "
-                f"and pack them, e.g. hyperparameters {names} and tuples: {{{arg}: [{names}]}}")))
+            problems.append(
+                Problem(
+                    file,
+                    field,
+                    (
+                        f"{d.cls} takes {arg} as a tuple (default {default!r}): declare one hyperparameter per member "
+                        f"and pack them, e.g. hyperparameters {names} and tuples: {{{arg}: [{names}]}}"
+                    ),
+                )
+            )
     for arg, p in named.items():
         declared = arg in d.tuples or (arg in d.hyperparameters and arg not in packed)
         if p.default is inspect.Parameter.empty and (
-                not declared or (arg in d.hyperparameters and d.hyperparameters[arg].default is None)):
-            problems.append(Problem(file, f"hyperparameters.{arg}",
-                                    f"{d.cls} requires argument {arg!r}: declare it with a default"))
+            not declared or (arg in d.hyperparameters and d.hyperparameters[arg].default is None)
+        ):
+            problems.append(
+                Problem(file, f"hyperparameters.{arg}", f"{d.cls} requires argument {arg!r}: declare it with a default")
+            )
     return problems

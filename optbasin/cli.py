@@ -8,9 +8,9 @@ import argparse
 import signal
 import sys
 import warnings
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
 
 from optbasin.config import MAX_TRIALS
 from optbasin.errors import ConfigError, Interrupted, OptbasinError
@@ -36,16 +36,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.adaptive and p.searching:
         from optbasin.errors import Problem
 
-        raise ConfigError([Problem(args.sweep, "search.method", "--adaptive extends a grid: use method grid "
-                                   "(or `optbasin refine` after a search)")])
+        raise ConfigError(
+            [
+                Problem(
+                    args.sweep,
+                    "search.method",
+                    "--adaptive extends a grid: use method grid (or `optbasin refine` after a search)",
+                )
+            ]
+        )
     if p.spec.adaptive is not None and not args.adaptive:
         print("note: the sweep file's 'adaptive:' applies with --adaptive; running the declared grid", file=sys.stderr)
     return _execute(p, args, adaptive=args.adaptive)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from optbasin.sweeps import search, sweep
     from optbasin.adaptive.driver import is_adaptive
+    from optbasin.sweeps import search, sweep
 
     p = sweep.resume_plan(args.run_dir, args.max_trials)
     meta = p.store.read_meta() or {}
@@ -60,15 +67,19 @@ def _execute(p, args: argparse.Namespace, adaptive: bool = False) -> int:
 
     check_claim_metrics(p.spec.claims, str(p.sweep_file))  # the claims' metrics: the analysis's registry
     if p.searching:
-        print(f"sweep {p.spec.name!r}: {p.n_trials} trials ({p.spec.search.method} search, {p.spec.search.trials} "
-              f"trials per task x optimizer, seed {p.spec.seeds[0]}) -> {p.store.root}")
+        print(
+            f"sweep {p.spec.name!r}: {p.n_trials} trials ({p.spec.search.method} search, {p.spec.search.trials} "
+            f"trials per task x optimizer, seed {p.spec.seeds[0]}) -> {p.store.root}"
+        )
         if args.dry_run:
             print("  (the search samples its points as it runs; `optbasin refine` then lays a grid around the best)")
             return EXIT_OK
     else:
-        print(f"sweep {p.spec.name!r}: {len(p.trials)} trials "
-              f"({_plural(len(p.spec.tasks), 'task')} x {_plural(len(p.spec.optimizers), 'optimizer')} x grids x "
-              f"{_plural(len(p.spec.seeds), 'seed')}) -> {p.store.root}")
+        print(
+            f"sweep {p.spec.name!r}: {len(p.trials)} trials "
+            f"({_plural(len(p.spec.tasks), 'task')} x {_plural(len(p.spec.optimizers), 'optimizer')} x grids x "
+            f"{_plural(len(p.spec.seeds), 'seed')}) -> {p.store.root}"
+        )
     from optbasin.analysis.feasibility import sweep_warnings
 
     for w in sweep_warnings(p.spec):
@@ -90,16 +101,22 @@ def _execute(p, args: argparse.Namespace, adaptive: bool = False) -> int:
     try:
         with stop_on_signals(StopRequest()):  # a signal before or after Ray Tune runs: stop there
             run = _adaptive_run if adaptive else sweep.execute  # adaptive: in rounds (adaptive/driver.py)
-            outcome = run(p, address=args.address, progress=not args.quiet, show_ray_logs=args.ray_logs,
-                          on_commit=on_commit)
+            outcome = run(
+                p, address=args.address, progress=not args.quiet, show_ray_logs=args.ray_logs, on_commit=on_commit
+            )
     except (Interrupted, KeyboardInterrupt) as e:
         signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
-        print(f"\ninterrupted ({signal.Signals(signum).name}): finished trials are saved in {p.store.root}; "
-              f"continue with: optbasin resume {p.store.root}", file=sys.stderr)
+        print(
+            f"\ninterrupted ({signal.Signals(signum).name}): finished trials are saved in {p.store.root}; "
+            f"continue with: optbasin resume {p.store.root}",
+            file=sys.stderr,
+        )
         return 128 + signum
     if outcome.skipped:
-        print(f"{_plural(outcome.skipped, 'trial')} already complete in {p.store.root} "
-              f"{'was' if outcome.skipped == 1 else 'were'} skipped")
+        print(
+            f"{_plural(outcome.skipped, 'trial')} already complete in {p.store.root} "
+            f"{'was' if outcome.skipped == 1 else 'were'} skipped"
+        )
     _print_summary(p.store.root)
     if args.report:  # the final state, also for a page open on the live report
         _write_report([p.store.root], p.store.root / "report.html", live=True)
@@ -189,12 +206,16 @@ def _print_summary(run_dir: Path) -> None:
         cut = ">=" if r.get("basin_width_rel0.1_cut") and width == width else "  "  # cut by the grid's edge
         basin = f"{width:>5.2f}d" if width == width else f"{'-':>6}"  # undefined (NaN): a dash
         edge = "*" if lr_at_edge(r["best_at_edge"]) else " "  # other axes' edges: in the analysis notes
-        print(f"{r['task']:<14} {r['optimizer']:<14} {_num(r['best_lr'], '.3g'):>8}{edge} "
-              f"{_num(r['best_loss'], '.4f'):>10} {cut}{basin} {r['diverged']:>9} {r['failed']:>7}")
+        print(
+            f"{r['task']:<14} {r['optimizer']:<14} {_num(r['best_lr'], '.3g'):>8}{edge} "
+            f"{_num(r['best_loss'], '.4f'):>10} {cut}{basin} {r['diverged']:>9} {r['failed']:>7}"
+        )
     if (board["failed"] == board["trials"]).any():
         print(f"-: no completed trial to score (every trial failed; the causes: optbasin status {run_dir})")
-    print("loss: final validation loss, median over seeds (diverged and failed trials count as the initial loss); "
-          "basin: decades of lr within 10% of the best (>= cut by the grid's edge); * best lr at the grid's edge")
+    print(
+        "loss: final validation loss, median over seeds (diverged and failed trials count as the initial loss); "
+        "basin: decades of lr within 10% of the best (>= cut by the grid's edge); * best lr at the grid's edge"
+    )
     if not result.verdicts.empty:
         from optbasin.analysis.text import verdict_lines
 
@@ -211,8 +232,13 @@ def cmd_refine(args: argparse.Namespace) -> int:
         print(path.read_text())
         return EXIT_OK
     meta = p.store.read_meta() or {}
-    refined = sweep.plan(path, meta.get("catalog_dirs", []), output=str(p.store.root),
-                         base_dir=Path(meta.get("sweep_file", path)).parent, max_trials=args.max_trials)
+    refined = sweep.plan(
+        path,
+        meta.get("catalog_dirs", []),
+        output=str(p.store.root),
+        base_dir=Path(meta.get("sweep_file", path)).parent,
+        max_trials=args.max_trials,
+    )
     refined.trials = search.as_refine(refined.trials)
     return _execute(refined, args)
 
@@ -252,9 +278,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from optbasin.analysis import analyze_runs
 
     if len(args.run_dirs) > 1 and not args.out:  # the first run's own analysis/ is not the combined one
-        raise OptbasinError(f"an analysis of {len(args.run_dirs)} run directories needs -o/--out DIR for its tables "
-                            f"(they would replace {Path(args.run_dirs[0]) / 'analysis'}, the analysis of that run "
-                            "alone)")
+        raise OptbasinError(
+            f"an analysis of {len(args.run_dirs)} run directories needs -o/--out DIR for its tables "
+            f"(they would replace {Path(args.run_dirs[0]) / 'analysis'}, the analysis of that run "
+            "alone)"
+        )
     with _notes():
         result = analyze_runs(args.run_dirs, claims_file=args.claims)
     print(result.to_text())
@@ -275,8 +303,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     if len(args.run_dirs) > 1 and not args.output:  # the first run's own report.html is not the merged one
-        raise OptbasinError(f"a report of {len(args.run_dirs)} run directories needs -o/--output FILE "
-                            f"(it would replace {Path(args.run_dirs[0]) / 'report.html'}, the report of that run alone)")
+        raise OptbasinError(
+            f"a report of {len(args.run_dirs)} run directories needs -o/--output FILE "
+            f"(it would replace {Path(args.run_dirs[0]) / 'report.html'}, the report of that run alone)"
+        )
     out = Path(args.output) if args.output else Path(args.run_dirs[0]) / "report.html"
     path = _write_report([Path(d) for d in args.run_dirs], out, live=False, png=args.png, claims=args.claims)
     print(f"report: {path}")
@@ -290,17 +320,29 @@ def cmd_shards(args: argparse.Namespace) -> int:
     from optbasin.tasks.shards import write_shards
 
     try:
-        s = write_shards(args.texts, args.tokenizer, args.out, val_fraction=args.val_fraction, force=args.force,
-                         workers=args.workers, log=lambda m: print(m, file=sys.stderr))
+        s = write_shards(
+            args.texts,
+            args.tokenizer,
+            args.out,
+            val_fraction=args.val_fraction,
+            force=args.force,
+            workers=args.workers,
+            log=lambda m: print(m, file=sys.stderr),
+        )
     except KeyboardInterrupt:
         print("\ninterrupted: no shards written (existing ones are untouched)", file=sys.stderr)
         return 128 + signal.SIGINT
-    print(f"{s.out}/train.bin: {s.train_tokens:,} tokens; {s.out}/val.bin: {s.val_tokens:,} tokens "
-          f"({s.documents:,} document{'s' if s.documents != 1 else ''}, {s.seconds:.1f} s)")
+    print(
+        f"{s.out}/train.bin: {s.train_tokens:,} tokens; {s.out}/val.bin: {s.val_tokens:,} tokens "
+        f"({s.documents:,} document{'s' if s.documents != 1 else ''}, {s.seconds:.1f} s)"
+    )
     print(f"use it: task params {{data_dir: {s.out}}}")
     if s.val_tokens < SHORTEST_USEFUL_VAL:
-        print(f"warning: {s.out}/val.bin has {s.val_tokens} tokens, fewer than one gpt2-small window "
-              f"({SHORTEST_USEFUL_VAL}): that task refuses it; raise --val-fraction", file=sys.stderr)
+        print(
+            f"warning: {s.out}/val.bin has {s.val_tokens} tokens, fewer than one gpt2-small window "
+            f"({SHORTEST_USEFUL_VAL}): that task refuses it; raise --val-fraction",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -309,8 +351,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     with _notes():
         r = export_run(args.run_dir, args.to, out=args.out)
-    print(f"{args.to}: {r['trials']} trials of {args.run_dir} -> {r['destination']} "
-          f"({r['written']} written, {r['unchanged']} unchanged)")
+    print(
+        f"{args.to}: {r['trials']} trials of {args.run_dir} -> {r['destination']} "
+        f"({r['written']} written, {r['unchanged']} unchanged)"
+    )
     return EXIT_OK
 
 
@@ -326,12 +370,22 @@ def parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     def catalog_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--catalog", action="append", default=[], metavar="DIR",
-                       help="directory of optimizer/task YAML files to add (repeatable)")
+        p.add_argument(
+            "--catalog",
+            action="append",
+            default=[],
+            metavar="DIR",
+            help="directory of optimizer/task YAML files to add (repeatable)",
+        )
 
     def max_trials_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--max-trials", type=int, default=MAX_TRIALS, metavar="N",
-                       help=f"refuse sweeps of more than N trials (default {MAX_TRIALS})")
+        p.add_argument(
+            "--max-trials",
+            type=int,
+            default=MAX_TRIALS,
+            metavar="N",
+            help=f"refuse sweeps of more than N trials (default {MAX_TRIALS})",
+        )
 
     def run_args(p: argparse.ArgumentParser) -> None:
         max_trials_arg(p)
@@ -343,9 +397,12 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a sweep file (skips trials already complete in its output directory)")
     p.add_argument("sweep")
-    p.add_argument("--adaptive", action="store_true",
-                   help="run in rounds that close the grid, bisect basin edges and lr windows, and add seeds where a "
-                        "claim is open, within the sweep file's 'adaptive:' limits (README 'Adaptive sweeps')")
+    p.add_argument(
+        "--adaptive",
+        action="store_true",
+        help="run in rounds that close the grid, bisect basin edges and lr windows, and add seeds where a "
+        "claim is open, within the sweep file's 'adaptive:' limits (README 'Adaptive sweeps')",
+    )
     p.add_argument("--output", "-o", help="run directory (default: the sweep's 'output', else runs/<name>)")
     catalog_arg(p)
     run_args(p)
@@ -375,70 +432,120 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list optimizers, tasks, or the parameter split of a task")
     p.add_argument("what", choices=["optimizers", "tasks", "params"])
-    p.add_argument("name", nargs="?", help="with 'optimizers': one optimizer in full (every default and where it "
-                   "comes from); with 'params': the task")
+    p.add_argument(
+        "name",
+        nargs="?",
+        help="with 'optimizers': one optimizer in full (every default and where it "
+        "comes from); with 'params': the task",
+    )
     catalog_arg(p)
     p.set_defaults(fn=cmd_list)
 
     p = sub.add_parser("analyze", help="robustness leaderboard and claim verdicts of run directories")
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--claims", help="claims YAML (default: the sweep file's claims)")
-    p.add_argument("--out", "-o", help="directory for the CSV tables (default RUN_DIR/analysis; required with "
-                   "several run directories)")
+    p.add_argument(
+        "--out",
+        "-o",
+        help="directory for the CSV tables (default RUN_DIR/analysis; required with several run directories)",
+    )
     p.add_argument("--json", help="also write everything as one JSON file")
     p.add_argument("--markdown", help="also write the leaderboard and the per-task claim verdicts as Markdown tables")
     p.set_defaults(fn=cmd_analyze)
 
     p = sub.add_parser("report", help="write the self-contained HTML report")
     p.add_argument("run_dirs", nargs="+")
-    p.add_argument("--output", "-o", help="HTML file (default RUN_DIR/report.html; required with several run directories)")
+    p.add_argument(
+        "--output", "-o", help="HTML file (default RUN_DIR/report.html; required with several run directories)"
+    )
     p.add_argument("--claims", help="claims YAML (default: the sweep file's claims)")
-    p.add_argument("--png", action="store_true", help="also export figures as PNG into figures/ next to the HTML (kaleido, else a headless Chromium)")
+    p.add_argument(
+        "--png",
+        action="store_true",
+        help="also export figures as PNG into figures/ next to the HTML (kaleido, else a headless Chromium)",
+    )
     p.set_defaults(fn=cmd_report)
 
-    p = sub.add_parser("shards", help="tokenize local text files into nanoGPT token shards (train.bin / val.bin, "
-                                      "uint16 GPT-2 ids) for a GPT task's data_dir")
-    p.add_argument("texts", nargs="+", metavar="TEXT",
-                   help="UTF-8 text files (one document each), .jsonl files (one document per line, in its 'text' "
-                        "field) or directories of them")
-    p.add_argument("--tokenizer", required=True, metavar="DIR",
-                   help="directory with GPT-2's encoder.json + vocab.bpe (OpenAI) or vocab.json + merges.txt "
-                        "(Hugging Face); nothing is downloaded")
+    p = sub.add_parser(
+        "shards",
+        help="tokenize local text files into nanoGPT token shards (train.bin / val.bin, "
+        "uint16 GPT-2 ids) for a GPT task's data_dir",
+    )
+    p.add_argument(
+        "texts",
+        nargs="+",
+        metavar="TEXT",
+        help="UTF-8 text files (one document each), .jsonl files (one document per line, in its 'text' "
+        "field) or directories of them",
+    )
+    p.add_argument(
+        "--tokenizer",
+        required=True,
+        metavar="DIR",
+        help="directory with GPT-2's encoder.json + vocab.bpe (OpenAI) or vocab.json + merges.txt "
+        "(Hugging Face); nothing is downloaded",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="directory for train.bin and val.bin")
-    p.add_argument("--val-fraction", type=float, default=0.0005, metavar="F",
-                   help="the tail of the token stream kept for validation (default 0.0005, as nanoGPT)")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.0005,
+        metavar="F",
+        help="the tail of the token stream kept for validation (default 0.0005, as nanoGPT)",
+    )
     p.add_argument("--workers", type=int, default=1, metavar="N", help="processes that tokenize (default 1)")
     p.add_argument("--force", action="store_true", help="replace existing shards in --out")
     p.set_defaults(fn=cmd_shards)
 
-    p = sub.add_parser("export", help="send a run's trials, leaderboard and verdicts to MLflow, TensorBoard or W&B "
-                                      "(again: no duplicates)")
+    p = sub.add_parser(
+        "export",
+        help="send a run's trials, leaderboard and verdicts to MLflow, TensorBoard or W&B (again: no duplicates)",
+    )
     p.add_argument("run_dir")
-    p.add_argument("--to", required=True, choices=["mlflow", "tensorboard", "wandb"],
-                   help="mlflow: MLFLOW_TRACKING_URI; wandb: WANDB_MODE / WANDB_DIR / WANDB_PROJECT; "
-                        "tensorboard: --out")
+    p.add_argument(
+        "--to",
+        required=True,
+        choices=["mlflow", "tensorboard", "wandb"],
+        help="mlflow: MLFLOW_TRACKING_URI; wandb: WANDB_MODE / WANDB_DIR / WANDB_PROJECT; tensorboard: --out",
+    )
     p.add_argument("--out", metavar="DIR", help="with --to tensorboard: the log directory")
     p.set_defaults(fn=cmd_export)
 
-    p = sub.add_parser("bench", help="performance benchmarks (optimizer step cost, sweep efficiency, memory, "
-                                     "populations, report load)")
+    p = sub.add_parser(
+        "bench", help="performance benchmarks (optimizer step cost, sweep efficiency, memory, populations, report load)"
+    )
     p.add_argument("--quick", action="store_true", help="fewer repeats")
-    p.add_argument("--sweep", default="examples/quickstart.yaml",
-                   help="sweep file for the efficiency and overhead figures")
+    p.add_argument(
+        "--sweep", default="examples/quickstart.yaml", help="sweep file for the efficiency and overhead figures"
+    )
     p.add_argument("--json", default="bench.json", help="where to write the results")
-    p.add_argument("--adaptive-sweep", default="examples/claims-cpu-quadratic.yaml",
-                   help="fixed design for the adaptive benchmark (its adaptive run starts from every other lr and a "
-                        "third of the seeds)")
-    p.add_argument("--adaptive-steps", type=int, metavar="N",
-                   help="the adaptive benchmark's step budget per trial (default: the sweep file's)")
-    p.add_argument("--only", choices=["report", "population", "overhead", "adaptive"],
-                   help="run one benchmark only: report = first paint and full draw of the report in headless "
-                        "Chromium; population = points per minute of populations vs one-point trials, memory per "
-                        "member, GPU projection; sweep = `optbasin run` end to end vs a plain process pool over "
-                        "the same trials (--sweep), with a phase breakdown; adaptive = trials an adaptive run "
-                        "needs for the verdicts of the fixed design --adaptive-sweep, as a ratio")
-    p.add_argument("--report-runs", nargs="+", metavar="RUN_DIR",
-                   help="run directories for the report benchmark (default: synthetic results)")
+    p.add_argument(
+        "--adaptive-sweep",
+        default="examples/claims-cpu-quadratic.yaml",
+        help="fixed design for the adaptive benchmark (its adaptive run starts from every other lr and a "
+        "third of the seeds)",
+    )
+    p.add_argument(
+        "--adaptive-steps",
+        type=int,
+        metavar="N",
+        help="the adaptive benchmark's step budget per trial (default: the sweep file's)",
+    )
+    p.add_argument(
+        "--only",
+        choices=["report", "population", "overhead", "adaptive"],
+        help="run one benchmark only: report = first paint and full draw of the report in headless "
+        "Chromium; population = points per minute of populations vs one-point trials, memory per "
+        "member, GPU projection; sweep = `optbasin run` end to end vs a plain process pool over "
+        "the same trials (--sweep), with a phase breakdown; adaptive = trials an adaptive run "
+        "needs for the verdicts of the fixed design --adaptive-sweep, as a ratio",
+    )
+    p.add_argument(
+        "--report-runs",
+        nargs="+",
+        metavar="RUN_DIR",
+        help="run directories for the report benchmark (default: synthetic results)",
+    )
     p.set_defaults(fn=cmd_bench)
     return ap
 

@@ -15,8 +15,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, ValidationInfo,
-                      field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from optbasin.errors import ConfigError, Problem, short
 
@@ -42,8 +51,15 @@ ROLES = {
     "decoupled_weight_decay": "decoupled weight decay, p <- (1 - lr wd) p apart from the gradient (AdamW, Muon)",
     "coupled_weight_decay": "coupled (L2) weight decay, g <- g + wd p (torch.optim.SGD, Adam, RAdam)",
 }
-Role = Literal["learning_rate", "momentum", "heavy_ball_momentum", "second_moment", "epsilon",
-               "decoupled_weight_decay", "coupled_weight_decay"]
+Role = Literal[
+    "learning_rate",
+    "momentum",
+    "heavy_ball_momentum",
+    "second_moment",
+    "epsilon",
+    "decoupled_weight_decay",
+    "coupled_weight_decay",
+]
 
 
 class Strict(BaseModel):
@@ -69,7 +85,7 @@ class HParamDef(Strict):
     role: Role | None = None  # what it is, for the fairness check (fairness.py): compared by role, not name
 
     @model_validator(mode="after")
-    def _default_allowed(self) -> "HParamDef":
+    def _default_allowed(self) -> HParamDef:
         why = None if self.default is None else self.check(self.default)
         if why:
             raise ValueError(f"default: {why}")
@@ -82,7 +98,11 @@ class HParamDef(Strict):
         lo = f"> {self.gt:g}" if self.gt is not None else (f">= {self.ge:g}" if self.ge is not None else "")
         hi = f"< {self.lt:g}" if self.lt is not None else (f"<= {self.le:g}" if self.le is not None else "")
         bounds = " and ".join(b for b in (lo, hi) if b)
-        return ("an int" if self.type == "int" else f"a {self.type}") + (f" {bounds}" if bounds else "") + (f" ({self.help})" if self.help else "")
+        return (
+            ("an int" if self.type == "int" else f"a {self.type}")
+            + (f" {bounds}" if bounds else "")
+            + (f" ({self.help})" if self.help else "")
+        )
 
     def check(self, value: Any) -> str | None:
         """Return why ``value`` is not allowed, or None when it is."""
@@ -109,7 +129,9 @@ class HParamDef(Strict):
         return None
 
     def coerce(self, value: Any) -> Any:
-        return float(value) if self.type == "float" and isinstance(value, int) and not isinstance(value, bool) else value
+        return (
+            float(value) if self.type == "float" and isinstance(value, int) and not isinstance(value, bool) else value
+        )
 
 
 class OptimizerDef(Strict):
@@ -164,8 +186,10 @@ class OptimizerDef(Strict):
         seen: dict[str, str] = {}
         for arg, members in v.items():
             if arg in hps:
-                raise ValueError(f"{arg}: also a hyperparameter; name the tuple after the class argument and "
-                                 "declare its members (e.g. betas: [beta1, beta2])")
+                raise ValueError(
+                    f"{arg}: also a hyperparameter; name the tuple after the class argument and "
+                    "declare its members (e.g. betas: [beta1, beta2])"
+                )
             if not members:
                 raise ValueError(f"{arg}: give the hyperparameters it is built from, e.g. [beta1, beta2]")
             for m in members:
@@ -216,59 +240,70 @@ class Claim(Strict):
     direction: Literal["greater", "less"]
     task: Union[str, list[str]] = "all"
     margin: Union[Annotated[float, Field(ge=0)], dict[str, Annotated[float, Field(ge=0)]], None] = None
-                                    # smallest effect of interest (ratio: >= 1), or one per task label
-    primary: bool = False                                 # primary claims form their own Holm family
-    given: str | None = None                              # decided only when claim `given` is supported
-    tolerance: float | None = Field(default=None, ge=0)   # basin_width: eps
-    delta: float | None = Field(default=None, ge=0)       # basin_width: absolute delta
+    # smallest effect of interest (ratio: >= 1), or one per task label
+    primary: bool = False  # primary claims form their own Holm family
+    given: str | None = None  # decided only when claim `given` is supported
+    tolerance: float | None = Field(default=None, ge=0)  # basin_width: eps
+    delta: float | None = Field(default=None, ge=0)  # basin_width: absolute delta
     scope: Literal["floor", "own", "task"] | None = None  # basin_width: l* + eps (l_ref - l*) (floor), or
-                                                          # around own l* or the task's best
-    k: int | None = Field(default=None, ge=1)             # expected_best_k
+    # around own l* or the task's best
+    k: int | None = Field(default=None, ge=1)  # expected_best_k
     weighting: Literal["early", "uniform", "late"] | None = None  # tunability
-    alpha: float | None = Field(default=None, ge=0)       # alpha_tunability
+    alpha: float | None = Field(default=None, ge=0)  # alpha_tunability
     window: Union[tuple[float, float], dict[str, tuple[float, float]], None] = None  # lr_sensitivity:
-                                    # one fixed lr range [a, b], or {A: [a, b], B: [c, d]} of equal width
+    # one fixed lr range [a, b], or {A: [a, b], B: [c, d]} of equal width
     tuning_seeds: int | None = Field(default=None, ge=1)  # best_loss: select on the first n seeds
     effect: Literal["difference", "ratio"] = "difference"
-    threshold: Any = None                                 # replaced by margin (an error that says so)
+    threshold: Any = None  # replaced by margin (an error that says so)
     description: str = ""
 
     @field_validator("threshold")
     @classmethod
     def _no_threshold(cls, v: Any) -> Any:
         if v is not None:
-            raise ValueError("'threshold' is replaced by 'margin': the smallest effect of interest, in the "
-                             "metric's unit (a ratio >= 1 for effect: ratio); supported means better by more "
-                             "than the margin (docs/statistics.md)")
+            raise ValueError(
+                "'threshold' is replaced by 'margin': the smallest effect of interest, in the "
+                "metric's unit (a ratio >= 1 for effect: ratio); supported means better by more "
+                "than the margin (docs/statistics.md)"
+            )
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Claim":
+    def _consistent(self) -> Claim:
         a, b = self.compare
         if a == b:
             raise ValueError(f"compare needs two different optimizer labels, got [{a}, {b}]")
         if self.tolerance is not None and self.delta is not None:
             raise ValueError("give basin_width either 'tolerance' (relative) or 'delta' (absolute), not both")
         if self.delta is not None and self.scope == "floor":
-            raise ValueError("scope: floor is a tolerance relative to the reference loss: give 'tolerance', not 'delta'")
+            raise ValueError(
+                "scope: floor is a tolerance relative to the reference loss: give 'tolerance', not 'delta'"
+            )
         if self.metric == "expected_best_k" and self.k is None:
             raise ValueError("metric expected_best_k needs 'k' (the number of trials)")
         if self.metric == "lr_sensitivity" and self.window is None:
-            raise ValueError("metric lr_sensitivity needs 'window: [a, b]': one lr range, fixed before the runs and "
-                             "the same for every seed and optimizer compared (Wortsman et al. 2023)")
+            raise ValueError(
+                "metric lr_sensitivity needs 'window: [a, b]': one lr range, fixed before the runs and "
+                "the same for every seed and optimizer compared (Wortsman et al. 2023)"
+            )
         ranges = self.window.values() if isinstance(self.window, dict) else [self.window] if self.window else []
         for w in ranges:
             if not (0 < w[0] < w[1]):
                 raise ValueError(f"window must be [a, b] with 0 < a < b, got {list(w)}")
         if isinstance(self.window, dict):
             if set(self.window) != set(self.compare):
-                raise ValueError(f"window: a mapping gives one range per compared optimizer ({a}, {b}), got "
-                                 f"{', '.join(self.window)}")
+                raise ValueError(
+                    f"window: a mapping gives one range per compared optimizer ({a}, {b}), got {', '.join(self.window)}"
+                )
             widths = [math.log10(w[1] / w[0]) for w in self.window.values()]
             if abs(widths[0] - widths[1]) > 1e-3:
-                raise ValueError(f"window: each optimizer's range must span as many decades (centred on its pilot "
-                                 f"optimum, fixed before the study seeds run), got {widths[0]:.3g} and {widths[1]:.3g}")
-        margins = self.margin.values() if isinstance(self.margin, dict) else [] if self.margin is None else [self.margin]
+                raise ValueError(
+                    f"window: each optimizer's range must span as many decades (centred on its pilot "
+                    f"optimum, fixed before the study seeds run), got {widths[0]:.3g} and {widths[1]:.3g}"
+                )
+        margins = (
+            self.margin.values() if isinstance(self.margin, dict) else [] if self.margin is None else [self.margin]
+        )
         if self.effect == "ratio" and any(m < 1 for m in margins):
             raise ValueError(f"a ratio's margin is a factor >= 1 (1.05: 5%), got {min(margins):g}")
         if self.given == self.name:
@@ -278,8 +313,9 @@ class Claim(Strict):
         return self
 
 
-def claim_problems(claims: list[Claim], file: str, optimizers: list[str] | None = None,
-                   tasks: list[str] | None = None) -> list[Problem]:
+def claim_problems(
+    claims: list[Claim], file: str, optimizers: list[str] | None = None, tasks: list[str] | None = None
+) -> list[Problem]:
     """What a list of valid claims gets wrong as a whole: duplicate names and, when the sweep's
     labels are given, optimizer or task labels that the sweep does not run."""
     problems, seen = [], set()
@@ -287,19 +323,36 @@ def claim_problems(claims: list[Claim], file: str, optimizers: list[str] | None 
         if c.name in seen:
             problems.append(Problem(file, f"claims[{i}].name", f"duplicate claim name {c.name!r}"))
         if c.given is not None and c.given not in seen:
-            problems.append(Problem(file, f"claims[{i}].given", f"{c.given!r} is not the name of a claim listed "
-                                    "before this one (a claim is gated on an earlier claim)"))
+            problems.append(
+                Problem(
+                    file,
+                    f"claims[{i}].given",
+                    f"{c.given!r} is not the name of a claim listed "
+                    "before this one (a claim is gated on an earlier claim)",
+                )
+            )
         seen.add(c.name)
         if optimizers is not None:
             for label in c.compare:
                 if label not in optimizers:
-                    problems.append(Problem(file, f"claims[{i}].compare", f"{label!r} is not an optimizer label of "
-                                            f"this sweep; expected one of {', '.join(optimizers)}"))
+                    problems.append(
+                        Problem(
+                            file,
+                            f"claims[{i}].compare",
+                            f"{label!r} is not an optimizer label of "
+                            f"this sweep; expected one of {', '.join(optimizers)}",
+                        )
+                    )
         if tasks is not None and c.task != "all":
             for label in [c.task] if isinstance(c.task, str) else c.task:
                 if label not in tasks:
-                    problems.append(Problem(file, f"claims[{i}].task", f"{label!r} is not a task label of this "
-                                            f"sweep; expected 'all' or one of {', '.join(tasks)}"))
+                    problems.append(
+                        Problem(
+                            file,
+                            f"claims[{i}].task",
+                            f"{label!r} is not a task label of this sweep; expected 'all' or one of {', '.join(tasks)}",
+                        )
+                    )
     return problems
 
 
@@ -313,7 +366,7 @@ class LogRange(Strict):
     points: int = Field(ge=1, le=MAX_AXIS_POINTS)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "LogRange":
+    def _ordered(self) -> LogRange:
         lo, hi = self.log_range
         if not (lo > 0 and hi > 0):
             raise ValueError(f"log_range bounds must be > 0, got [{lo:g}, {hi:g}]")
@@ -460,8 +513,10 @@ class SweepSpec(Strict):
     @classmethod
     def _plain_name(cls, v: str) -> str:
         if v in (".", "..") or any(c in v for c in "/\\\0"):
-            raise ValueError(f"got {short(v)}: a sweep name is a name, not a path (no '/', '\\', '.' or '..'); "
-                             "use 'output' to choose the run directory")
+            raise ValueError(
+                f"got {short(v)}: a sweep name is a name, not a path (no '/', '\\', '.' or '..'); "
+                "use 'output' to choose the run directory"
+            )
         return v
 
     @field_validator("seeds")
@@ -491,11 +546,22 @@ class SweepSpec(Strict):
         problems = claim_problems(self.claims, file, [o.key for o in self.optimizers], [t.key for t in self.tasks])
         a = self.adaptive
         if a is not None and a.max_seeds < len(self.seeds):
-            problems.append(Problem(file, "adaptive.max_seeds", f"{a.max_seeds} is fewer than the sweep's "
-                                    f"{len(self.seeds)} seeds; give at least {len(self.seeds)}"))
+            problems.append(
+                Problem(
+                    file,
+                    "adaptive.max_seeds",
+                    f"{a.max_seeds} is fewer than the sweep's {len(self.seeds)} seeds; give at least {len(self.seeds)}",
+                )
+            )
         if a is not None and self.search.method == "grid" and a.max_trials < self.trial_count():
-            problems.append(Problem(file, "adaptive.max_trials", f"{a.max_trials} is fewer than the declared grid's "
-                                    f"{self.trial_count()} trials (round 0); give at least {self.trial_count()}"))
+            problems.append(
+                Problem(
+                    file,
+                    "adaptive.max_trials",
+                    f"{a.max_trials} is fewer than the declared grid's "
+                    f"{self.trial_count()} trials (round 0); give at least {self.trial_count()}",
+                )
+            )
         if a is not None and self.search.method != "grid":
             problems.append(Problem(file, "adaptive", "adaptive rounds extend a grid: use search.method grid"))
         return problems
@@ -511,9 +577,16 @@ class SweepSpec(Strict):
         """Refuse a sweep of more than ``max_trials`` trials (raise ConfigError)."""
         n = self.trial_count()
         if n > max_trials:
-            raise ConfigError([Problem(self.source or "(sweep)", "(sweep)",
-                                       f"{n} trials (tasks x grid points x seeds) exceed the limit of {max_trials}; "
-                                       "shrink the grid or raise the limit with --max-trials N")])
+            raise ConfigError(
+                [
+                    Problem(
+                        self.source or "(sweep)",
+                        "(sweep)",
+                        f"{n} trials (tasks x grid points x seeds) exceed the limit of {max_trials}; "
+                        "shrink the grid or raise the limit with --max-trials N",
+                    )
+                ]
+            )
 
     def output_dir(self) -> Path:
         return Path(self.output) if self.output else Path("runs") / self.name
@@ -563,8 +636,16 @@ def read_yaml(path: str | Path) -> Any:
         with open(path, "rb") as f:
             raw = f.read(MAX_YAML_BYTES + 1)
         if len(raw) > MAX_YAML_BYTES:
-            raise ConfigError([Problem(str(path), "(file)", f"larger than {MAX_YAML_BYTES} bytes: refused "
-                                       "(a sweep file is small; generate large grids with log_range)")])
+            raise ConfigError(
+                [
+                    Problem(
+                        str(path),
+                        "(file)",
+                        f"larger than {MAX_YAML_BYTES} bytes: refused "
+                        "(a sweep file is small; generate large grids with log_range)",
+                    )
+                ]
+            )
         text = raw.decode()
     except FileNotFoundError:
         raise ConfigError([Problem(str(path), "(file)", "no such file")]) from None
@@ -577,8 +658,15 @@ def read_yaml(path: str | Path) -> Any:
         raise ConfigError([Problem(str(path), "(document)", f"refused: {why}")]) from None
     except yaml.constructor.ConstructorError as e:
         where = f"line {e.problem_mark.line + 1}" if e.problem_mark else "(document)"
-        raise ConfigError([Problem(str(path), where, f"refused: {e.problem} (only plain YAML is read; "
-                                   "tags that construct objects are not allowed)")]) from None
+        raise ConfigError(
+            [
+                Problem(
+                    str(path),
+                    where,
+                    f"refused: {e.problem} (only plain YAML is read; tags that construct objects are not allowed)",
+                )
+            ]
+        ) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(document)"

@@ -37,8 +37,7 @@ DECAY = ("decoupled_weight_decay", "coupled_weight_decay")
 DECAY_KIND = {"decoupled_weight_decay": "decoupled", "coupled_weight_decay": "coupled L2"}
 
 
-def unmatched_hyperparameters(spec: SweepSpec, catalog: Catalog, pairs: list[tuple[str, str, str]]
-                              ) -> list[Problem]:
+def unmatched_hyperparameters(spec: SweepSpec, catalog: Catalog, pairs: list[tuple[str, str, str]]) -> list[Problem]:
     """One warning per (claim, role) where the two compared optimizers run with different unswept
     values. ``pairs``: (where, label A, label B), ``where`` naming the claim in the file."""
     labels = {o.key for o in spec.optimizers}
@@ -49,35 +48,65 @@ def unmatched_hyperparameters(spec: SweepSpec, catalog: Catalog, pairs: list[tup
         sides = {x: _side(spec, catalog, x) for x in (a, b)}
         for x, y in ((a, b), (b, a)):
             if not any(h.role for h in catalog.optimizer(_name(spec, x)).hyperparameters.values()):
-                warnings.append(Problem(spec.source, where, (
-                    f"{x} declares no role for its hyperparameters: none of them is compared with {y}'s; "
-                    f"declare what each is in its catalog entry (role: {', '.join(ROLES)})")))
-        (va, roles_a, swept_a, set_a), (vb, roles_b, swept_b, set_b) = sides[a], sides[b]
-
-        def said(x: str, k: str) -> str:
-            return "set in the sweep" if k in sides[x][3] else "its default"
-
+                warnings.append(
+                    Problem(
+                        spec.source,
+                        where,
+                        (
+                            f"{x} declares no role for its hyperparameters: none of them is compared with {y}'s; "
+                            f"declare what each is in its catalog entry (role: {', '.join(ROLES)})"
+                        ),
+                    )
+                )
+        (va, roles_a, swept_a, _), (vb, roles_b, swept_b, _) = sides[a], sides[b]
         for role in sorted((set(roles_a) & set(roles_b)) - set(DECAY)):
             ka, kb = roles_a[role], roles_b[role]
             if ka in swept_a or kb in swept_b or va[ka] == vb[kb]:
                 continue
             fix = f"shared: {{{ka}: ...}}" if ka == kb else f"{a}'s {ka} and {b}'s {kb} in their entries' hparams"
-            warnings.append(Problem(spec.source, where, (
-                f"{a} runs with {ka}={va[ka]!r} ({said(a, ka)}) and {b} with {kb}={vb[kb]!r} ({said(b, kb)}), "
-                f"unswept, both the {role.replace('_', ' ')}: the comparison includes this difference; "
-                f"set one value ({fix}) or sweep it")))
+            warnings.append(
+                Problem(
+                    spec.source,
+                    where,
+                    (
+                        f"{a} runs with {ka}={va[ka]!r} ({_said(sides[a], ka)}) and "
+                        f"{b} with {kb}={vb[kb]!r} ({_said(sides[b], kb)}), "
+                        f"unswept, both the {role.replace('_', ' ')}: the comparison includes this difference; "
+                        f"set one value ({fix}) or sweep it"
+                    ),
+                )
+            )
         decay = {x: {r: k for r, k in sides[x][1].items() if r in DECAY} for x in (a, b)}
         if any(k in sides[x][2] for x in (a, b) for k in decay[x].values()):
             continue  # a swept weight decay is compared over its values
         applied = {x: {r: sides[x][0][k] for r, k in decay[x].items() if sides[x][0][k] != 0} for x in (a, b)}
         if applied[a] != applied[b]:
-            def described(x: str) -> str:
-                return ", ".join(f"{k}={sides[x][0][k]!r} ({DECAY_KIND[r]} weight decay, {said(x, k)})"
-                                 for r, k in decay[x].items()) or "no weight decay"
-            warnings.append(Problem(spec.source, where, (
-                f"{a} runs with {described(a)} and {b} with {described(b)}, unswept: the comparison includes "
-                "this difference in regularisation; give both one kind and value of weight decay, or sweep it")))
+            warnings.append(
+                Problem(
+                    spec.source,
+                    where,
+                    (
+                        f"{a} runs with {_described(sides[a], decay[a])} and "
+                        f"{b} with {_described(sides[b], decay[b])}, unswept: the comparison includes "
+                        "this difference in regularisation; give both one kind and value of weight decay, or sweep it"
+                    ),
+                )
+            )
     return warnings
+
+
+def _said(side: tuple, k: str) -> str:
+    """Where a side's value of ``k`` comes from (side: ``_side``'s tuple)."""
+    return "set in the sweep" if k in side[3] else "its default"
+
+
+def _described(side: tuple, decay: dict[str, str]) -> str:
+    """A side's weight decay in words (decay: role -> hyperparameter name)."""
+    values = side[0]
+    return (
+        ", ".join(f"{k}={values[k]!r} ({DECAY_KIND[r]} weight decay, {_said(side, k)})" for r, k in decay.items())
+        or "no weight decay"
+    )
 
 
 def _name(spec: SweepSpec, label: str) -> str:

@@ -61,14 +61,24 @@ def optimizer_detail(cat: Catalog, name: str) -> str:
     except KeyError as e:
         raise OptbasinError(str(e.args[0])) from None
     head = [f"{d.name}: {d.description}", f"class: {d.cls}"]
-    head += [f"extends: {d.extends} (preset: {', '.join(f'{k}={v!r}' for k, v in d.preset.items()) or 'none'})"
-             ] if d.extends else []
+    head += (
+        [f"extends: {d.extends} (preset: {', '.join(f'{k}={v!r}' for k, v in d.preset.items()) or 'none'})"]
+        if d.extends
+        else []
+    )
     head += [f"paper: {d.paper}"] if d.paper else []
     head += ["tuple arguments: " + ", ".join(f"{a}=({', '.join(m)})" for a, m in d.tuples.items())] if d.tuples else []
     head += [f"defaults from: {d.defaults_from or 'not stated'}", f"defined in: {d.source}", ""]
-    rows = [(k, "(unset)" if h.default is None else repr(h.default), h.allowed().split(" (")[0],
-             h.origin or "see 'defaults from'", h.help)
-            for k, h in d.hyperparameters.items()]
+    rows = [
+        (
+            k,
+            "(unset)" if h.default is None else repr(h.default),
+            h.allowed().split(" (")[0],
+            h.origin or "see 'defaults from'",
+            h.help,
+        )
+        for k, h in d.hyperparameters.items()
+    ]
     titles = ("hyperparameter", "default", "allowed", "default from")
     widths = [max(len(t), *(len(r[i]) for r in rows)) for i, t in enumerate(titles[:3])]
     lines = ["  ".join(f"{t:<{w}}" for t, w in zip(titles[:3], widths)) + "  " + titles[3]]

@@ -16,7 +16,7 @@ class TrialStatus(str, Enum):
     FAILED = "failed"
 
     @classmethod
-    def of(cls, value: object) -> "TrialStatus":
+    def of(cls, value: object) -> TrialStatus:
         """The status of a stored value (unknown values are failures)."""
         try:
             return cls(str(value))

@@ -71,8 +71,9 @@ def fairness_warnings(files: list[str], catalog_dirs: list[str], max_trials: int
         spec, catalog = load_sweep(f, catalog_dirs, max_trials=max_trials)
         pairs = [(f"claims[{i}] ({c.name})", *c.compare) for i, c in enumerate(spec.claims)] or [
             ("optimizers (ranked side by side)", a.key, b.key)
-            for i, a in enumerate(spec.optimizers) for b in spec.optimizers[i + 1:]]
+            for i, a in enumerate(spec.optimizers)
+            for b in spec.optimizers[i + 1 :]
+        ]
         warnings += unmatched_hyperparameters(spec, catalog, pairs)
         warnings += [f"{f}: {w}" for w in sweep_warnings(spec)]
     return warnings
-

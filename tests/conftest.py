@@ -66,10 +66,21 @@ _trial_ids = itertools.count()
 
 def result_row(opt, seed, lr, loss, status="completed", task="t", **hp):
     """A trials.parquet row built by hand (diverged/failed rows have no final validation loss)."""
-    return {"trial_id": f"x{next(_trial_ids)}", "task": task, "optimizer": opt, "optimizer_name": opt, "seed": seed,
-            "hp.lr": lr, **{f"hp.{k}": v for k, v in hp.items()}, "status": status, "init_loss": 5.0,
-            "final_train_loss": loss, "final_val_loss": loss if status == "completed" else math.nan,
-            "steps_done": 100, "wall_time": 1.0}
+    return {
+        "trial_id": f"x{next(_trial_ids)}",
+        "task": task,
+        "optimizer": opt,
+        "optimizer_name": opt,
+        "seed": seed,
+        "hp.lr": lr,
+        **{f"hp.{k}": v for k, v in hp.items()},
+        "status": status,
+        "init_loss": 5.0,
+        "final_train_loss": loss,
+        "final_val_loss": loss if status == "completed" else math.nan,
+        "steps_done": 100,
+        "wall_time": 1.0,
+    }
 
 
 def wait_for_parts(run: Path, n: int, seconds: float = 180) -> None:
@@ -84,8 +95,12 @@ def wait_for_parts(run: Path, n: int, seconds: float = 180) -> None:
 def kill_driver_after_parts(path: Path, run: Path, n: int) -> None:
     """Run the sweep file in a driver process and kill -9 it (and everything it started) once ``n``
     trials are committed."""
-    driver = subprocess.Popen([sys.executable, "-m", "optbasin.cli", "run", str(path), "--quiet"],
-                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "optbasin.cli", "run", str(path), "--quiet"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_for_parts(run, n)
     os.killpg(driver.pid, signal.SIGKILL)
     driver.wait()

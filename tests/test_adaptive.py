@@ -16,17 +16,17 @@ import pandas as pd
 import pytest
 import yaml
 
+from optbasin.adaptive import driver as adaptive
+from optbasin.adaptive.axis_step import beyond
+from optbasin.adaptive.points import plan_round
 from optbasin.analysis import sequential
 from optbasin.analysis.analyze import analyze
 from optbasin.analysis.specs import MetricSpec
 from optbasin.cli import main
 from optbasin.config import AdaptiveSpec, HParamDef
 from optbasin.dashboards.rounds import rounds_html
-from optbasin.adaptive import driver as adaptive
-from optbasin.adaptive.points import plan_round
-from optbasin.adaptive.axis_step import beyond
-from optbasin.sweeps.run_status import adaptive_lines
 from optbasin.sweeps.rows import trial_row
+from optbasin.sweeps.run_status import adaptive_lines
 from optbasin.sweeps.spec import expand, load_sweep_doc
 from optbasin.sweeps.store import ResultsStore
 
@@ -34,8 +34,15 @@ TASK = {"name": "quadratic", "steps": 40, "params": {"d_in": 16, "d_out": 8}}
 
 
 def sweep(tmp_path, optimizers, seeds=2, claims=(), **adaptive_limits):
-    doc = {"name": "adapt", "output": str(tmp_path / "run"), "seeds": seeds, "tasks": [TASK],
-           "optimizers": optimizers, "claims": list(claims), "population": 1}
+    doc = {
+        "name": "adapt",
+        "output": str(tmp_path / "run"),
+        "seeds": seeds,
+        "tasks": [TASK],
+        "optimizers": optimizers,
+        "claims": list(claims),
+        "population": 1,
+    }
     if adaptive_limits:
         doc["adaptive"] = adaptive_limits
     spec, catalog = load_sweep_doc(doc, "(test)", tmp_path)
@@ -45,16 +52,26 @@ def sweep(tmp_path, optimizers, seeds=2, claims=(), **adaptive_limits):
 def bowl(best_lr=0.03, width=1.0, **others):
     """Loss: a parabola in log10 lr around best_lr (other hyperparameters add a linear term each),
     plus a small per-seed offset; 5.0 at initialization."""
+
     def loss(t):
         x = math.log10(t.hparams["lr"]) - math.log10(best_lr)
         extra = sum(slope * t.hparams[k] for k, slope in others.items())
         return 0.3 + 0.2 * (x / width) ** 2 + extra + 0.001 * t.seed
+
     return loss
 
 
 def rows(planned, loss):
-    summary = {"status": "completed", "init_loss": 5.0, "final_train_loss": 0.0, "best_val_loss": 0.0,
-               "steps_done": 40, "wall_time": 1.0, "cpu_time": 1.0, "device": "cpu"}
+    summary = {
+        "status": "completed",
+        "init_loss": 5.0,
+        "final_train_loss": 0.0,
+        "best_val_loss": 0.0,
+        "steps_done": 40,
+        "wall_time": 1.0,
+        "cpu_time": 1.0,
+        "device": "cpu",
+    }
     out = []
     for t in planned:
         v = min(loss(t), 5.0)
@@ -91,16 +108,19 @@ def decades(a, b):
 
 
 # ---- the next value beyond an edge ----------------------------------------------------------------
-@pytest.mark.parametrize("values, side, log, bounds, expected", [
-    ([1e-3, 1e-2], "high", True, {"gt": 0}, 0.1),              # log axis: the ratio
-    ([1e-3, 1e-2], "low", True, {"gt": 0}, 1e-4),
-    ([0.0, 0.125, 0.25], "high", False, {"ge": 0}, 0.375),    # linear axis: the step
-    ([0.0, 0.125, 0.25], "low", False, {"ge": 0}, None),      # f_star = 0 is its declared bound: interior
-    ([0.75, 0.9], "high", False, {"ge": 0, "le": 1}, 1.0),    # 1.05 would pass c <= 1: stops at the bound
-    ([0.9, 1.0], "high", False, {"ge": 0, "le": 1}, None),    # at the bound: nothing beyond
-    ([0.8, 0.9], "high", False, {"ge": 0, "lt": 1}, 0.95),    # open bound (momentum < 1): halfway to it
-    ([0.12, 0.4], "low", False, {"gt": 0}, 0.06),             # open lower bound: halfway to it
-])
+@pytest.mark.parametrize(
+    "values, side, log, bounds, expected",
+    [
+        ([1e-3, 1e-2], "high", True, {"gt": 0}, 0.1),  # log axis: the ratio
+        ([1e-3, 1e-2], "low", True, {"gt": 0}, 1e-4),
+        ([0.0, 0.125, 0.25], "high", False, {"ge": 0}, 0.375),  # linear axis: the step
+        ([0.0, 0.125, 0.25], "low", False, {"ge": 0}, None),  # f_star = 0 is its declared bound: interior
+        ([0.75, 0.9], "high", False, {"ge": 0, "le": 1}, 1.0),  # 1.05 would pass c <= 1: stops at the bound
+        ([0.9, 1.0], "high", False, {"ge": 0, "le": 1}, None),  # at the bound: nothing beyond
+        ([0.8, 0.9], "high", False, {"ge": 0, "lt": 1}, 0.95),  # open bound (momentum < 1): halfway to it
+        ([0.12, 0.4], "low", False, {"gt": 0}, 0.06),  # open lower bound: halfway to it
+    ],
+)
 def test_beyond_keeps_the_spacing_and_the_declared_bounds(values, side, log, bounds, expected):
     got = beyond(values, side, log, HParamDef(type="float", **bounds))
     assert got == (None if expected is None else pytest.approx(expected, rel=1e-5))
@@ -153,15 +173,17 @@ def test_bisection_reaches_the_resolution_at_both_basin_edges(tmp_path, resoluti
 
 
 def test_non_lr_edges_stop_at_declared_bounds(tmp_path):
-    optimizers = [{"name": "namo_d", "grid": {"lr": [1e-3, 1e-2, 1e-1], "clamp_c": [0.75, 0.9]}},
-                  {"name": "muonadam_momo", "grid": {"lr": [1e-3, 1e-2, 1e-1], "f_star": [0.0, 0.125]}}]
+    optimizers = [
+        {"name": "namo_d", "grid": {"lr": [1e-3, 1e-2, 1e-1], "clamp_c": [0.75, 0.9]}},
+        {"name": "muonadam_momo", "grid": {"lr": [1e-3, 1e-2, 1e-1], "f_star": [0.0, 0.125]}},
+    ]
     spec, catalog = sweep(tmp_path, optimizers)
     loss = lambda t: bowl(best_lr=0.01)(t) - 0.05 * t.hparams.get("clamp_c", 0) + 0.05 * t.hparams.get("f_star", 0)
     planned, rounds, analysis = run_rounds(spec, catalog, loss, AdaptiveSpec(resolution=1.0))
     cs = sorted({t.hparams["clamp_c"] for t in planned if t.optimizer == "namo_d"})
     fs = sorted({t.hparams["f_star"] for t in planned if t.optimizer == "muonadam_momo"})
     assert cs == [0.75, 0.9, 1.0]  # 0.9 + 0.15 would pass c <= 1: the bound, and nothing beyond it
-    assert fs == [0.0, 0.125]      # the best f_star is 0, its declared bound: no value below
+    assert fs == [0.0, 0.125]  # the best f_star is 0, its declared bound: no value below
     board = analysis.leaderboard.set_index("optimizer")
     assert "clamp_c:high" in board.loc["namo_d", "best_at_edge"]  # on the bound: interior to what c allows
     new_c = [t for t in planned if t.hparams.get("clamp_c") == 1.0]
@@ -170,8 +192,13 @@ def test_non_lr_edges_stop_at_declared_bounds(tmp_path):
 
 
 def test_lr_window_gets_its_ends_and_is_bisected(tmp_path):
-    claim = {"name": "s", "metric": "lr_sensitivity", "window": [3e-3, 3e-1], "compare": ["sgd", "adamw"],
-             "direction": "less"}
+    claim = {
+        "name": "s",
+        "metric": "lr_sensitivity",
+        "window": [3e-3, 3e-1],
+        "compare": ["sgd", "adamw"],
+        "direction": "less",
+    }
     opts = [{"name": "sgd", "grid": {"lr": [1e-2, 1e-1]}}, {"name": "adamw", "grid": {"lr": [1e-2, 1e-1]}}]
     spec, catalog = sweep(tmp_path, opts, claims=[claim])
     _, _, analysis = run_rounds(spec, catalog, bowl(best_lr=0.03), AdaptiveSpec(resolution=0.3))
@@ -200,17 +227,24 @@ def test_limit_reached_by_rounds_and_wall_time():
 
 
 # ---- seeds where a verdict is open ----------------------------------------------------------------
-CLAIMS = [{"name": "open-one", "metric": "best_loss", "compare": ["adamw", "sgd"], "direction": "less"},
-          {"name": "decided", "metric": "best_loss", "compare": ["muon", "sgd"], "direction": "less"},
-          {"name": "hopeless", "metric": "best_loss", "compare": ["muon", "adamw"], "direction": "less"}]
-OPTS = [{"name": "sgd", "grid": {"lr": [1e-3, 1e-2, 1e-1]}}, {"name": "adamw", "grid": {"lr": [1e-3, 1e-2, 1e-1]}},
-        {"name": "muon", "grid": {"lr": [1e-3, 1e-2, 1e-1]}}]
+CLAIMS = [
+    {"name": "open-one", "metric": "best_loss", "compare": ["adamw", "sgd"], "direction": "less"},
+    {"name": "decided", "metric": "best_loss", "compare": ["muon", "sgd"], "direction": "less"},
+    {"name": "hopeless", "metric": "best_loss", "compare": ["muon", "adamw"], "direction": "less"},
+]
+OPTS = [
+    {"name": "sgd", "grid": {"lr": [1e-3, 1e-2, 1e-1]}},
+    {"name": "adamw", "grid": {"lr": [1e-3, 1e-2, 1e-1]}},
+    {"name": "muon", "grid": {"lr": [1e-3, 1e-2, 1e-1]}},
+]
 
 
 def states(open_state="open"):
-    return [sequential.PairState("open-one", "quadratic", ("adamw", "sgd"), open_state, 2, 1.0, ""),
-            sequential.PairState("decided", "quadratic", ("muon", "sgd"), "supported", 2, 40.0, ""),
-            sequential.PairState("hopeless", "quadratic", ("muon", "adamw"), "futile", 2, 0.1, "")]
+    return [
+        sequential.PairState("open-one", "quadratic", ("adamw", "sgd"), open_state, 2, 1.0, ""),
+        sequential.PairState("decided", "quadratic", ("muon", "sgd"), "supported", 2, 40.0, ""),
+        sequential.PairState("hopeless", "quadratic", ("muon", "adamw"), "futile", 2, 0.1, ""),
+    ]
 
 
 def stored(tmp_path, spec, catalog, loss):
@@ -240,7 +274,7 @@ def test_seeds_only_for_the_cells_of_open_pairs(tmp_path, monkeypatch):
 
 
 def test_no_seeds_where_the_seed_limit_cannot_decide(tmp_path, monkeypatch):
-    """"insufficient seeds" is final (sequential.py: no finding within max_seeds): no seeds for it."""
+    """ "insufficient seeds" is final (sequential.py: no finding within max_seeds): no seeds for it."""
     spec, catalog = sweep(tmp_path, OPTS, claims=CLAIMS)
     p, planned = stored(tmp_path, spec, catalog, bowl(best_lr=0.01))
     monkeypatch.setattr(adaptive, "pair_states", lambda analysis: states("insufficient seeds"))
@@ -273,9 +307,10 @@ def test_round_and_reason_do_not_change_trial_ids(tmp_path):
 
 
 def test_status_and_report_show_the_rounds():
-    rounds = [{"round": 0, "trials": 10, "added_for": {"declared grid": 10}, "limit": None},
-              {"round": 1, "trials": 6, "added_for": {"edge lr high": 2, "seeds: claim x open": 4},
-               "limit": "max_trials"}]
+    rounds = [
+        {"round": 0, "trials": 10, "added_for": {"declared grid": 10}, "limit": None},
+        {"round": 1, "trials": 6, "added_for": {"edge lr high": 2, "seeds: claim x open": 4}, "limit": "max_trials"},
+    ]
     meta = {"rounds": rounds, "adaptive_stopped": {"reason": "max_trials", "after_round": 1}}
     lines = adaptive_lines(meta)
     assert lines[0].startswith("round 0: 10 trials") and "2 edge lr high" in lines[1] and "max_trials" in lines[1]
@@ -287,17 +322,26 @@ def test_status_and_report_show_the_rounds():
 
 
 # ---- bad `adaptive:` fields -----------------------------------------------------------------------
-@pytest.mark.parametrize("limits, field, reason", [
-    ({"max_rounds": 0}, "adaptive.max_rounds", "greater than or equal to 1"),
-    ({"resolution": -0.1}, "adaptive.resolution", "greater than 0"),
-    ({"seeds_per_round": "two"}, "adaptive.seeds_per_round", "integer"),
-    ({"max_seeds": 2}, "adaptive.max_seeds", "fewer than the sweep's 3 seeds"),
-    ({"max_trials": 5}, "adaptive.max_trials", "fewer than the declared grid's 6 trials"),
-    ({"rounds": 3}, "adaptive.rounds", "unknown field"),
-])
+@pytest.mark.parametrize(
+    "limits, field, reason",
+    [
+        ({"max_rounds": 0}, "adaptive.max_rounds", "greater than or equal to 1"),
+        ({"resolution": -0.1}, "adaptive.resolution", "greater than 0"),
+        ({"seeds_per_round": "two"}, "adaptive.seeds_per_round", "integer"),
+        ({"max_seeds": 2}, "adaptive.max_seeds", "fewer than the sweep's 3 seeds"),
+        ({"max_trials": 5}, "adaptive.max_trials", "fewer than the declared grid's 6 trials"),
+        ({"rounds": 3}, "adaptive.rounds", "unknown field"),
+    ],
+)
 def test_bad_adaptive_fields_name_file_and_field(tmp_path, capsys, limits, field, reason):
-    doc = {"name": "bad", "output": str(tmp_path / "run"), "seeds": 3, "tasks": [TASK],
-           "optimizers": [{"name": "sgd", "grid": {"lr": [0.01, 0.1]}}], "adaptive": limits}
+    doc = {
+        "name": "bad",
+        "output": str(tmp_path / "run"),
+        "seeds": 3,
+        "tasks": [TASK],
+        "optimizers": [{"name": "sgd", "grid": {"lr": [0.01, 0.1]}}],
+        "adaptive": limits,
+    }
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(doc))
     assert main(["run", str(path), "--adaptive"]) == 2
@@ -327,8 +371,13 @@ def test_trials_of_different_rounds_may_share_a_population(tmp_path):
 
 
 def test_adaptive_refuses_a_search(tmp_path, capsys):
-    doc = {"name": "s", "output": str(tmp_path / "run"), "tasks": [TASK], "search": {"method": "optuna", "trials": 2},
-           "optimizers": [{"name": "sgd", "grid": {"lr": {"log_range": [0.01, 0.1], "points": 2}}}]}
+    doc = {
+        "name": "s",
+        "output": str(tmp_path / "run"),
+        "tasks": [TASK],
+        "search": {"method": "optuna", "trials": 2},
+        "optimizers": [{"name": "sgd", "grid": {"lr": {"log_range": [0.01, 0.1], "points": 2}}}],
+    }
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(doc))
     assert main(["run", str(path), "--adaptive"]) == 2
@@ -353,23 +402,36 @@ def fake_execute(loss, stop_after=None, share=0.5):
         done = p.store.done_ids()
         pending = [t for t in p.trials if t.trial_id not in done]
         dying = stop_after is not None and len(calls) == stop_after
-        for r in rows(pending[:int(len(pending) * share)] if dying else pending, loss).to_dict("records"):
+        for r in rows(pending[: int(len(pending) * share)] if dying else pending, loss).to_dict("records"):
             p.store.record(r, [])
         if dying:
             raise KeyboardInterrupt
         return Outcome()
+
     return execute
 
 
 def adaptive_plan(tmp_path, name):
     from optbasin.sweeps.sweep import plan
 
-    doc = {"name": "loop", "output": str(tmp_path / name), "seeds": 2, "tasks": [TASK], "population": 1,
-           "optimizers": [{"name": "sgd", "grid": {"lr": [1e-5, 1e-4]}},
-                          {"name": "adamw", "grid": {"lr": [1e-2, 1.0]}}],
-           "claims": [{"name": "b", "metric": "basin_width", "tolerance": 0.1, "compare": ["adamw", "sgd"],
-                       "direction": "greater"}],
-           "adaptive": {"resolution": 0.5, "max_rounds": 6, "seeds_per_round": 1, "max_seeds": 4}}
+    doc = {
+        "name": "loop",
+        "output": str(tmp_path / name),
+        "seeds": 2,
+        "tasks": [TASK],
+        "population": 1,
+        "optimizers": [{"name": "sgd", "grid": {"lr": [1e-5, 1e-4]}}, {"name": "adamw", "grid": {"lr": [1e-2, 1.0]}}],
+        "claims": [
+            {
+                "name": "b",
+                "metric": "basin_width",
+                "tolerance": 0.1,
+                "compare": ["adamw", "sgd"],
+                "direction": "greater",
+            }
+        ],
+        "adaptive": {"resolution": 0.5, "max_rounds": 6, "seeds_per_round": 1, "max_seeds": 4},
+    }
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(doc))
     return lambda: plan(path)

@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from optbasin.analysis.analyze import analyze
-from optbasin.cli import main
 from optbasin.adaptive import driver as adaptive
 from optbasin.adaptive.points import plan_round
+from optbasin.analysis.analyze import analyze
+from optbasin.cli import main
 from optbasin.sweeps.spec import expand, load_sweep
 from optbasin.sweeps.store import TRIALS, ResultsStore
 
@@ -28,11 +28,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def sweep_file(tmp_path: Path) -> Path:
-    doc = {"name": "adapt-kill", "output": str(tmp_path / "run"), "seeds": 4, "population": 1,
-           "tasks": [{"name": "quadratic", "steps": 400, "params": {"d_in": 16, "d_out": 8}}],
-           "optimizers": [{"name": "adamw", "grid": {"lr": [1e-4, 1e-3]}}],  # its best lr lies above: an edge
-           "budget": {"eval_every": 250, "log_every": 50},
-           "adaptive": {"max_rounds": 2, "resolution": 1.0}}
+    doc = {
+        "name": "adapt-kill",
+        "output": str(tmp_path / "run"),
+        "seeds": 4,
+        "population": 1,
+        "tasks": [{"name": "quadratic", "steps": 400, "params": {"d_in": 16, "d_out": 8}}],
+        "optimizers": [{"name": "adamw", "grid": {"lr": [1e-4, 1e-3]}}],  # its best lr lies above: an edge
+        "budget": {"eval_every": 250, "log_every": 50},
+        "adaptive": {"max_rounds": 2, "resolution": 1.0},
+    }
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -57,8 +62,13 @@ def test_kill_inside_a_round_then_resume_loses_and_repeats_nothing(tmp_path, cap
     path = sweep_file(tmp_path)
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    driver = subprocess.Popen([sys.executable, "-m", "optbasin.cli", "run", str(path), "--adaptive", "--quiet"],
-                              env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "optbasin.cli", "run", str(path), "--adaptive", "--quiet"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_for_round(run, 1)
     finally:

@@ -17,9 +17,20 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "claims.yaml"
 
 
 def trial(opt, seed, lr, loss, task="t", wall=1.0):
-    return {"trial_id": f"c{next(_ids)}", "task": task, "optimizer": opt, "optimizer_name": opt, "seed": seed,
-            "hp.lr": lr, "status": "completed", "init_loss": 5.0, "final_train_loss": loss,
-            "final_val_loss": loss, "steps_done": 100, "wall_time": wall}
+    return {
+        "trial_id": f"c{next(_ids)}",
+        "task": task,
+        "optimizer": opt,
+        "optimizer_name": opt,
+        "seed": seed,
+        "hp.lr": lr,
+        "status": "completed",
+        "init_loss": 5.0,
+        "final_train_loss": loss,
+        "final_val_loss": loss,
+        "steps_done": 100,
+        "wall_time": wall,
+    }
 
 
 def separated(seeds=6, gap=1.0):
@@ -140,8 +151,7 @@ def test_basin_claim_uses_its_tolerance():
     for s in range(6):
         for lr, la, lb in ((1e-4, 4.0, 4.0), (1e-3, 2.0, 2.0), (1e-2, 2.1, 4.0), (1e-1, 4.0, 4.0)):
             rows += [trial("A", s, lr, la + 0.01 * s), trial("B", s, lr, lb + 0.01 * s)]
-    v = verdict(pd.DataFrame(rows), metric="basin_width", tolerance=0.1, scope="own", direction="greater",
-                margin=0.5)
+    v = verdict(pd.DataFrame(rows), metric="basin_width", tolerance=0.1, scope="own", direction="greater", margin=0.5)
     assert v["metric"] == "basin_width_rel0.1"
 
     def widths(s):
@@ -177,19 +187,27 @@ def problems(path):
 def test_example_file_holds_the_four_claims():
     claims = load_claims(EXAMPLES)
     pairs = {tuple(c.compare) for c in claims}
-    assert {("muonmax", "muon"), ("muonadam_momo", "muonadam"), ("muonmax_momo", "muonmax"),
-            ("namo", "muon"), ("namo_d", "namo")} <= pairs
+    assert {
+        ("muonmax", "muon"),
+        ("muonadam_momo", "muonadam"),
+        ("muonmax_momo", "muonmax"),
+        ("namo", "muon"),
+        ("namo_d", "namo"),
+    } <= pairs
 
 
 def test_bad_claims_are_located(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 claims:
   - {name: a, metric: basin_wdth, compare: [x, y], direction: greater}
   - {name: b, metric: best_loss, compare: [x, y], direction: greater, tolerance: 0.1}
   - {name: c, metric: best_loss, compare: [x, y, z], direction: up}
   - {name: d, metric: expected_best_k, compare: [x, x], direction: less}
   - {name: a, metric: best_loss, compare: [x, y], direction: less, colour: red}
-""")
+""",
+    )
     found = problems(path)
     fields = [f for f, _ in found]
     assert "claims[0].metric" in fields
@@ -203,14 +221,17 @@ claims:
 
 
 def test_threshold_and_step_cost_claims_are_refused_with_where_to_go(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 claims:
   - {name: a, metric: best_loss, compare: [x, y], direction: less, threshold: 0.1}
   - {name: b, metric: time_per_step, effect: ratio, compare: [x, y], direction: less}
   - {name: c, metric: lr_sensitivity, compare: [x, y], direction: less}
   - {name: d, metric: best_loss, compare: [x, y], direction: less, given: e}
   - {name: e, metric: best_loss, compare: [x, y], direction: less, effect: ratio, margin: 0.9}
-""")
+""",
+    )
     found = dict(problems(path))
     assert "replaced by 'margin'" in found["claims[0].threshold"]
     assert "optbasin bench" in found["claims[1].metric"]
@@ -220,15 +241,25 @@ claims:
 
 
 def test_given_names_an_earlier_claim(tmp_path):
-    path = write(tmp_path, "claims:\n  - {name: a, metric: best_loss, compare: [x, y], direction: less, given: b}\n"
-                           "  - {name: b, metric: best_loss, compare: [y, x], direction: less}\n")
-    assert problems(path) == [("claims[0].given", "'b' is not the name of a claim listed before this one "
-                                                  "(a claim is gated on an earlier claim)")]
+    path = write(
+        tmp_path,
+        "claims:\n  - {name: a, metric: best_loss, compare: [x, y], direction: less, given: b}\n"
+        "  - {name: b, metric: best_loss, compare: [y, x], direction: less}\n",
+    )
+    assert problems(path) == [
+        (
+            "claims[0].given",
+            "'b' is not the name of a claim listed before this one (a claim is gated on an earlier claim)",
+        )
+    ]
 
 
 def test_duplicate_names_and_missing_list(tmp_path):
-    path = write(tmp_path, "claims:\n  - {name: a, metric: best_loss, compare: [x, y], direction: less}\n"
-                           "  - {name: a, metric: best_loss, compare: [y, x], direction: less}\n")
+    path = write(
+        tmp_path,
+        "claims:\n  - {name: a, metric: best_loss, compare: [x, y], direction: less}\n"
+        "  - {name: a, metric: best_loss, compare: [y, x], direction: less}\n",
+    )
     assert problems(path) == [("claims[1].name", "duplicate claim name 'a'")]
     assert problems(write(tmp_path, "name: sweep\n"))[0][0] == "claims"
     assert problems(write(tmp_path, "claims: 3\n"))[0][0] == "claims"
@@ -236,7 +267,10 @@ def test_duplicate_names_and_missing_list(tmp_path):
 
 
 def test_sweep_file_claims_are_read(tmp_path):
-    path = write(tmp_path, "name: s\ntasks: [quadratic]\noptimizers: [sgd]\n"
-                           "claims:\n  - {name: a, metric: divergence_rate, compare: [sgd, adamw], direction: less}\n")
+    path = write(
+        tmp_path,
+        "name: s\ntasks: [quadratic]\noptimizers: [sgd]\n"
+        "claims:\n  - {name: a, metric: divergence_rate, compare: [sgd, adamw], direction: less}\n",
+    )
     (c,) = load_claims(path)
     assert c.metric == "divergence_rate" and c.task == "all"

@@ -59,8 +59,13 @@ def failing_and_working(seeds=7):
 def test_an_optimizer_that_always_diverged_gets_no_basin_no_sensitivity_no_tunability():
     a = analyze(pd.DataFrame(failing_and_working()), settings={"resamples": 100, "tunability_budget": 4})
     f = a.leaderboard.set_index("optimizer").loc["F"]
-    for col in ("basin_width_rel0.1", "basin_width_taskrel0.1", "lr_sensitivity", "tunability_uniform",
-                "alpha_tunability_0.01"):
+    for col in (
+        "basin_width_rel0.1",
+        "basin_width_taskrel0.1",
+        "lr_sensitivity",
+        "tunability_uniform",
+        "alpha_tunability_0.01",
+    ):
         assert np.isnan(f[col]), col
     assert "nothing was learned" in f["undefined"] or "diverged" in f["undefined"]
     assert any(n.startswith("t/F: basin_width_rel0.1") and " undefined: " in n for n in a.notes)
@@ -72,8 +77,9 @@ def test_an_optimizer_that_always_diverged_gets_no_basin_no_sensitivity_no_tunab
 @pytest.mark.parametrize("metric,direction", [("basin_width", "greater"), ("lr_sensitivity", "less")])
 def test_failure_never_wins_a_robustness_claim(metric, direction):
     window = {"window": [1e-4, 1e-1]} if metric == "lr_sensitivity" else {}
-    v = one_claim(failing_and_working(), metric=metric, direction=direction, compare=["F", "W"],
-                  **window).verdicts.iloc[0]
+    v = one_claim(
+        failing_and_working(), metric=metric, direction=direction, compare=["F", "W"], **window
+    ).verdicts.iloc[0]
     assert v["verdict"] == "inconclusive"
     assert "undefined for F" in v["reason"]
 
@@ -136,8 +142,8 @@ def test_a_four_times_larger_grid_does_not_win_the_best_loss():
     decisive = np.isin(verdicts, ["supported", "contradicted"]).mean()
     assert decisive <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / n)
     assert all("decided on the grid points both optimizers ran (4)" in c for c in caveats)
-    assert inside == n                 # the point estimate is always inside its interval
-    assert covered >= 0.8 * n          # and the interval covers the true difference, 0
+    assert inside == n  # the point estimate is always inside its interval
+    assert covered >= 0.8 * n  # and the interval covers the true difference, 0
 
 
 def test_cross_fitted_best_loss_is_unbiased_on_a_flat_curve():
@@ -158,10 +164,10 @@ def test_wortsman_window_on_a_log_range_grid_keeps_both_ends():
     Best at 10^-2.5: the 3-decade window [-4, -1] holds all 7 points; the old 1e-9 tolerance lost
     one end and flagged the window as cut."""
     lrs = LogRange(log_range=(1e-4, 1e-1), points=7).values()
-    losses = [4.25, 3.0, 2.25, 2.0, 2.4, 3.5, 5.6]   # l* = 2 at 10^-2.5; l0 = 5 caps the last one
+    losses = [4.25, 3.0, 2.25, 2.0, 2.4, 3.5, 5.6]  # l* = 2 at 10^-2.5; l0 = 5 caps the last one
     rows = [row("A", s, lr, loss) for s in range(2) for lr, loss in zip(lrs, losses)]
     lb = analyze(pd.DataFrame(rows), settings={"resamples": 20}).leaderboard.iloc[0]
-    gaps = [2.25, 1.0, 0.25, 0.0, 0.4, 1.5, 3.0]       # min(loss, l0) - l*, half a decade apart
+    gaps = [2.25, 1.0, 0.25, 0.0, 0.4, 1.5, 3.0]  # min(loss, l0) - l*, half a decade apart
     trapezoid = sum(0.5 * (gaps[i] + gaps[i + 1]) * 0.5 for i in range(6)) / 3.0
     assert lb["lr_sensitivity"] == pytest.approx(trapezoid)
     assert lb["lr_sensitivity_cut"] == ""
@@ -172,7 +178,7 @@ def test_wortsman_average_is_log_uniform_on_a_refined_grid():
     mean over-weighted the dense part; trapezoid weights in log10 lr do not."""
     x = np.array([-4, -3, -2.9, -2.8, -2, -1])
     losses = np.array([4.0, 2.0, 2.1, 2.2, 3.0, 4.5])
-    rows = [row("A", s, float(10 ** xi), li) for s in range(2) for xi, li in zip(x, losses)]
+    rows = [row("A", s, float(10**xi), li) for s in range(2) for xi, li in zip(x, losses)]
     lb = analyze(pd.DataFrame(rows), settings={"resamples": 20, "lr_range": [1e-4, 1e-1]}).leaderboard.iloc[0]
     gaps = losses - 2.0
     area = sum((x[i + 1] - x[i]) * (gaps[i] + gaps[i + 1]) / 2 for i in range(5))
@@ -256,7 +262,9 @@ def test_nan_validation_loss_with_finite_train_loss_is_diverged():
 
 def test_budgets_beyond_the_trials_run_are_undefined_with_a_note():
     """14 trials (7 points x 2 seeds): E[best of 20] and a tunability budget of 100 are undefined."""
-    rows = [row("A", s, float(lr), 2.0 + abs(np.log10(lr) + 2.5)) for s in range(2) for lr in np.geomspace(1e-4, 1e-1, 7)]
+    rows = [
+        row("A", s, float(lr), 2.0 + abs(np.log10(lr) + 2.5)) for s in range(2) for lr in np.geomspace(1e-4, 1e-1, 7)
+    ]
     a = analyze(pd.DataFrame(rows), settings={"resamples": 10, "ks": [5, 14, 20], "tunability_budget": 100})
     lb = a.leaderboard.iloc[0]
     assert np.isfinite(lb["expected_best_k5"]) and np.isfinite(lb["expected_best_k14"])
@@ -267,21 +275,30 @@ def test_budgets_beyond_the_trials_run_are_undefined_with_a_note():
 def test_validate_finds_a_malformed_claim_before_anything_runs(write_sweep, capsys):
     """Claims are part of the sweep's schema: labels that are not in the sweep, unknown metrics
     and options of another metric are located, with exit code 2 and no traceback."""
-    schema = write_sweep(name="schema.yaml", claims=[
-        {"name": "b", "metric": "basin_wdth", "compare": ["sgd", "adamw"], "direction": "less"},
-        {"name": "c", "metric": "best_loss", "compare": ["sgd", "adamw"], "direction": "less", "k": 5},
-    ])
-    labels = write_sweep(name="labels.yaml", claims=[
-        {"name": "a", "metric": "best_loss", "compare": ["sgd", "muonx"], "direction": "less"},
-        {"name": "d", "metric": "best_loss", "compare": ["sgd", "adamw"], "direction": "less", "task": "nosuch"},
-    ])
+    schema = write_sweep(
+        name="schema.yaml",
+        claims=[
+            {"name": "b", "metric": "basin_wdth", "compare": ["sgd", "adamw"], "direction": "less"},
+            {"name": "c", "metric": "best_loss", "compare": ["sgd", "adamw"], "direction": "less", "k": 5},
+        ],
+    )
+    labels = write_sweep(
+        name="labels.yaml",
+        claims=[
+            {"name": "a", "metric": "best_loss", "compare": ["sgd", "muonx"], "direction": "less"},
+            {"name": "d", "metric": "best_loss", "compare": ["sgd", "adamw"], "direction": "less", "task": "nosuch"},
+        ],
+    )
     assert main(["validate", str(schema)]) == 2
     err = capsys.readouterr().err
     assert f"{schema}: claims[0].metric: unknown metric 'basin_wdth'" in err
     assert f"{schema}: claims[1]: 'k' applies to metric expected_best_k, not best_loss" in err
     assert main(["validate", str(labels)]) == 2
     err = capsys.readouterr().err
-    assert f"{labels}: claims[0].compare: 'muonx' is not an optimizer label of this sweep; expected one of sgd, adamw" in err
+    assert (
+        f"{labels}: claims[0].compare: 'muonx' is not an optimizer label of this sweep; expected one of sgd, adamw"
+        in err
+    )
     assert f"{labels}: claims[1].task: 'nosuch' is not a task label of this sweep" in err
     assert "Traceback" not in err
     for path in (schema, labels):

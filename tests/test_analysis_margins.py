@@ -48,7 +48,7 @@ def test_a_difference_exactly_at_the_margin_is_not_supported():
     a = judged(rows, [claim(compare=["B", "A"], direction="greater", margin=0.1)])
     t = a.verdicts_by_task.iloc[0]
     assert a.verdicts.iloc[0]["verdict"] == "inconclusive"
-    assert t["p_supported"] > 0.4          # the mean of k is 0: half the sign patterns are as large
+    assert t["p_supported"] > 0.4  # the mean of k is 0: half the sign patterns are as large
 
 
 # --- 2. equivalence; contradicted only beyond the margin -------------------------------------
@@ -83,8 +83,11 @@ def test_the_floor_aware_basin_counts_only_lrs_that_beat_the_reference():
     width 2.75 decades. Floor-aware: T = 2.5 + 0.1 (2.64 - 2.5) = 2.514, crossings 0.14 decades
     either side of 1e-2: width 0.28, and the grid allows anything in [0, 2] decades. B's best,
     2.65, does not beat the reference: no basin, with the reason."""
-    a = judged(valley("A", [3.0, 2.6, 2.5, 2.6, 3.0]) + valley("B", [3.0, 2.7, 2.65, 2.7, 3.0]),
-               [claim(metric="basin_width", direction="greater")], eps=[0.1])
+    a = judged(
+        valley("A", [3.0, 2.6, 2.5, 2.6, 3.0]) + valley("B", [3.0, 2.7, 2.65, 2.7, 3.0]),
+        [claim(metric="basin_width", direction="greater")],
+        eps=[0.1],
+    )
     lb = a.leaderboard.set_index("optimizer")
     assert lb.loc["A", "l_ref"] == pytest.approx(2.64)
     assert lb.loc["A", "basin_width_rel0.1"] == pytest.approx(2.75, abs=1e-3)  # seeds add s/10^4
@@ -94,7 +97,7 @@ def test_the_floor_aware_basin_counts_only_lrs_that_beat_the_reference():
     assert np.isnan(lb.loc["B", "basin_width_floor0.1"])
     assert "does not beat the task's reference loss" in lb.loc["B", "undefined"]
     v = a.verdicts.iloc[0]
-    assert v["metric"] == "basin_width_floor0.1"      # the claims' default basin
+    assert v["metric"] == "basin_width_floor0.1"  # the claims' default basin
     assert v["verdict"] == "inconclusive" and "undefined for B" in v["reason"]
 
 
@@ -147,13 +150,25 @@ def flat_shifted(n_sims, seeds, rng):
     loss = 2 + u_s + e, u_s ~ N(0, 0.2) shared by A and B on seed s, e ~ N(0, 0.05)."""
     gen = np.random.default_rng(rng)
     loss = 2.0 + gen.normal(0, 0.2, (n_sims, 1, 1, seeds)) + gen.normal(0, 0.05, (n_sims, 2, 7, seeds))
-    sim, opt, pt, seed = (a.ravel() for a in np.meshgrid(np.arange(n_sims), np.arange(2), np.arange(7),
-                                                         np.arange(seeds), indexing="ij"))
+    sim, opt, pt, seed = (
+        a.ravel() for a in np.meshgrid(np.arange(n_sims), np.arange(2), np.arange(7), np.arange(seeds), indexing="ij")
+    )
     log_lr = np.linspace(-4, -1, 7)[pt] + 0.25 * opt
-    return pd.DataFrame({"trial_id": np.arange(loss.size).astype(str), "task": np.char.add("s", sim.astype(str)),
-                         "optimizer": np.array(["A", "B"])[opt], "seed": seed, "hp.lr": 10**log_lr,
-                         "status": "completed", "init_loss": 10.0, "final_val_loss": loss.ravel(),
-                         "final_train_loss": loss.ravel(), "steps_done": 100, "wall_time": 1.0})
+    return pd.DataFrame(
+        {
+            "trial_id": np.arange(loss.size).astype(str),
+            "task": np.char.add("s", sim.astype(str)),
+            "optimizer": np.array(["A", "B"])[opt],
+            "seed": seed,
+            "hp.lr": 10**log_lr,
+            "status": "completed",
+            "init_loss": 10.0,
+            "final_val_loss": loss.ravel(),
+            "final_train_loss": loss.ravel(),
+            "steps_done": 100,
+            "wall_time": 1.0,
+        }
+    )
 
 
 def test_the_different_grid_null_holds_its_level():
@@ -163,10 +178,14 @@ def test_the_different_grid_null_holds_its_level():
     from tests.test_analysis_calibration import LEVEL, per_task_verdicts, slack
 
     n = 300
-    v = per_task_verdicts(flat_shifted(n, 8, rng=5), {"best": ("best_loss", "less", {"tuning_seeds": 2, "margin": 0.0})})
+    v = per_task_verdicts(
+        flat_shifted(n, 8, rng=5), {"best": ("best_loss", "less", {"tuning_seeds": 2, "margin": 0.0})}
+    )
     decisive = v["best"].isin(["supported", "contradicted"]).mean()
-    print(f"\ndifferent-grid null, tuning seeds 2 of 8, {n} simulations: decisive {decisive:.3f} "
-          f"(bound {LEVEL + slack(n):.3f}); {v['best'].value_counts().to_dict()}")
+    print(
+        f"\ndifferent-grid null, tuning seeds 2 of 8, {n} simulations: decisive {decisive:.3f} "
+        f"(bound {LEVEL + slack(n):.3f}); {v['best'].value_counts().to_dict()}"
+    )
     assert decisive <= LEVEL + slack(n)
 
 
@@ -207,7 +226,9 @@ def test_one_fixed_window_for_every_seed_decides_what_per_seed_centring_cut():
         best = 2 if s % 2 else 3
         la = [2.6 - 0.2 * (j == best) - 0.1 * (abs(j - best) == 1) for j in range(7)]
         lb = [4.0 - 2.0 * (j == 3) + 0.01 * s for j in range(7)]
-        rows += [row("A", s, float(lr), l) for lr, l in zip(lrs, la)] + [row("B", s, float(lr), l) for lr, l in zip(lrs, lb)]
+        rows += [row("A", s, float(lr), l) for lr, l in zip(lrs, la)] + [
+            row("B", s, float(lr), l) for lr, l in zip(lrs, lb)
+        ]
     a = judged(rows, [claim(metric="lr_sensitivity", window=[1e-4, 1e-1])])
     v = a.verdicts.iloc[0]
     assert v["metric"] == "lr_sensitivity_0.0001_0.1"
@@ -256,8 +277,17 @@ def test_a_gated_claim_is_decided_only_when_its_gate_is_supported():
 
 
 def test_a_step_cost_claim_in_a_sweep_is_refused_with_where_to_measure_it(write_sweep, capsys):
-    path = write_sweep(claims=[{"name": "cost", "metric": "time_per_step", "effect": "ratio",
-                                "compare": ["sgd", "adamw"], "direction": "less"}])
+    path = write_sweep(
+        claims=[
+            {
+                "name": "cost",
+                "metric": "time_per_step",
+                "effect": "ratio",
+                "compare": ["sgd", "adamw"],
+                "direction": "less",
+            }
+        ]
+    )
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert f"{path}: claims[0].metric: step cost is a benchmark" in err and "optbasin bench" in err
@@ -265,15 +295,19 @@ def test_a_step_cost_claim_in_a_sweep_is_refused_with_where_to_measure_it(write_
 
 def test_validate_and_run_warn_about_claims_the_seeds_cannot_decide(write_sweep, capsys):
     """2 seeds (the fixture's sweep): 2 x 2^-2 > 0.05 whatever the data; 6 are needed."""
-    path = write_sweep(claims=[{"name": "lower", "metric": "best_loss", "compare": ["sgd", "adamw"],
-                                "direction": "less"}])
+    path = write_sweep(
+        claims=[{"name": "lower", "metric": "best_loss", "compare": ["sgd", "adamw"], "direction": "less"}]
+    )
     assert main(["validate", str(path)]) == 0
     err = capsys.readouterr().err
     assert "claims[0] (lower): 2 seed(s) can never decide it" in err and "use seeds: 6" in err
     assert main(["run", str(path), "--dry-run"]) == 0
     assert "claims[0] (lower): 2 seed(s) can never decide it" in capsys.readouterr().err
-    ok = write_sweep(name="ok.yaml", seeds=6, claims=[{"name": "lower", "metric": "best_loss",
-                                                      "compare": ["sgd", "adamw"], "direction": "less"}])
+    ok = write_sweep(
+        name="ok.yaml",
+        seeds=6,
+        claims=[{"name": "lower", "metric": "best_loss", "compare": ["sgd", "adamw"], "direction": "less"}],
+    )
     assert main(["validate", str(ok)]) == 0
     assert "can never decide" not in capsys.readouterr().err
 
@@ -338,7 +372,10 @@ def test_a_margin_per_task():
     rows = []
     for task in ("t", "u"):
         for s in range(8):
-            rows += [row("A", s, 1e-3, 2.05 + 0.1 * s + 1e-4 * s, task=task), row("B", s, 1e-3, 2.0 + 0.1 * s, task=task)]
+            rows += [
+                row("A", s, 1e-3, 2.05 + 0.1 * s + 1e-4 * s, task=task),
+                row("B", s, 1e-3, 2.0 + 0.1 * s, task=task),
+            ]
     a = judged(rows, [claim(task="all", margin={"t": 0.1, "u": 0.01})])
     by = a.verdicts_by_task.set_index("task")
     assert by.loc["t", "margin"] == 0.1 and by.loc["u", "margin"] == 0.01

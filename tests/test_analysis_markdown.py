@@ -15,7 +15,7 @@ def _section_rows(md: str, header_start: str) -> list[list[str]]:
     lines = md.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
     rows = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("| "):
             break
         rows.append([c.strip() for c in line.strip("|").split(" | ")])

@@ -24,12 +24,27 @@ _ids = itertools.count()
 def trial(opt, seed, lr, loss=None, status="completed", task="t", init=L0, **hp):
     """One trials-table row; loss=None with status diverged/failed leaves the final loss NaN."""
     return {
-        "trial_id": f"id{next(_ids)}", "sweep": "s", "task": task, "task_name": task, "optimizer": opt,
-        "optimizer_name": opt, "seed": seed, "hp.lr": lr, **{f"hp.{k}": v for k, v in hp.items()},
-        "swept": '["lr"]', "status": status, "init_loss": init,
+        "trial_id": f"id{next(_ids)}",
+        "sweep": "s",
+        "task": task,
+        "task_name": task,
+        "optimizer": opt,
+        "optimizer_name": opt,
+        "seed": seed,
+        "hp.lr": lr,
+        **{f"hp.{k}": v for k, v in hp.items()},
+        "swept": '["lr"]',
+        "status": status,
+        "init_loss": init,
         "final_train_loss": loss if loss is not None else math.nan,
-        "final_val_loss": loss if loss is not None else math.nan, "best_val_loss": loss,
-        "steps": 100, "steps_done": 100, "wall_time": 1.0, "error": "", "attempt": "a", "written_at": 0.0,
+        "final_val_loss": loss if loss is not None else math.nan,
+        "best_val_loss": loss,
+        "steps": 100,
+        "steps_done": 100,
+        "wall_time": 1.0,
+        "error": "",
+        "attempt": "a",
+        "written_at": 0.0,
     }
 
 
@@ -39,16 +54,23 @@ def div(opt, seed, lr, **kw):
 
 def table_a():
     """Optimizer A on lr = 1e-4 .. 1e-1 (log10 -4..-1), seeds 0, 1, 2, l0 = 5:
-         lr 1e-4: 3.0, 3.4, (seed 2 missing)      median 3.2 (2 seeds)
-         lr 1e-3: 2.0, 2.2, 2.1                   median 2.1   <- optimum, l* = 2.1
-         lr 1e-2: 2.5, diverged (=5), 2.3         median 2.5
-         lr 1e-1: diverged x 3 (=5)               median 5.0
+    lr 1e-4: 3.0, 3.4, (seed 2 missing)      median 3.2 (2 seeds)
+    lr 1e-3: 2.0, 2.2, 2.1                   median 2.1   <- optimum, l* = 2.1
+    lr 1e-2: 2.5, diverged (=5), 2.3         median 2.5
+    lr 1e-1: diverged x 3 (=5)               median 5.0
     """
     return [
-        trial("A", 0, 1e-4, 3.0), trial("A", 1, 1e-4, 3.4),
-        trial("A", 0, 1e-3, 2.0), trial("A", 1, 1e-3, 2.2), trial("A", 2, 1e-3, 2.1),
-        trial("A", 0, 1e-2, 2.5), div("A", 1, 1e-2), trial("A", 2, 1e-2, 2.3),
-        div("A", 0, 1e-1), div("A", 1, 1e-1), div("A", 2, 1e-1),
+        trial("A", 0, 1e-4, 3.0),
+        trial("A", 1, 1e-4, 3.4),
+        trial("A", 0, 1e-3, 2.0),
+        trial("A", 1, 1e-3, 2.2),
+        trial("A", 2, 1e-3, 2.1),
+        trial("A", 0, 1e-2, 2.5),
+        div("A", 1, 1e-2),
+        trial("A", 2, 1e-2, 2.3),
+        div("A", 0, 1e-1),
+        div("A", 1, 1e-1),
+        div("A", 2, 1e-1),
     ]
 
 
@@ -62,8 +84,15 @@ def table_edge_and_flat():
     return rows
 
 
-SETTINGS = {"eps": [0.1], "delta": [0.5], "lr_range": [1e-4, 1e-1], "ks": [1, 2, 3],
-            "tunability_budget": 3, "alpha": 0.05, "resamples": 200}
+SETTINGS = {
+    "eps": [0.1],
+    "delta": [0.5],
+    "lr_range": [1e-4, 1e-1],
+    "ks": [1, 2, 3],
+    "tunability_budget": 3,
+    "alpha": 0.05,
+    "resamples": 200,
+}
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +151,8 @@ def test_optimum_at_grid_edge_is_flagged_and_basin_is_a_lower_bound(result):
 def test_flat_curve(result):
     c = row(result, "C")
     assert c["best_loss"] == pytest.approx(2.0)
-    assert c["basin_width_rel0.1"] == pytest.approx(3.0)          # the whole grid, 3 decades ...
-    assert c["basin_width_rel0.1_cut"] == "low+high"               # ... cut on both sides
+    assert c["basin_width_rel0.1"] == pytest.approx(3.0)  # the whole grid, 3 decades ...
+    assert c["basin_width_rel0.1_cut"] == "low+high"  # ... cut on both sides
     assert c["lr_sensitivity"] == pytest.approx(0.0)
     assert c["divergence_rate"] == 0.0
     assert c["expected_best_k1"] == pytest.approx(2.0)
@@ -186,7 +215,7 @@ def test_tunability_weighted_cumulative_performance(result):
 
 def test_divergence_rates(result):
     a = row(result, "A")
-    assert a["divergence_rate"] == pytest.approx(4 / 11)       # trials
+    assert a["divergence_rate"] == pytest.approx(4 / 11)  # trials
     assert a["divergence_rate_points"] == pytest.approx(2 / 4)  # grid points with a diverged seed
 
 
@@ -221,7 +250,7 @@ def test_bootstrap_interval_two_seeds_known_answer():
     rows = [trial("A", 0, 1e-3, 2.0), trial("A", 1, 1e-3, 3.0), trial("A", 0, 1e-2, 2.6), trial("A", 1, 1e-2, 2.2)]
     res = analyze(pd.DataFrame(rows), settings={"resamples": 400})
     a = res.leaderboard.iloc[0]
-    assert a["best_loss"] == pytest.approx(min(2.5, 2.4))           # medians 2.5, 2.4
+    assert a["best_loss"] == pytest.approx(min(2.5, 2.4))  # medians 2.5, 2.4
     assert a["best_loss_lo"] == pytest.approx(2.0)
     assert a["best_loss_hi"] == pytest.approx(2.4)
     reps = res.replicates[("t", "A")]["best_loss"]

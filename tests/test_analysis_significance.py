@@ -11,8 +11,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from optbasin.analysis.significance import (holm, seeds_needed, sign_flip_pvalues, smallest_p, studentized_interval,
-                                            swap_pvalues, t_statistic)
+from optbasin.analysis.significance import (
+    holm,
+    seeds_needed,
+    sign_flip_pvalues,
+    smallest_p,
+    studentized_interval,
+    swap_pvalues,
+    t_statistic,
+)
 
 
 def brute_t(d):
@@ -72,8 +79,8 @@ def test_holm_by_hand():
 
 
 def test_seeds_needed():
-    assert seeds_needed(0.05) == 5        # 2^-5 = 0.031 <= 0.05 < 2^-4
-    assert seeds_needed(0.05 / 2) == 6    # one claim, both directions tested
+    assert seeds_needed(0.05) == 5  # 2^-5 = 0.031 <= 0.05 < 2^-4
+    assert seeds_needed(0.05 / 2) == 6  # one claim, both directions tested
     assert seeds_needed(0.05 / 40) == 10  # 10 claims x 2 tasks x 2 directions
 
 

@@ -12,9 +12,7 @@ import pytest
 
 from optbasin.analysis import analyze
 from optbasin.analysis.profiles import performance_profile
-
 from tests.conftest import result_row as trial
-
 
 # NAMO-D on lr (1e-3, 1e-2, 1e-1) x clamp_c (0.4, 0.9), seeds 0..2; loss = base + 0.1 * seed:
 #            lr 1e-3   1e-2   1e-1
@@ -40,9 +38,17 @@ def steps_for(trials: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, t in trials.iterrows():
         for i, step in enumerate((10, 20)):
-            rows.append({"trial_id": t["trial_id"], "attempt": "a", "step": step, "train_loss": 3.0,
-                         "val_loss": math.nan, "lr": t["hp.lr"],
-                         "diag.clamped_frac": t["hp.clamp_c"] + 0.2 * i + t["seed"] / 100})
+            rows.append(
+                {
+                    "trial_id": t["trial_id"],
+                    "attempt": "a",
+                    "step": step,
+                    "train_loss": 3.0,
+                    "val_loss": math.nan,
+                    "lr": t["hp.lr"],
+                    "diag.clamped_frac": t["hp.clamp_c"] + 0.2 * i + t["seed"] / 100,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -55,7 +61,7 @@ def result():
 def test_sensitivity_curve_along_lr_at_best_c(result):
     lr = result.curves[result.curves["axis"] == "lr"]
     assert lr["x"].tolist() == pytest.approx([1e-3, 1e-2, 1e-1])
-    assert lr["median"].tolist() == pytest.approx([2.9, 2.3, 2.7])   # c = 0.9 row, seed 1
+    assert lr["median"].tolist() == pytest.approx([2.9, 2.3, 2.7])  # c = 0.9 row, seed 1
     assert lr["min"].tolist() == pytest.approx([2.8, 2.2, 2.6])
     assert lr["max"].tolist() == pytest.approx([3.0, 2.4, 2.8])
     # quartiles of three values a < b < c (linear): a + (b - a) / 2 and b + (c - b) / 2
@@ -103,8 +109,9 @@ def test_mechanism_clamped_fraction_per_point(result):
 
 
 def test_performance_profile_by_hand():
-    lb = pd.DataFrame({"task": ["t", "t", "u", "u"], "optimizer": ["A", "B", "A", "B"],
-                       "best_loss": [2.0, 3.0, 4.0, 2.0]})
+    lb = pd.DataFrame(
+        {"task": ["t", "t", "u", "u"], "optimizer": ["A", "B", "A", "B"], "best_loss": [2.0, 3.0, 4.0, 2.0]}
+    )
     prof = performance_profile(lb, "best_loss", lower_is_better=True)
     # ratios: t: A 1, B 1.5; u: A 2, B 1
     a = prof[prof["optimizer"] == "A"].set_index("tau")["fraction"]
@@ -137,8 +144,20 @@ def test_missing_column_is_a_store_error():
     from optbasin.errors import StoreError
 
     with pytest.raises(StoreError, match="init_loss"):
-        analyze(pd.DataFrame([{"trial_id": "a", "task": "t", "optimizer": "o", "seed": 0, "status": "completed",
-                               "final_val_loss": 1.0}]))
+        analyze(
+            pd.DataFrame(
+                [
+                    {
+                        "trial_id": "a",
+                        "task": "t",
+                        "optimizer": "o",
+                        "seed": 0,
+                        "status": "completed",
+                        "final_val_loss": 1.0,
+                    }
+                ]
+            )
+        )
 
 
 def test_settings_are_validated():
@@ -158,7 +177,10 @@ def test_population_members_have_no_time_per_step():
     for r in rows:
         r["population_size"] = 2.0 if r["optimizer"] == "A" else math.nan
     board = analyze(pd.DataFrame(rows), settings={"resamples": 10}).leaderboard.set_index("optimizer")
-    assert math.isnan(board.loc["A", "time_per_step"]) and "time_per_step: no trial timed alone" in board.loc["A", "undefined"]
+    assert (
+        math.isnan(board.loc["A", "time_per_step"])
+        and "time_per_step: no trial timed alone" in board.loc["A", "undefined"]
+    )
     assert board.loc["B", "time_per_step"] == 1.0 / 100  # wall_time 1 s over 100 steps
 
 

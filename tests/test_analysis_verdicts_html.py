@@ -17,10 +17,18 @@ def two_tasks():
     the grid's last point (lr 1e-2)."""
     rows = []
     for s in range(7):
-        rows += [result_row("A", s, 1e-3, 2.0, task="t"), result_row("A", s, 1e-2, 3.0, task="t"),
-                 result_row("B", s, 1e-3, 2.5 + 0.01 * s, task="t"), result_row("B", s, 1e-2, 3.0, task="t")]
-        rows += [result_row("A", s, 1e-3, 3.0, task="u"), result_row("A", s, 1e-2, 2.5 + 0.01 * s, task="u"),
-                 result_row("B", s, 1e-3, 3.0, task="u"), result_row("B", s, 1e-2, 2.0, task="u")]
+        rows += [
+            result_row("A", s, 1e-3, 2.0, task="t"),
+            result_row("A", s, 1e-2, 3.0, task="t"),
+            result_row("B", s, 1e-3, 2.5 + 0.01 * s, task="t"),
+            result_row("B", s, 1e-2, 3.0, task="t"),
+        ]
+        rows += [
+            result_row("A", s, 1e-3, 3.0, task="u"),
+            result_row("A", s, 1e-2, 2.5 + 0.01 * s, task="u"),
+            result_row("B", s, 1e-3, 3.0, task="u"),
+            result_row("B", s, 1e-2, 2.0, task="u"),
+        ]
     claims = [{"name": "a-lower", "metric": "best_loss", "compare": ["A", "B"], "direction": "less"}]
     return analyze(pd.DataFrame(rows), claims=claims, settings={"resamples": 200})
 

@@ -8,12 +8,16 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
 import yaml
+
+if TYPE_CHECKING:
+    import nbformat
 
 import optbasin
 from optbasin.analysis import analyze_runs
@@ -29,20 +33,28 @@ CLAIM = {"name": "adamw-beats-sgd", "metric": "best_loss", "compare": ["adamw", 
 def small(output) -> dict:
     """sgd over lr x momentum (2 axes: importance), adamw over lr; 2 seeds: 14 trials."""
     doc = base_sweep(output)
-    doc["optimizers"] = [{"name": "sgd", "grid": {"lr": [0.01, 0.1], "momentum": [0.0, 0.9]}},
-                         {"name": "adamw", "grid": {"lr": {"log_range": [1e-3, 1e-1], "points": 3}}}]
+    doc["optimizers"] = [
+        {"name": "sgd", "grid": {"lr": [0.01, 0.1], "momentum": [0.0, 0.9]}},
+        {"name": "adamw", "grid": {"lr": {"log_range": [1e-3, 1e-1], "points": 3}}},
+    ]
     return doc
 
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "quickstart.ipynb"
-NOTEBOOK_DOC = {"name": "notebook-quickstart", "output": "runs/notebook-quickstart", "seeds": 2,
-                "tasks": [{"name": "quadratic", "steps": 40, "params": {"d_in": 16, "d_out": 8}}],
-                "optimizers": [{"name": "sgd", "grid": {"lr": [0.01, 0.1], "momentum": [0.0, 0.9]}},
-                               {"name": "adamw", "grid": {"lr": {"log_range": [1e-3, 1e-1], "points": 3}}}],
-                "budget": {"eval_every": 20, "log_every": 10}}  # the notebook's sweep, as it writes it
+NOTEBOOK_DOC = {
+    "name": "notebook-quickstart",
+    "output": "runs/notebook-quickstart",
+    "seeds": 2,
+    "tasks": [{"name": "quadratic", "steps": 40, "params": {"d_in": 16, "d_out": 8}}],
+    "optimizers": [
+        {"name": "sgd", "grid": {"lr": [0.01, 0.1], "momentum": [0.0, 0.9]}},
+        {"name": "adamw", "grid": {"lr": {"log_range": [1e-3, 1e-1], "points": 3}}},
+    ],
+    "budget": {"eval_every": 20, "log_every": 10},
+}  # the notebook's sweep, as it writes it
 
 
-def execute_notebook(path: Path, cwd: Path) -> "nbformat.NotebookNode":
+def execute_notebook(path: Path, cwd: Path) -> nbformat.NotebookNode:
     """Run every cell of a notebook in a real Jupyter kernel: this venv's python (a kernelspec of
     our own, so that no other python on PATH is picked), working directory ``cwd``; a cell that
     raises fails the test. A last cell reports the kernel's python."""
@@ -53,14 +65,22 @@ def execute_notebook(path: Path, cwd: Path) -> "nbformat.NotebookNode":
     nb.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.executable)"))
     spec = cwd / "jupyter" / "kernels" / "optbasin-venv"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "optbasin venv", "language": "python"}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "optbasin venv",
+                "language": "python",
+            }
+        )
+    )
     env = {"JUPYTER_PATH": str(cwd / "jupyter"), "JUPYTER_RUNTIME_DIR": str(cwd / "jupyter" / "runtime")}
     before = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        NotebookClient(nb, kernel_name="optbasin-venv", timeout=300, resources={"metadata": {"path": str(cwd)}}).execute()
+        NotebookClient(
+            nb, kernel_name="optbasin-venv", timeout=300, resources={"metadata": {"path": str(cwd)}}
+        ).execute()
     finally:
         for k, v in before.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
@@ -102,8 +122,10 @@ def cell_with(nb, source: str):
 def test_the_notebook_runs_in_the_venv_kernel_and_shows_its_results(notebook):
     nb, root = notebook
     assert outputs(nb.cells[-1])["text/plain"].strip() == sys.executable
-    assert "Run(runs/notebook-quickstart: 14 trials, 1 task(s), 2 optimizer(s))" in outputs(
-        cell_with(nb, "run = optbasin.run_sweep(sweep)"))["text/plain"]
+    assert (
+        "Run(runs/notebook-quickstart: 14 trials, 1 task(s), 2 optimizer(s))"
+        in outputs(cell_with(nb, "run = optbasin.run_sweep(sweep)"))["text/plain"]
+    )
     err = outputs(cell_with(nb, "except ConfigError"))["text/plain"]
     assert "(sweep dict): optimizers[0].grid.lr[1]: got -1.0, expected a float > 0" in err
     board = outputs(cell_with(nb, "board = run.leaderboard()"))["text/html"]
@@ -142,7 +164,7 @@ def test_a_bad_dict_names_the_field_as_the_cli_names_it_in_a_file(tmp_path, caps
     with pytest.raises(ConfigError) as err:
         optbasin.plan_sweep(doc)
     problems = [(p.file, p.field, p.reason) for p in err.value.problems]
-    assert [(f, r[:len(reason)]) for _, f, r in problems] == [(field, reason)]
+    assert [(f, r[: len(reason)]) for _, f, r in problems] == [(field, reason)]
     assert problems[0][0] == "(sweep dict)"
     assert str(err.value).startswith(f"(sweep dict): {field}: {reason}")
     path = tmp_path / "sweep.yaml"

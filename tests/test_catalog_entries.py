@@ -23,7 +23,7 @@ from tests.conftest import base_sweep
 pytestmark = pytest.mark.filterwarnings("ignore::optbasin.catalog.CatalogNote")  # announced: tested below
 BUILTIN_NAMO_D = Path(__file__).resolve().parents[1] / "optbasin" / "optimizers" / "catalog" / "namo_d.yaml"
 
-LION = '''
+LION = """
 import torch
 
 class Lion(torch.optim.Optimizer):
@@ -33,12 +33,17 @@ class Lion(torch.optim.Optimizer):
 class NeedsGamma(torch.optim.SGD):
     def __init__(self, params, gamma, lr=0.1):
         super().__init__(params, lr=lr * gamma)
-'''
+"""
 
 
 def entry(name: str, cls: str, hps: dict, **extra) -> dict:
-    return {"kind": "optimizer", "name": name, "class": cls,
-            "hyperparameters": {"lr": {"type": "float", "default": 1e-3, "gt": 0}, **hps}, **extra}
+    return {
+        "kind": "optimizer",
+        "name": name,
+        "class": cls,
+        "hyperparameters": {"lr": {"type": "float", "default": 1e-3, "gt": 0}, **hps},
+        **extra,
+    }
 
 
 def catalog(tmp_path: Path, *entries: dict) -> Path:
@@ -59,26 +64,50 @@ def sweep(tmp_path: Path, cat: Path, optimizers: list) -> Path:
     return path
 
 
-RADAM = entry("radam", "torch.optim:RAdam", {"beta1": {"default": 0.9, "ge": 0, "lt": 1},
-                                            "beta2": {"default": 0.999, "ge": 0, "lt": 1},
-                                            "weight_decay": {"default": 0.0, "ge": 0}},
-              tuples={"betas": ["beta1", "beta2"]})
+RADAM = entry(
+    "radam",
+    "torch.optim:RAdam",
+    {
+        "beta1": {"default": 0.9, "ge": 0, "lt": 1},
+        "beta2": {"default": 0.999, "ge": 0, "lt": 1},
+        "weight_decay": {"default": 0.0, "ge": 0},
+    },
+    tuples={"betas": ["beta1", "beta2"]},
+)
 
 
 # ---- item 2: an entry against its class ---------------------------------------------------------
-@pytest.mark.parametrize("bad, field, reason", [
-    (entry("radam_m", "torch.optim:RAdam", {"momentum": {"default": 0.9}}), "hyperparameters.momentum",
-     "torch.optim:RAdam takes no argument 'momentum'"),
-    (entry("lion", "lion_mod:Lion", {"gamma": {"default": 0.5}}), "hyperparameters.gamma",
-     "lion_mod:Lion takes no argument 'gamma'"),
-    (entry("needs_gamma", "lion_mod:NeedsGamma", {}), "hyperparameters.gamma",
-     "lion_mod:NeedsGamma requires argument 'gamma': declare it with a default"),
-    (entry("radam_b", "torch.optim:RAdam", {"betas": {"default": 0.9}}), "hyperparameters.betas",
-     "declare one hyperparameter per member and pack them, e.g. hyperparameters beta1, beta2 and "
-     "tuples: {betas: [beta1, beta2]}"),
-    ({**RADAM, "name": "radam3", "tuples": {"betas": ["beta1", "beta2", "weight_decay"]}}, "tuples.betas",
-     "takes betas as a tuple of 2"),
-])
+@pytest.mark.parametrize(
+    "bad, field, reason",
+    [
+        (
+            entry("radam_m", "torch.optim:RAdam", {"momentum": {"default": 0.9}}),
+            "hyperparameters.momentum",
+            "torch.optim:RAdam takes no argument 'momentum'",
+        ),
+        (
+            entry("lion", "lion_mod:Lion", {"gamma": {"default": 0.5}}),
+            "hyperparameters.gamma",
+            "lion_mod:Lion takes no argument 'gamma'",
+        ),
+        (
+            entry("needs_gamma", "lion_mod:NeedsGamma", {}),
+            "hyperparameters.gamma",
+            "lion_mod:NeedsGamma requires argument 'gamma': declare it with a default",
+        ),
+        (
+            entry("radam_b", "torch.optim:RAdam", {"betas": {"default": 0.9}}),
+            "hyperparameters.betas",
+            "declare one hyperparameter per member and pack them, e.g. hyperparameters beta1, beta2 and "
+            "tuples: {betas: [beta1, beta2]}",
+        ),
+        (
+            {**RADAM, "name": "radam3", "tuples": {"betas": ["beta1", "beta2", "weight_decay"]}},
+            "tuples.betas",
+            "takes betas as a tuple of 2",
+        ),
+    ],
+)
 def test_validate_checks_an_entry_against_its_class(tmp_path, capsys, bad, field, reason):
     cat = catalog(tmp_path, bad)
     file = cat / f"{bad['name']}.yaml"
@@ -107,18 +136,24 @@ def test_tuple_arguments_are_built_from_their_members(tmp_path):
 
 def test_a_sweep_sets_and_sweeps_tuple_members(tmp_path):
     cat = catalog(tmp_path, RADAM)
-    spec, c = load_sweep(sweep(tmp_path, cat, [{"name": "radam", "hparams": {"beta1": 0.8},
-                                                "grid": {"lr": [0.01], "beta2": [0.9, 0.99]}}]))
+    spec, c = load_sweep(
+        sweep(
+            tmp_path, cat, [{"name": "radam", "hparams": {"beta1": 0.8}, "grid": {"lr": [0.01], "beta2": [0.9, 0.99]}}]
+        )
+    )
     trials = expand(spec, c)
     assert sorted(t.hparams["beta2"] for t in trials) == [0.9, 0.99]
     assert all(run_trial(t)["status"] == "completed" for t in trials)
 
 
-@pytest.mark.parametrize("tuples, reason", [
-    ({"betas": ["beta1", "rho"]}, "'rho' is not a declared hyperparameter"),
-    ({"betas": ["beta1", "beta1"]}, "'beta1' is also a member of betas"),
-    ({"lr": ["beta1", "beta2"]}, "lr: also a hyperparameter"),
-])
+@pytest.mark.parametrize(
+    "tuples, reason",
+    [
+        ({"betas": ["beta1", "rho"]}, "'rho' is not a declared hyperparameter"),
+        ({"betas": ["beta1", "beta1"]}, "'beta1' is also a member of betas"),
+        ({"lr": ["beta1", "beta2"]}, "lr: also a hyperparameter"),
+    ],
+)
 def test_bad_tuples_are_located(tmp_path, tuples, reason):
     cat = catalog(tmp_path, {**RADAM, "tuples": tuples})
     with pytest.raises(ConfigError) as e:
@@ -150,7 +185,9 @@ def test_build_checks_values_against_the_entry_in_use(tmp_path):
     with pytest.raises(ValueError, match=r"namo_d \(.*narrow.*namo_d.yaml\): clamp_c=3.0 is not allowed: .*<= 2"):
         build("namo_d", model, catalog_dirs=[str(narrow)], clamp_c=3.0)
     lion = catalog(tmp_path / "lion", entry("lion", "lion_mod:Lion", {}))
-    with pytest.raises(ValueError, match=r"lion \(.*lion.yaml\): lr=-1.0 is not allowed: got -1.0, expected a float > 0"):
+    with pytest.raises(
+        ValueError, match=r"lion \(.*lion.yaml\): lr=-1.0 is not allowed: got -1.0, expected a float > 0"
+    ):
         build("lion", model, catalog_dirs=[str(lion)], lr=-1.0)
 
 
@@ -163,7 +200,9 @@ def test_a_class_constructed_directly_checks_its_builtin_entry():
 
 def test_a_replacement_is_announced(tmp_path, capsys):
     cat = user_namo_d(tmp_path, {"ge": -1, "le": 2})
-    with pytest.warns(CatalogNote, match=r"namo_d.yaml replaces the built-in optimizer 'namo_d' \(.*optimizers/catalog/namo_d.yaml\)"):
+    with pytest.warns(
+        CatalogNote, match=r"namo_d.yaml replaces the built-in optimizer 'namo_d' \(.*optimizers/catalog/namo_d.yaml\)"
+    ):
         Catalog.load([cat])
     assert main(["validate", str(sweep(tmp_path, cat, [{"name": "namo_d", "grid": {"lr": [0.01]}}]))]) == 0
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]

@@ -6,8 +6,21 @@ import re
 
 from optbasin.cli import main
 
-CATALOG_OPTIMIZERS = {"sgd", "adamw", "muon", "muonadam", "scion", "muonmax", "polargrad", "momo", "momo_adam",
-                      "muonadam_momo", "muonmax_momo", "namo", "namo_d"}
+CATALOG_OPTIMIZERS = {
+    "sgd",
+    "adamw",
+    "muon",
+    "muonadam",
+    "scion",
+    "muonmax",
+    "polargrad",
+    "momo",
+    "momo_adam",
+    "muonadam_momo",
+    "muonmax_momo",
+    "namo",
+    "namo_d",
+}
 
 
 def test_list_optimizers_and_tasks(capsys):
@@ -18,7 +31,8 @@ def test_list_optimizers_and_tasks(capsys):
     assert "clamp_c=0.75" in out  # hyperparameters with their defaults
     assert main(["list", "tasks"]) == 0
     assert {"quadratic", "digits-mlp", "digits-cnn", "gpt-tiny", "gpt2-small"} <= set(
-        re.findall(r"^(\S+)", capsys.readouterr().out, flags=re.M))
+        re.findall(r"^(\S+)", capsys.readouterr().out, flags=re.M)
+    )
 
 
 def test_list_one_optimizer_shows_every_default_and_its_origin(capsys):

@@ -32,8 +32,13 @@ def free_port() -> int:
 def start_node(args: list[str], env: dict) -> subprocess.Popen:
     """`ray start --block` in its own process group: stopping the group stops that node only
     (`ray stop` would stop every Ray on the machine, other users' sweeps included)."""
-    return subprocess.Popen([RAY, "start", "--block", *args], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [RAY, "start", "--block", *args],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def stop_node(proc: subprocess.Popen) -> None:
@@ -66,8 +71,11 @@ def two_node_cluster(monkeypatch, tmp_path):
     env = {**os.environ, "RAY_AUTH_MODE": "token"}
     port = free_port()
     address = f"127.0.0.1:{port}"
-    nodes = [start_node([f"--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
-                         "--disable-usage-stats"], env)]
+    nodes = [
+        start_node(
+            ["--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false", "--disable-usage-stats"], env
+        )
+    ]
     try:
         wait_for_nodes(address, 1, env)
         nodes.append(start_node([f"--address={address}", "--num-cpus=1"], env))

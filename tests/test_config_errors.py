@@ -35,12 +35,18 @@ def test_valid_sweep_passes(write_sweep, capsys):
         ({"name": "sgd", "grid": {"lr": [0.1, -0.5]}}, "optimizers[0].grid.lr[1]", "got -0.5, expected a float > 0"),
         ({"name": "sgd", "grid": {"lr": [0.0]}}, "optimizers[0].grid.lr[0]", "got 0.0, expected a float > 0"),
         ({"name": "sgd", "grid": {"lr": []}}, "optimizers[0].grid.lr", "empty grid"),
-        ({"name": "sgd", "grid": {"lr": {"log_range": [0.1, 0.01], "points": 3}}}, "optimizers[0].grid.lr",
-         "low <= high"),
+        (
+            {"name": "sgd", "grid": {"lr": {"log_range": [0.1, 0.01], "points": 3}}},
+            "optimizers[0].grid.lr",
+            "low <= high",
+        ),
         ({"name": "sgd", "hparams": {"momentum": 1.5}}, "optimizers[0].hparams.momentum", "< 1"),
         ({"name": "sgd", "hparams": {"nesterov": "yes"}}, "optimizers[0].hparams.nesterov", "expected a bool"),
-        ({"name": "namo_d", "grid": {"clamp_c": [0.4, -0.5]}}, "optimizers[0].grid.clamp_c[1]",
-         "got -0.5, expected a float >= 0 and <= 1 (column-scale clamp c"),
+        (
+            {"name": "namo_d", "grid": {"clamp_c": [0.4, -0.5]}},
+            "optimizers[0].grid.clamp_c[1]",
+            "got -0.5, expected a float >= 0 and <= 1 (column-scale clamp c",
+        ),
     ],
 )
 def test_bad_optimizer_entry(tmp_path, write_sweep, capsys, entry, field, reason):
@@ -54,10 +60,18 @@ def test_bad_optimizer_entry(tmp_path, write_sweep, capsys, entry, field, reason
     "override, field, reason",
     [
         ({"tasks": ["nosuchtask"]}, "tasks[0].name", "unknown task 'nosuchtask'"),
-        ({"tasks": [{"name": "quadratic", "params": {"dims": 3}}]}, "tasks[0].params.dims", "unknown parameter of task quadratic"),
+        (
+            {"tasks": [{"name": "quadratic", "params": {"dims": 3}}]},
+            "tasks[0].params.dims",
+            "unknown parameter of task quadratic",
+        ),
         ({"tasks": [{"name": "quadratic", "steps": 0}]}, "tasks[0].steps", "greater than 0"),
         ({"budget": {"steps": -5}}, "budget.steps", "greater than 0"),
-        ({"schedule": {"kind": "exponential"}}, "schedule.kind", "'constant', 'warmup_cosine', 'warmup_linear' or 'wsd'"),
+        (
+            {"schedule": {"kind": "exponential"}},
+            "schedule.kind",
+            "'constant', 'warmup_cosine', 'warmup_linear' or 'wsd'",
+        ),
         ({"seeds": []}, "seeds", "at least one seed"),
         ({"optimizers": []}, "optimizers", "at least 1 item"),
         ({"resources": {"cpus": 0}}, "resources.cpus", "greater than 0"),
@@ -99,7 +113,9 @@ def test_malformed_yaml(tmp_path, capsys):
 def test_object_constructing_tag_refused(tmp_path, capsys):
     path = tmp_path / "evil.yaml"
     marker = tmp_path / "pwned"
-    path.write_text(f"name: !!python/object/apply:os.system ['touch {marker}']\ntasks: [quadratic]\noptimizers: [sgd]\n")
+    path.write_text(
+        f"name: !!python/object/apply:os.system ['touch {marker}']\ntasks: [quadratic]\noptimizers: [sgd]\n"
+    )
     code, err = run_validate(path, capsys)
     assert code == 2 and "refused" in err
     assert not marker.exists()
@@ -122,9 +138,11 @@ def test_user_optimizer_class_that_is_not_an_optimizer(tmp_path, write_sweep, ca
     cat.mkdir()
     (cat / "mymod.py").write_text("class NotAnOptimizer:\n    pass\n")
     (cat / "mine.yaml").write_text(
-        "kind: optimizer\nname: mine\nclass: mymod:NotAnOptimizer\nhyperparameters:\n  lr: {default: 0.1, gt: 0}\n")
+        "kind: optimizer\nname: mine\nclass: mymod:NotAnOptimizer\nhyperparameters:\n  lr: {default: 0.1, gt: 0}\n"
+    )
     (cat / "broken.yaml").write_text(
-        "kind: optimizer\nname: broken\nclass: nosuchmodule:Opt\nhyperparameters:\n  lr: {default: 0.1, gt: 0}\n")
+        "kind: optimizer\nname: broken\nclass: nosuchmodule:Opt\nhyperparameters:\n  lr: {default: 0.1, gt: 0}\n"
+    )
     doc = base_sweep(tmp_path / "run")
     doc["optimizers"] = ["mine", "broken"]
     path = write_sweep(doc)

@@ -66,9 +66,21 @@ def test_no_pooled_score_exceeds_l0():
     for seed in range(3):
         for i, lr in enumerate([1e-3, 1e-2, 1e-1, 1.0]):
             loss = [1.0, 0.8, 6568.0, 6568.0][i] + 0.01 * seed
-            rows.append({"trial_id": f"t{seed}{i}", "task": "t", "optimizer": "A", "seed": seed, "hp.lr": lr,
-                         "status": "completed", "init_loss": l0, "final_train_loss": 2.32,
-                         "final_val_loss": loss, "steps_done": 100, "wall_time": 1.0})
+            rows.append(
+                {
+                    "trial_id": f"t{seed}{i}",
+                    "task": "t",
+                    "optimizer": "A",
+                    "seed": seed,
+                    "hp.lr": lr,
+                    "status": "completed",
+                    "init_loss": l0,
+                    "final_train_loss": 2.32,
+                    "final_val_loss": loss,
+                    "steps_done": 100,
+                    "wall_time": 1.0,
+                }
+            )
     lb = analyze(pd.DataFrame(rows), settings={"resamples": 20, "ks": [1, 5], "tunability_budget": 10}).leaderboard
     for col in ("expected_best_k1", "expected_best_k5", "tunability_early", "tunability_uniform", "tunability_late"):
         assert np.isfinite(lb[col].iloc[0]) and lb[col].iloc[0] <= l0, col

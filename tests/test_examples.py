@@ -20,8 +20,10 @@ def test_example_validates(name, capsys):
     assert main(["validate", str(EXAMPLES / name)]) == 0, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name, data, trials", [("paper-namo-gpt2.yaml", "openwebtext", 70),
-                                                ("paper-muonmax-gpt2.yaml", "fineweb", 4 * 6 + 2 * 9 * 5)])
+@pytest.mark.parametrize(
+    "name, data, trials",
+    [("paper-namo-gpt2.yaml", "openwebtext", 70), ("paper-muonmax-gpt2.yaml", "fineweb", 4 * 6 + 2 * 9 * 5)],
+)
 def test_paper_setups_validate(tmp_path, capsys, name, data, trials):
     shutil.copy(EXAMPLES / name, tmp_path / name)
     shards = tmp_path / "data" / data
@@ -36,13 +38,17 @@ def test_paper_setups_validate(tmp_path, capsys, name, data, trials):
     assert all(t.grad_clip == 1.0 and t.gpus == 1 for t in planned)
 
 
-@pytest.mark.parametrize("name, data", [("paper-namo-gpt2.yaml", "openwebtext"),
-                                        ("paper-muonmax-gpt2.yaml", "fineweb")])
+@pytest.mark.parametrize(
+    "name, data", [("paper-namo-gpt2.yaml", "openwebtext"), ("paper-muonmax-gpt2.yaml", "fineweb")]
+)
 def test_paper_setup_without_shards_has_one_problem_the_shards(tmp_path, capsys, name, data):
     shutil.copy(EXAMPLES / name, tmp_path)
     problems = validate_files([str(tmp_path / name)], [])
     assert [(p.field, p.reason) for p in problems] == [
-        ("tasks[0].params", f"{tmp_path / 'data' / data}: data_dir not found or not a directory "
-                            "(expected train.bin and val.bin)")]
+        (
+            "tasks[0].params",
+            f"{tmp_path / 'data' / data}: data_dir not found or not a directory (expected train.bin and val.bin)",
+        )
+    ]
     assert main(["validate", str(tmp_path / name)]) == 2
     assert "1 problem found" in capsys.readouterr().err

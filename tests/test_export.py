@@ -26,16 +26,41 @@ CLAIMS = [{"name": "adamw-better-best-loss", "metric": "best_loss", "compare": [
 
 def _trial(i: int, opt: str, seed: int, lr: float, status: str) -> tuple[dict, list[dict]]:
     final = 0.5 + lr + 0.1 * seed + (0.0 if opt == "adamw" else 0.3)
-    row = {"trial_id": f"t{i:02d}{opt}", "sweep": SWEEP, "task": "quadratic", "task_name": "quadratic",
-           "optimizer": opt, "optimizer_name": opt, "seed": seed, "steps": 40, "swept": json.dumps(["lr"]),
-           "origin": "grid", "task_params": "{}", "error": "boom: out of memory" if status == "failed" else "",
-           "hp.lr": lr, "hp.weight_decay": 0.01, "status": status, "init_loss": 2.0,
-           "final_train_loss": final if status == "completed" else math.nan,
-           "final_val_loss": final if status == "completed" else math.nan, "best_val_loss": final,
-           "steps_done": 40 if status == "completed" else 20, "wall_time": 1.5, "cpu_time": 1.2}
+    row = {
+        "trial_id": f"t{i:02d}{opt}",
+        "sweep": SWEEP,
+        "task": "quadratic",
+        "task_name": "quadratic",
+        "optimizer": opt,
+        "optimizer_name": opt,
+        "seed": seed,
+        "steps": 40,
+        "swept": json.dumps(["lr"]),
+        "origin": "grid",
+        "task_params": "{}",
+        "error": "boom: out of memory" if status == "failed" else "",
+        "hp.lr": lr,
+        "hp.weight_decay": 0.01,
+        "status": status,
+        "init_loss": 2.0,
+        "final_train_loss": final if status == "completed" else math.nan,
+        "final_val_loss": final if status == "completed" else math.nan,
+        "best_val_loss": final,
+        "steps_done": 40 if status == "completed" else 20,
+        "wall_time": 1.5,
+        "cpu_time": 1.2,
+    }
     n = 4 if status == "completed" else 2
-    steps = [{"step": 10 * (k + 1), "train_loss": 2.0 - 0.1 * k + lr, "lr": lr * (1 - k / 8),
-              "val_loss": (1.9 - 0.1 * k) if k % 2 else math.nan, "diag.clamp": 0.25 * k} for k in range(n)]
+    steps = [
+        {
+            "step": 10 * (k + 1),
+            "train_loss": 2.0 - 0.1 * k + lr,
+            "lr": lr * (1 - k / 8),
+            "val_loss": (1.9 - 0.1 * k) if k % 2 else math.nan,
+            "diag.clamp": 0.25 * k,
+        }
+        for k in range(n)
+    ]
     if status == "diverged":
         steps[-1]["train_loss"] = math.inf
     return row, steps
@@ -50,8 +75,13 @@ def run_dir(tmp_path_factory):
     for opt in ("sgd", "adamw"):
         for lr in (0.01, 0.1, 1.0):
             for seed in (0, 1):
-                status = "diverged" if (opt, lr, seed) == ("sgd", 1.0, 1) else \
-                    "failed" if (opt, lr, seed) == ("adamw", 1.0, 0) else "completed"
+                status = (
+                    "diverged"
+                    if (opt, lr, seed) == ("sgd", 1.0, 1)
+                    else "failed"
+                    if (opt, lr, seed) == ("adamw", 1.0, 0)
+                    else "completed"
+                )
                 store.record(*_trial(i, opt, seed, lr, status))
                 i += 1
     sweep_yaml = yaml.safe_dump({"name": SWEEP, "claims": CLAIMS})
@@ -66,7 +96,7 @@ def expected(run_dir):
 
 # ----------------------------------------------------------------------------------------------
 def test_mlflow_file_store_holds_every_trial_once(run_dir, tmp_path, monkeypatch, capsys):
-    mlflow = pytest.importorskip("mlflow", reason="mlflow-skinny is in the test extra: pip install -e '.[test]'")
+    pytest.importorskip("mlflow", reason="mlflow-skinny is in the test extra: pip install -e '.[test]'")
     from mlflow.tracking import MlflowClient
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
@@ -86,8 +116,13 @@ def test_mlflow_file_store_holds_every_trial_once(run_dir, tmp_path, monkeypatch
     assert sorted(r.data.tags["trial_id"] for r in trial_runs) == sorted(trials.index)
     for r in trial_runs:
         t = trials.loc[r.data.tags["trial_id"]]
-        assert {k: r.data.tags[k] for k in ("sweep", "task", "optimizer", "seed", "status")} == \
-            {"sweep": SWEEP, "task": "quadratic", "optimizer": t.optimizer, "seed": str(t.seed), "status": t.status}
+        assert {k: r.data.tags[k] for k in ("sweep", "task", "optimizer", "seed", "status")} == {
+            "sweep": SWEEP,
+            "task": "quadratic",
+            "optimizer": t.optimizer,
+            "seed": str(t.seed),
+            "status": t.status,
+        }
         assert r.data.params["lr"] == str(t["hp.lr"]) and r.data.params["weight_decay"] == "0.01"
         assert r.data.tags["mlflow.parentRunId"] == sweep_runs[0].info.run_id
         assert r.info.status == ("FAILED" if t.status == "failed" else "FINISHED")
@@ -189,11 +224,11 @@ def _wandb_records(path):
     pos, chunk, out = 7, b"", []
     while pos + 7 <= len(data):
         left = block - pos % block
-        _, n, kind = struct.unpack("<IHB", data[pos: pos + 7]) if left >= 7 else (0, 0, 0)
+        _, n, kind = struct.unpack("<IHB", data[pos : pos + 7]) if left >= 7 else (0, 0, 0)
         if n == 0 and kind == 0:  # the block's zero padding
             pos += left
             continue
-        chunk += data[pos + 7: pos + 7 + n]
+        chunk += data[pos + 7 : pos + 7 + n]
         pos += 7 + n
         if kind in (1, 4):  # full, last
             rec = wandb_internal_pb2.Record()
@@ -285,8 +320,9 @@ def test_sweep_file_trackers_export_while_the_sweep_runs(tmp_path, monkeypatch):
     (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(doc))
     seen = []  # committed trials at each export
     real = live.export_all
-    monkeypatch.setattr(live, "export_all", lambda run, trackers: (
-        seen.append(len(ResultsStore(run).trials())), real(run, trackers)))
+    monkeypatch.setattr(
+        live, "export_all", lambda run, trackers: (seen.append(len(ResultsStore(run).trials())), real(run, trackers))
+    )
     assert main(["run", str(tmp_path / "sweep.yaml"), "--quiet"]) == 0
     assert 0 < seen[0] < 4 and seen[-1] == 4  # during the run (at the first commit), and at the end
     trials = ResultsStore(tmp_path / "run").trials()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-import pytest
 
 from optbasin.analysis.loss_table import loss_table
 from optbasin.cli import main
@@ -17,8 +16,15 @@ from tests.test_failures import flaky_catalog, sweep_with
 
 def failed(tid: str) -> dict:
     """A trial that failed before its first evaluation: no loss of any kind."""
-    return {"trial_id": tid, "task": "t", "optimizer": "o", "seed": 0, "hp.lr": 0.1, "status": "failed",
-            "error": "TypeError: RAdam.__init__() got an unexpected keyword argument 'momentum'"}
+    return {
+        "trial_id": tid,
+        "task": "t",
+        "optimizer": "o",
+        "seed": 0,
+        "hp.lr": 0.1,
+        "status": "failed",
+        "error": "TypeError: RAdam.__init__() got an unexpected keyword argument 'momentum'",
+    }
 
 
 def test_only_failed_trials_compact_into_parts_that_read_back(tmp_path):

@@ -30,11 +30,20 @@ def flaky_catalog(tmp_path: Path, always: bool) -> Path:
     cat = tmp_path / "cat"
     cat.mkdir(exist_ok=True)
     (cat / "flaky_mod.py").write_text(FLAKY)
-    (cat / "flaky.yaml").write_text(yaml.safe_dump({
-        "kind": "optimizer", "name": "flaky", "class": "flaky_mod:Flaky",
-        "hyperparameters": {"lr": {"default": 0.01, "gt": 0},
-                            "marker": {"type": "str", "default": str(tmp_path / "marker")},
-                            "always": {"type": "bool", "default": always}}}))
+    (cat / "flaky.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "kind": "optimizer",
+                "name": "flaky",
+                "class": "flaky_mod:Flaky",
+                "hyperparameters": {
+                    "lr": {"default": 0.01, "gt": 0},
+                    "marker": {"type": "str", "default": str(tmp_path / "marker")},
+                    "always": {"type": "bool", "default": always},
+                },
+            }
+        )
+    )
     return cat
 
 
@@ -129,7 +138,9 @@ def test_bad_input_leaves_existing_results_intact(tmp_path, capsys):
 
 
 def two_trial_sweep(tmp_path) -> Path:
-    return sweep_with(tmp_path, [{"name": "sgd", "grid": {"lr": [0.01, 0.1]}}, {"name": "adamw", "grid": {"lr": [0.01]}}])
+    return sweep_with(
+        tmp_path, [{"name": "sgd", "grid": {"lr": [0.01, 0.1]}}, {"name": "adamw", "grid": {"lr": [0.01]}}]
+    )
 
 
 def test_a_row_that_cannot_be_written_fails_that_trial_only(tmp_path, capsys, monkeypatch):

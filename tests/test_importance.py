@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from optbasin.analysis import analyze
 from optbasin.dashboards import figures as F
 from optbasin.dashboards.report import collect_figures
-
 from tests.conftest import result_row as trial
 
 LRS = [1e-4, 1e-3, 1e-2, 1e-1]
@@ -20,8 +18,12 @@ CS = [0.1, 0.4, 0.7, 1.0]
 
 def grid(loss_of, opt="N", seeds=3, **extra) -> list[dict]:
     """Trials of ``opt`` on the lr x clamp_c grid, loss_of(lr, c) + a small seed offset."""
-    return [trial(opt, s, lr, loss_of(lr, c) + 0.001 * s, clamp_c=c, **extra)
-            for lr in LRS for c in CS for s in range(seeds)]
+    return [
+        trial(opt, s, lr, loss_of(lr, c) + 0.001 * s, clamp_c=c, **extra)
+        for lr in LRS
+        for c in CS
+        for s in range(seeds)
+    ]
 
 
 def importances(a, opt="N") -> dict[str, float]:
@@ -54,8 +56,12 @@ def test_only_optimizers_with_more_than_one_swept_axis():
 
 def test_a_categorical_axis_and_diverged_points_count_at_l0():
     """orth (a string axis) decides everything: with 'bad' every seed diverges (loss = l0 = 5)."""
-    rows = [trial("M", s, lr, 1.0 + 0.01 * s, orth=o) if o == "good" else trial("M", s, lr, math.nan, "diverged", orth=o)
-            for lr in LRS for o in ("good", "bad") for s in range(3)]
+    rows = [
+        trial("M", s, lr, 1.0 + 0.01 * s, orth=o) if o == "good" else trial("M", s, lr, math.nan, "diverged", orth=o)
+        for lr in LRS
+        for o in ("good", "bad")
+        for s in range(3)
+    ]
     a = analyze(pd.DataFrame(rows))
     imp = importances(a, "M")
     assert imp["orth"] > 0.9, imp

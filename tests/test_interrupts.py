@@ -38,8 +38,14 @@ def start_driver(path: Path, ray_tmp: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     if ray_tmp:
         env.update(RAY_TMPDIR=ray_tmp, TMPDIR=ray_tmp)
-    return subprocess.Popen([sys.executable, "-m", "optbasin.cli", "run", str(path), "--quiet"], env=env,
-                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "optbasin.cli", "run", str(path), "--quiet"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

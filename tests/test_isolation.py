@@ -42,10 +42,20 @@ def sleepy_sweep(tmp_path: Path, nap: float, **extra) -> tuple[Path, Path, Path]
     cat.mkdir()
     (cat / "sleepy_mod.py").write_text(SLEEPY)
     marker = tmp_path / "victim.pid"
-    (cat / "sleepy.yaml").write_text(yaml.safe_dump({
-        "kind": "optimizer", "name": "sleepy", "class": "sleepy_mod:Sleepy",
-        "hyperparameters": {"lr": {"default": 0.01, "gt": 0}, "marker": {"type": "str", "default": str(marker)},
-                            "nap": {"default": nap, "ge": 0}}}))
+    (cat / "sleepy.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "kind": "optimizer",
+                "name": "sleepy",
+                "class": "sleepy_mod:Sleepy",
+                "hyperparameters": {
+                    "lr": {"default": 0.01, "gt": 0},
+                    "marker": {"type": "str", "default": str(marker)},
+                    "nap": {"default": nap, "ge": 0},
+                },
+            }
+        )
+    )
     doc = base_sweep(tmp_path / "run")
     doc["seeds"] = 1
     doc["resources"] = {"cpus": os.cpu_count() or 1}
@@ -159,13 +169,29 @@ def test_kill_9_of_a_population_reruns_its_members_alone(tmp_path):
     shutil.copy(Path(__file__).parents[1] / "examples" / "user_task" / "sine_task.py", cat)
     (cat / "sleepy_task.py").write_text(SLEEPY_TASK)
     marker = tmp_path / "victim.pid"
-    (cat / "sleepy.yaml").write_text(yaml.safe_dump({
-        "kind": "task", "name": "sleepy-sine", "factory": "sleepy_task:make_task", "steps": 30,
-        "params": {"marker": {"type": "str", "default": str(marker)}, "nap": {"default": 120.0, "ge": 0},
-                   "hidden": {"type": "int", "default": 8, "ge": 1}}}))
+    (cat / "sleepy.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "kind": "task",
+                "name": "sleepy-sine",
+                "factory": "sleepy_task:make_task",
+                "steps": 30,
+                "params": {
+                    "marker": {"type": "str", "default": str(marker)},
+                    "nap": {"default": 120.0, "ge": 0},
+                    "hidden": {"type": "int", "default": 8, "ge": 1},
+                },
+            }
+        )
+    )
     doc = base_sweep(tmp_path / "run")
-    doc.update(seeds=1, population=4, resources={"cpus": os.cpu_count() or 1},
-               tasks=["sleepy-sine"], optimizers=[{"name": "adamw", "grid": {"lr": [1e-3, 3e-3, 1e-2, 3e-2]}}])
+    doc.update(
+        seeds=1,
+        population=4,
+        resources={"cpus": os.cpu_count() or 1},
+        tasks=["sleepy-sine"],
+        optimizers=[{"name": "adamw", "grid": {"lr": [1e-3, 3e-3, 1e-2, 3e-2]}}],
+    )
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(doc))
     code, trials = run_killing_the_marked_worker(path, cat, marker)

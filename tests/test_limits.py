@@ -25,8 +25,14 @@ def capped_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
 
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    return subprocess.run([sys.executable, "-m", "optbasin.cli", *args], preexec_fn=limit, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "optbasin.cli", *args],
+        preexec_fn=limit,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def assert_refused(r: subprocess.CompletedProcess, *fragments: str) -> None:
@@ -87,8 +93,9 @@ def alias_bomb(levels: int = 9) -> str:
     return "[" + ", ".join(items) + "]"
 
 
-@pytest.mark.parametrize("where", ["tasks.0.params.noise", "optimizers.0.hparams.momentum", "seeds",
-                                   "optimizers.0.grid.lr"])
+@pytest.mark.parametrize(
+    "where", ["tasks.0.params.noise", "optimizers.0.hparams.momentum", "seeds", "optimizers.0.grid.lr"]
+)
 def test_yaml_alias_bombs(tmp_path, where):
     doc = base_sweep(tmp_path / "run")
     target: dict = doc
@@ -100,8 +107,9 @@ def test_yaml_alias_bombs(tmp_path, where):
     assert_refused(r, "once aliases are expanded", str(MAX_YAML_NODES))
 
 
-@pytest.mark.parametrize("seeds, shown", [([10**23], "100000000000000000000000"), ([0, -1], "-1"),
-                                          ([2**63], str(2**63))])
+@pytest.mark.parametrize(
+    "seeds, shown", [([10**23], "100000000000000000000000"), ([0, -1], "-1"), ([2**63], str(2**63))]
+)
 def test_seeds_are_integers_in_0_to_2_63(tmp_path, seeds, shown):
     doc = base_sweep(tmp_path / "run")
     doc["seeds"] = seeds

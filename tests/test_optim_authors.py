@@ -23,8 +23,17 @@ COEFFS = [  # the Polar Express paper's list, as copied into the authors' polar.
     (1.8750014808534479, -1.2500016453999487, 0.3750001645474248),
     (1.875, -1.25, 0.375),
 ]
-AUTHORS_DEFAULTS = dict(lr=1e-3, muon_lr_scale=10.0, wd=0.1, momentum=0.95, betas=(0.95, 0.95), eps=1e-8,
-                        ns_steps=5, truncate_loss=0.0, stale_nuc=True)
+AUTHORS_DEFAULTS = dict(
+    lr=1e-3,
+    muon_lr_scale=10.0,
+    wd=0.1,
+    momentum=0.95,
+    betas=(0.95, 0.95),
+    eps=1e-8,
+    ns_steps=5,
+    truncate_loss=0.0,
+    stale_nuc=True,
+)
 STEPS = 10
 
 
@@ -47,8 +56,9 @@ def polar_express(g, steps):
 class AuthorsMuonMaxMomo:
     """The authors' MuonMaxMomo.step, statement by statement (truncate_loss=None: plain MuonMax)."""
 
-    def __init__(self, muon_params, adam_params, lr, muon_lr_scale, wd, momentum, betas, eps, ns_steps,
-                 truncate_loss, stale_nuc):
+    def __init__(
+        self, muon_params, adam_params, lr, muon_lr_scale, wd, momentum, betas, eps, ns_steps, truncate_loss, stale_nuc
+    ):
         self.muon, self.adam = muon_params, adam_params
         self.lr, self.s, self.wd, self.momentum, self.betas, self.eps = lr, muon_lr_scale, wd, momentum, betas, eps
         self.ns_steps, self.truncate_loss, self.stale_nuc = ns_steps, truncate_loss, stale_nuc
@@ -131,10 +141,13 @@ def _run_both(cls, lr, stale, truncate_loss):
     ref_net, our_net = _net(), _net()
     ref_matrices = [ref_net[0].weight, ref_net[2].weight]
     ref_vectors = [ref_net[0].bias, ref_net[2].bias]
-    authors = AuthorsMuonMaxMomo(ref_matrices, ref_vectors, **{**AUTHORS_DEFAULTS, "lr": lr, "stale_nuc": stale,
-                                                               "truncate_loss": truncate_loss})
-    groups = [{"params": [our_net[0].weight, our_net[2].weight], "kind": "matrix"},
-              {"params": [our_net[0].bias, our_net[2].bias], "kind": "other"}]
+    authors = AuthorsMuonMaxMomo(
+        ref_matrices, ref_vectors, **{**AUTHORS_DEFAULTS, "lr": lr, "stale_nuc": stale, "truncate_loss": truncate_loss}
+    )
+    groups = [
+        {"params": [our_net[0].weight, our_net[2].weight], "kind": "matrix"},
+        {"params": [our_net[0].bias, our_net[2].bias], "kind": "other"},
+    ]
     ours = cls(groups, lr=lr, stale_nuclear_norm=stale, orth_dtype="float32")  # every other value: the defaults
     diags = []
 

@@ -1,8 +1,8 @@
 """Every catalog optimizer: builds, trains a small MLP at its default lr, round-trips its state,
 reports the agreed diagnostics keys."""
 
-import math
 import copy
+import math
 
 import pytest
 import torch
@@ -11,16 +11,35 @@ from torch import nn
 from optbasin.catalog import Catalog
 from optbasin.optimizers import build, diagnostics, needs_loss
 
-OURS = ["muon", "muonadam", "scion", "muonmax", "polargrad", "nesgd", "momo", "momo_adam", "muonadam_momo",
-        "muonmax_momo", "namo", "namo_d"]
+OURS = [
+    "muon",
+    "muonadam",
+    "scion",
+    "muonmax",
+    "polargrad",
+    "nesgd",
+    "momo",
+    "momo_adam",
+    "muonadam_momo",
+    "muonmax_momo",
+    "namo",
+    "namo_d",
+]
 DIAG_KEYS = {
-    "muon": set(), "namo": {"alpha"}, "namo_d": {"clamped_frac", "scale_spread"},
-    "momo": {"tau_over_lr", "truncated"}, "momo_adam": {"tau_over_lr", "truncated"},
-    "muonadam": {"nuclear_norm"}, "scion": {"nuclear_norm"}, "muonmax": {"nuclear_norm"},
-    "polargrad": {"nuclear_norm"}, "nesgd": {"nuclear_norm"},
+    "muon": set(),
+    "namo": {"alpha"},
+    "namo_d": {"clamped_frac", "scale_spread"},
+    "momo": {"tau_over_lr", "truncated"},
+    "momo_adam": {"tau_over_lr", "truncated"},
+    "muonadam": {"nuclear_norm"},
+    "scion": {"nuclear_norm"},
+    "muonmax": {"nuclear_norm"},
+    "polargrad": {"nuclear_norm"},
+    "nesgd": {"nuclear_norm"},
     "muonadam_momo": {"nuclear_norm", "tau_over_lr", "truncated"},
     "muonmax_momo": {"nuclear_norm", "tau_over_lr", "truncated"},
 }
+
 
 def _digits():
     """scikit-learn's 8x8 digits, standardized, 4x4 average-pooled to 16 features (small and fast)."""
@@ -42,8 +61,9 @@ def _mlp(seed=0):
 
 def _cnn(seed=0):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Unflatten(1, (1, 4, 4)), nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(),
-                         nn.Linear(64, 10))
+    return nn.Sequential(
+        nn.Unflatten(1, (1, 4, 4)), nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(64, 10)
+    )
 
 
 def _step(model, opt, i, lr=None):
@@ -141,7 +161,9 @@ def test_entry_equals_its_class_signature(name):
     for key, h in d.hyperparameters.items():
         assert h.help or name in ("adamw", "sgd"), f"{name}.{key} has no help text"
         want = params[key].default
-        assert h.default == want and type(h.default) is type(want), f"{name}.{key}: catalog {h.default!r}, class {want!r}"
+        assert h.default == want and type(h.default) is type(want), (
+            f"{name}.{key}: catalog {h.default!r}, class {want!r}"
+        )
         if h.default is not None:
             assert h.check(h.default) is None, f"{name}.{key}: default {h.default!r} violates its own bounds"
 
@@ -243,13 +265,16 @@ def test_member_built_through_extends_equals_the_hand_written_preset(tmp_path):
             assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("doc, field, words", [
-    ("extends: nope\n", "extends", "unknown optimizer 'nope'"),
-    ("extends: nesgd\npreset: {aggregation: sum}\n", "preset.aggregation", "expected one of 'max', 'l2', 'hybrid'"),
-    ("extends: nesgd\npreset: {clamp_c: 0.5}\n", "preset.clamp_c", "not a hyperparameter of nesgd"),
-    ("extends: nesgd\nhyperparameters: {lr: {default: -1.0}}\n", "hyperparameters.lr", ""),
-    ("extends: a_loop\n", "extends", "a cycle"),
-])
+@pytest.mark.parametrize(
+    "doc, field, words",
+    [
+        ("extends: nope\n", "extends", "unknown optimizer 'nope'"),
+        ("extends: nesgd\npreset: {aggregation: sum}\n", "preset.aggregation", "expected one of 'max', 'l2', 'hybrid'"),
+        ("extends: nesgd\npreset: {clamp_c: 0.5}\n", "preset.clamp_c", "not a hyperparameter of nesgd"),
+        ("extends: nesgd\nhyperparameters: {lr: {default: -1.0}}\n", "hyperparameters.lr", ""),
+        ("extends: a_loop\n", "extends", "a cycle"),
+    ],
+)
 def test_extends_errors_are_located(tmp_path, doc, field, words):
     from optbasin.errors import ConfigError
 
@@ -257,8 +282,9 @@ def test_extends_errors_are_located(tmp_path, doc, field, words):
     (tmp_path / "loop.yaml").write_text("kind: optimizer\nname: a_loop\nextends: bad\n")
     with pytest.raises(ConfigError) as e:
         Catalog.load([tmp_path])
-    assert any(p.file.endswith("bad.yaml") and p.field.startswith(field) and words in p.reason
-               for p in e.value.problems), e.value.problems
+    assert any(
+        p.file.endswith("bad.yaml") and p.field.startswith(field) and words in p.reason for p in e.value.problems
+    ), e.value.problems
 
 
 def test_validate_a_member_file(tmp_path, capsys):
@@ -275,7 +301,8 @@ def test_validate_a_member_file(tmp_path, capsys):
 
 def test_user_entry_replaces_a_builtin_member(tmp_path):
     """A user file named like a built-in member (muonmax extends nesgd) replaces it, as for any entry."""
-    (tmp_path / "muonmax.yaml").write_text(HAND_WRITTEN_MUONMAX.replace("muonmax_by_hand", "muonmax")
-                                           .replace("default: 0.001", "default: 0.02"))
+    (tmp_path / "muonmax.yaml").write_text(
+        HAND_WRITTEN_MUONMAX.replace("muonmax_by_hand", "muonmax").replace("default: 0.001", "default: 0.02")
+    )
     d = Catalog.load([tmp_path]).optimizer("muonmax")
     assert d.source == str(tmp_path / "muonmax.yaml") and d.hyperparameters["lr"].default == 0.02

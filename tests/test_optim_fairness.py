@@ -13,8 +13,10 @@ CLAIM = {"name": "muon-beats-adamw", "metric": "best_loss", "compare": ["muon", 
 
 def _sweep(tmp_path, muon=None, adamw=None, shared=None):
     doc = base_sweep(tmp_path / "run")
-    doc["optimizers"] = [{"name": "muon", "grid": {"lr": [0.01, 0.1]}, **(muon or {})},
-                         {"name": "adamw", "grid": {"lr": [0.001, 0.01]}, **(adamw or {})}]
+    doc["optimizers"] = [
+        {"name": "muon", "grid": {"lr": [0.01, 0.1]}, **(muon or {})},
+        {"name": "adamw", "grid": {"lr": [0.001, 0.01]}, **(adamw or {})},
+    ]
     doc["claims"] = [CLAIM]
     doc["seeds"] = 6  # enough to decide the claim (fewer seeds add a warning of their own)
     if shared:
@@ -42,19 +44,27 @@ def test_default_weight_decays_differ(tmp_path, write_sweep, capsys):
     assert f"adamw with weight_decay={adamw_wd!r} (decoupled weight decay, its default)" in w
 
 
-@pytest.mark.parametrize("fix", [
-    dict(shared={"weight_decay": 0.1}),
-    dict(adamw={"hparams": {"weight_decay": 0.1}}),
-    dict(adamw={"grid": {"lr": [0.001], "weight_decay": [0.0, 0.1]}}),  # swept: compared over its values
-])
+@pytest.mark.parametrize(
+    "fix",
+    [
+        dict(shared={"weight_decay": 0.1}),
+        dict(adamw={"hparams": {"weight_decay": 0.1}}),
+        dict(adamw={"grid": {"lr": [0.001], "weight_decay": [0.0, 0.1]}}),  # swept: compared over its values
+    ],
+)
 def test_common_or_swept_weight_decay_is_fair(tmp_path, write_sweep, capsys, fix):
     assert [w for w in _warnings(write_sweep, _sweep(tmp_path, **fix), capsys) if "weight decay" in w] == []
 
 
 def test_explicit_different_values_still_warn(tmp_path, write_sweep, capsys):
-    warnings = [w for w in _warnings(write_sweep, _sweep(tmp_path, adamw={"hparams": {"weight_decay": 0.05}}), capsys)
-                if "weight decay" in w]
-    assert len(warnings) == 1 and "adamw with weight_decay=0.05 (decoupled weight decay, set in the sweep)" in warnings[0]
+    warnings = [
+        w
+        for w in _warnings(write_sweep, _sweep(tmp_path, adamw={"hparams": {"weight_decay": 0.05}}), capsys)
+        if "weight decay" in w
+    ]
+    assert (
+        len(warnings) == 1 and "adamw with weight_decay=0.05 (decoupled weight decay, set in the sweep)" in warnings[0]
+    )
 
 
 def test_one_role_is_compared_across_names(tmp_path, write_sweep, capsys):
@@ -62,8 +72,12 @@ def test_one_role_is_compared_across_names(tmp_path, write_sweep, capsys):
     warnings = [w for w in _warnings(write_sweep, _sweep(tmp_path, shared={"weight_decay": 0.1}), capsys)]
     assert len(warnings) == 1, warnings
     assert "muon runs with momentum=0.95 (its default) and adamw with beta1=0.9 (its default)" in warnings[0]
-    assert _warnings(write_sweep, _sweep(tmp_path, shared={"weight_decay": 0.1},
-                                         adamw={"hparams": {"beta1": 0.95}}), capsys) == []
+    assert (
+        _warnings(
+            write_sweep, _sweep(tmp_path, shared={"weight_decay": 0.1}, adamw={"hparams": {"beta1": 0.95}}), capsys
+        )
+        == []
+    )
 
 
 LION = """
@@ -98,8 +112,9 @@ hyperparameters:
 @pytest.mark.parametrize("roles", [True, False])
 def test_lions_beta2_is_not_adamws_beta2(tmp_path, write_sweep, capsys, roles):
     """Lion's beta2 is its momentum; AdamW's beta2 is its second moment: same name, not compared."""
-    text = LION_ENTRY % ((", role: learning_rate", ", role: momentum", ", role: decoupled_weight_decay") if roles
-                         else ("", "", ""))
+    text = LION_ENTRY % (
+        (", role: learning_rate", ", role: momentum", ", role: decoupled_weight_decay") if roles else ("", "", "")
+    )
     cat = _user_catalog(tmp_path, {"lion": text})
     doc = _sweep(tmp_path, muon={"name": "lion", "hparams": {"beta2": 0.9}})
     doc["catalog"] = [str(cat)]
@@ -130,8 +145,10 @@ def test_coupled_and_decoupled_decay_differ_at_one_value(tmp_path, write_sweep, 
     doc["catalog"] = [str(cat)]
     doc["claims"] = [{**CLAIM, "compare": ["radam", "adamw"]}]
     (w,) = _warnings(write_sweep, doc, capsys)
-    assert ("radam runs with weight_decay=0.1 (coupled L2 weight decay, set in the sweep) and adamw with "
-            "weight_decay=0.1 (decoupled weight decay, set in the sweep)") in w
+    assert (
+        "radam runs with weight_decay=0.1 (coupled L2 weight decay, set in the sweep) and adamw with "
+        "weight_decay=0.1 (decoupled weight decay, set in the sweep)"
+    ) in w
     doc["shared"] = {"weight_decay": 0.0}  # no decay on either side: nothing differs
     assert _warnings(write_sweep, doc, capsys) == []
 
@@ -142,8 +159,10 @@ def test_a_sweep_without_claims_compares_every_pair(capsys):
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
     decay = [w for w in warnings if "weight decay" in w]
     assert len(decay) == 2, warnings
-    assert any("sgd runs with weight_decay=0.0 (coupled L2" in w and "muon with weight_decay=0.1 (decoupled" in w
-               for w in decay)
+    assert any(
+        "sgd runs with weight_decay=0.0 (coupled L2" in w and "muon with weight_decay=0.1 (decoupled" in w
+        for w in decay
+    )
     assert any("adamw runs with weight_decay=0.0 (decoupled" in w and "muon with weight_decay=0.1" in w for w in decay)
 
 

@@ -7,7 +7,6 @@ is recorded from optbasin's run (mean over its steps: the per-step errors add up
 
 import contextlib
 
-
 import momo as momo_opt
 import pytest
 import torch
@@ -26,8 +25,11 @@ def _mlp():
     return nn.Sequential(nn.Linear(12, 24), nn.Tanh(), nn.Linear(24, 24), nn.Tanh(), nn.Linear(24, 5))
 
 
-DATA = [(torch.randn(32, 12, generator=g), torch.randint(0, 5, (32,), generator=g))
-        for g in [torch.Generator().manual_seed(1)] for _ in range(STEPS)]
+DATA = [
+    (torch.randn(32, 12, generator=g), torch.randint(0, 5, (32,), generator=g))
+    for g in [torch.Generator().manual_seed(1)]
+    for _ in range(STEPS)
+]
 
 
 def _run(model, opt, lrs=None):
@@ -68,14 +70,32 @@ def mean(xs):
 CASES = [
     (momo_opt.Momo, dict(lr=1.0), Momo, dict(lr=1.0)),
     (momo_opt.Momo, dict(lr=5.0), Momo, dict(lr=5.0)),  # large lr: truncation active
-    (momo_opt.Momo, dict(lr=2.0, weight_decay=0.05, beta=0.8, bias_correction=True),
-     Momo, dict(lr=2.0, weight_decay=0.05, momentum=0.8, bias_correction=True)),
+    (
+        momo_opt.Momo,
+        dict(lr=2.0, weight_decay=0.05, beta=0.8, bias_correction=True),
+        Momo,
+        dict(lr=2.0, weight_decay=0.05, momentum=0.8, bias_correction=True),
+    ),
     (momo_opt.Momo, dict(lr=3.0, lb=0.4, use_fstar=True), Momo, dict(lr=3.0, f_star=0.4, fstar_online=True)),
     (momo_opt.MomoAdam, dict(lr=1e-2), MomoAdam, dict(lr=1e-2)),
-    (momo_opt.MomoAdam, dict(lr=0.5, betas=(0.8, 0.99), eps=1e-6), MomoAdam, dict(lr=0.5, beta1=0.8, beta2=0.99, eps=1e-6)),
-    (momo_opt.MomoAdam, dict(lr=0.3, weight_decay=0.1, divide=False), MomoAdam, dict(lr=0.3, weight_decay=0.1, divide=False)),
-    (momo_opt.MomoAdam, dict(lr=0.3, weight_decay=0.1, lb=0.2, use_fstar=True),
-     MomoAdam, dict(lr=0.3, weight_decay=0.1, f_star=0.2, fstar_online=True)),
+    (
+        momo_opt.MomoAdam,
+        dict(lr=0.5, betas=(0.8, 0.99), eps=1e-6),
+        MomoAdam,
+        dict(lr=0.5, beta1=0.8, beta2=0.99, eps=1e-6),
+    ),
+    (
+        momo_opt.MomoAdam,
+        dict(lr=0.3, weight_decay=0.1, divide=False),
+        MomoAdam,
+        dict(lr=0.3, weight_decay=0.1, divide=False),
+    ),
+    (
+        momo_opt.MomoAdam,
+        dict(lr=0.3, weight_decay=0.1, lb=0.2, use_fstar=True),
+        MomoAdam,
+        dict(lr=0.3, weight_decay=0.1, f_star=0.2, fstar_online=True),
+    ),
 ]
 
 
@@ -125,11 +145,13 @@ def test_closure_form():
     oa, ob = momo_opt.Momo(a.parameters(), lr=1.0), Momo(b.parameters(), lr=1.0)
     for x, y in DATA[:5]:
         for model, opt in ((a, oa), (b, ob)):
+
             def closure():
                 opt.zero_grad()
                 loss = nn.functional.cross_entropy(model(x), y)
                 loss.backward()
                 return loss
+
             opt.step(closure)
     assert_params_agree(b.parameters(), a.parameters(), 5)
 

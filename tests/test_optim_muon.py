@@ -11,8 +11,9 @@ from tests.rounding import U_BF16, assert_params_agree, drift
 
 def _mlp(seed=0):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(12, 24), nn.Tanh(), nn.Linear(24, 24), nn.Tanh(), nn.Linear(24, 8), nn.Tanh(),
-                         nn.Linear(8, 5))
+    return nn.Sequential(
+        nn.Linear(12, 24), nn.Tanh(), nn.Linear(24, 24), nn.Tanh(), nn.Linear(24, 8), nn.Tanh(), nn.Linear(8, 5)
+    )
 
 
 def _batches(n=12, seed=1):
@@ -54,8 +55,9 @@ def test_matches_torch_muon_in_bf16(adjust, nesterov):
     mats_b = [p for p in b.parameters() if p.ndim == 2]
     start = [p.detach().clone() for p in mats_a]
     ref = torch.optim.Muon(mats_a, adjust_lr_fn=adjust, nesterov=nesterov, **HP)
-    ours = Muon([{"params": mats_b, "kind": "matrix"}], adjust_lr_fn=adjust, nesterov=nesterov,
-                orth_dtype="bfloat16", **HP)
+    ours = Muon(
+        [{"params": mats_b, "kind": "matrix"}], adjust_lr_fn=adjust, nesterov=nesterov, orth_dtype="bfloat16", **HP
+    )
     batches = _batches(BF16_STEPS)
     _train(a, [ref], batches)
     _train(b, [ours], batches)
@@ -85,10 +87,20 @@ def test_other_params_follow_torch_adamw():
     a, b = _mlp(), _mlp()
     mats_a = [p for p in a.parameters() if p.ndim == 2]
     rest_a = [p for p in a.parameters() if p.ndim < 2]
-    ref = [torch.optim.Muon(mats_a, adjust_lr_fn="match_rms_adamw", **HP),
-           torch.optim.AdamW(rest_a, lr=HP["lr"] * 0.5, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.01)]
-    ours = Muon(b.parameters(), orth_dtype="bfloat16", adamw_beta1=0.8, adamw_beta2=0.9, adamw_eps=1e-6,
-                adamw_wd=0.01, adamw_lr_ratio=0.5, **HP)  # untagged params: split by ndim
+    ref = [
+        torch.optim.Muon(mats_a, adjust_lr_fn="match_rms_adamw", **HP),
+        torch.optim.AdamW(rest_a, lr=HP["lr"] * 0.5, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.01),
+    ]
+    ours = Muon(
+        b.parameters(),
+        orth_dtype="bfloat16",
+        adamw_beta1=0.8,
+        adamw_beta2=0.9,
+        adamw_eps=1e-6,
+        adamw_wd=0.01,
+        adamw_lr_ratio=0.5,
+        **HP,
+    )  # untagged params: split by ndim
     start = [p.detach().clone() for p in a.parameters()]
     batches = _batches(BF16_STEPS)
     _train(a, ref, batches)
@@ -123,8 +135,11 @@ def _one_step(**hp) -> list[torch.Tensor]:
 
 
 def test_adamw_wd_defaults_to_weight_decay_and_build_works():
-    unset, same, other = _one_step(weight_decay=0.05), _one_step(weight_decay=0.05, adamw_wd=0.05), _one_step(
-        weight_decay=0.05, adamw_wd=0.5)
+    unset, same, other = (
+        _one_step(weight_decay=0.05),
+        _one_step(weight_decay=0.05, adamw_wd=0.05),
+        _one_step(weight_decay=0.05, adamw_wd=0.5),
+    )
     assert all(torch.equal(a, b) for a, b in zip(unset, same))  # unset adamw_wd: the "other" params decay by 0.05
     assert not all(torch.equal(a, b) for a, b in zip(unset, other))
     model = _mlp()
@@ -134,13 +149,16 @@ def test_adamw_wd_defaults_to_weight_decay_and_build_works():
     assert kinds["matrix"]["param_names"] == ["0.weight", "2.weight", "4.weight"]
 
 
-@pytest.mark.parametrize("bad, words", [
-    (dict(momentum=1.0), ["momentum=1.0", "< 1", "EMA"]),
-    (dict(lr=-1.0), ["lr=-1.0", "> 0", "learning rate"]),
-    (dict(orth="qr"), ["orth='qr'", "'ns5'", "'svd'"]),
-    (dict(adjust_lr_fn="none"), ["adjust_lr_fn='none'", "'original'"]),
-    (dict(ns_steps=0), ["ns_steps=0", ">= 1"]),
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        (dict(momentum=1.0), ["momentum=1.0", "< 1", "EMA"]),
+        (dict(lr=-1.0), ["lr=-1.0", "> 0", "learning rate"]),
+        (dict(orth="qr"), ["orth='qr'", "'ns5'", "'svd'"]),
+        (dict(adjust_lr_fn="none"), ["adjust_lr_fn='none'", "'original'"]),
+        (dict(ns_steps=0), ["ns_steps=0", ">= 1"]),
+    ],
+)
 def test_invalid_hyperparameters_are_named(bad, words):
     with pytest.raises(ValueError) as e:
         Muon(_mlp().parameters(), **bad)

@@ -16,8 +16,10 @@ SHAPES = {"w1": (6, 4), "w2": (5, 6), "w3": (5, 6), "conv": (3, 2, 2, 2)}
 def _problem(steps, seed=0, zero_column=False):
     g = torch.Generator().manual_seed(seed)
     params = {k: torch.randn(*s, generator=g, dtype=torch.float64) for k, s in SHAPES.items()}
-    grads = [{k: torch.randn(*s, generator=g, dtype=torch.float64) * (1 + t) for k, s in SHAPES.items()}
-             for t in range(steps)]
+    grads = [
+        {k: torch.randn(*s, generator=g, dtype=torch.float64) * (1 + t) for k, s in SHAPES.items()}
+        for t in range(steps)
+    ]
     if zero_column:
         for G in grads:
             G["w1"][:, 1] = 0
@@ -33,8 +35,10 @@ def reference(kind, steps, lr, mu1=0.95, mu2=0.99, eps=1e-8, wd=0.1, c=0.75, nes
     params, grads = _problem(steps, **kw)
     W = {k: v.reshape(v.shape[0], -1).clone() for k, v in params.items()}
     M = {k: torch.zeros_like(W[k]) for k in W}
-    v = {k: torch.zeros((), dtype=torch.float64) if kind == "namo" else torch.zeros(W[k].shape[1], dtype=torch.float64)
-         for k in W}
+    v = {
+        k: torch.zeros((), dtype=torch.float64) if kind == "namo" else torch.zeros(W[k].shape[1], dtype=torch.float64)
+        for k in W
+    }
     for t in range(1, steps + 1):
         bc1, bc2 = 1 - mu1**t, 1 - mu2**t
         for k in W:

@@ -16,8 +16,10 @@ STEPS = 4
 def _problem(seed=0):
     g = torch.Generator().manual_seed(seed)
     params = {k: torch.randn(*s, generator=g, dtype=torch.float64) for k, s in {**SHAPES, **OTHER_SHAPES}.items()}
-    grads = [{k: torch.randn(*s, generator=g, dtype=torch.float64) for k, s in {**SHAPES, **OTHER_SHAPES}.items()}
-             for _ in range(STEPS)]
+    grads = [
+        {k: torch.randn(*s, generator=g, dtype=torch.float64) for k, s in {**SHAPES, **OTHER_SHAPES}.items()}
+        for _ in range(STEPS)
+    ]
     losses = [torch.tensor(v, dtype=torch.float64) for v in (2.0, 1.7, 1.9, 1.2)]
     return params, grads, losses
 
@@ -31,8 +33,20 @@ def _nuc(m):
     return torch.linalg.matrix_norm(m.reshape(m.shape[0], -1), "nuc")
 
 
-def reference(preset, lr, s=10.0, beta=0.9, beta2=0.8, eps=1e-8, wd=0.0, momo=False, f_star=0.0, clamp=False,
-              stale=False, lrs=None):
+def reference(
+    preset,
+    lr,
+    s=10.0,
+    beta=0.9,
+    beta2=0.8,
+    eps=1e-8,
+    wd=0.0,
+    momo=False,
+    f_star=0.0,
+    clamp=False,
+    stale=False,
+    lrs=None,
+):
     """docs/optimizers.md sections 2 and 3, literally (stale: the same last-step norms in the step
     and in Momo's denominator, as the authors' code)."""
     params, grads, losses = _problem()
@@ -49,8 +63,12 @@ def reference(preset, lr, s=10.0, beta=0.9, beta2=0.8, eps=1e-8, wd=0.0, momo=Fa
         scale_nuc = prev_nuc if (stale and prev_nuc is not None) else nuc
         prev_nuc = nuc
         N = sum(scale_nuc.values())
-        hidden_scale = {"muonadam": {k: s for k in SHAPES}, "scion": {k: s for k in SHAPES},
-                        "muonmax": {k: s * N for k in SHAPES}, "polargrad": {k: s * scale_nuc[k] for k in SHAPES}}[preset]
+        hidden_scale = {
+            "muonadam": {k: s for k in SHAPES},
+            "scion": {k: s for k in SHAPES},
+            "muonmax": {k: s * N for k in SHAPES},
+            "polargrad": {k: s * scale_nuc[k] for k in SHAPES},
+        }[preset]
         other_dir = {k: (m[k].sign() if preset == "scion" else m[k] / (v[k].sqrt() + eps)) for k in OTHER_SHAPES}
         step = lr_t
         if momo:
@@ -59,7 +77,7 @@ def reference(preset, lr, s=10.0, beta=0.9, beta2=0.8, eps=1e-8, wd=0.0, momo=Fa
             h = loss_model + sum((p[k] * M[k]).sum() for k in SHAPES) + sum((p[k] * m[k]).sum() for k in OTHER_SHAPES)
             adam_part = sum((m[k] ** 2 / (v[k].sqrt() + eps)).sum() for k in OTHER_SHAPES)
             if preset == "muonmax":
-                D = s * N ** 2 + adam_part  # the authors' D^2
+                D = s * N**2 + adam_part  # the authors' D^2
             else:
                 D = s * N + adam_part  # constrained (MuonAdam)
             num = (h - f_star).clamp_min(0) if clamp else h - f_star
@@ -77,8 +95,10 @@ def reference(preset, lr, s=10.0, beta=0.9, beta2=0.8, eps=1e-8, wd=0.0, momo=Fa
 def ours(cls, lr, lrs=None, stale_nuclear_norm=False, weight_decay=0.0, **hp):
     params, grads, losses = _problem()
     ps = {k: v.clone() for k, v in params.items()}
-    groups = [{"params": [ps[k] for k in SHAPES], "kind": "matrix"},
-              {"params": [ps[k] for k in OTHER_SHAPES], "kind": "other"}]
+    groups = [
+        {"params": [ps[k] for k in SHAPES], "kind": "matrix"},
+        {"params": [ps[k] for k in OTHER_SHAPES], "kind": "other"},
+    ]
     opt = cls(groups, lr=lr, orth="svd", stale_nuclear_norm=stale_nuclear_norm, weight_decay=weight_decay, **hp)
     diags = []
     for t, (G, f) in enumerate(zip(grads, losses)):
@@ -113,9 +133,16 @@ def test_muonmax_step_is_global_nuclear_norm_times_polar():
     """One step from M = G: W_l moves by exactly lr * s2 * (sum_k ||G_k||_*) * Polar(G_l), every layer."""
     params, grads, _ = _problem()
     ps = {k: v.clone() for k, v in params.items()}
-    opt = MuonMax([{"params": [ps[k] for k in SHAPES], "kind": "matrix"},
-                   {"params": [ps[k] for k in OTHER_SHAPES], "kind": "other"}], lr=1e-3, muon_lr_scale=4.0, orth="svd",
-                  weight_decay=0.0)
+    opt = MuonMax(
+        [
+            {"params": [ps[k] for k in SHAPES], "kind": "matrix"},
+            {"params": [ps[k] for k in OTHER_SHAPES], "kind": "other"},
+        ],
+        lr=1e-3,
+        muon_lr_scale=4.0,
+        orth="svd",
+        weight_decay=0.0,
+    )
     for k in ps:
         ps[k].grad = grads[0][k].clone()
     opt.step()
@@ -139,8 +166,9 @@ def test_stale_nuclear_norm_uses_last_steps_norms():
 def test_momo_variant_matches_reference(preset, lr, stale):
     lrs = [lr, 0.5 * lr, 0.8 * lr, 0.3 * lr]  # a schedule: the cap and the decay follow group["lr"]
     ref, taus = reference(preset, lr, wd=0.05, momo=True, lrs=lrs, stale=stale)
-    got, diags = ours(PRESETS[preset], lr, lrs=lrs, weight_decay=0.05, momentum=0.9, beta2=0.8, momo=True,
-                      stale_nuclear_norm=stale)
+    got, diags = ours(
+        PRESETS[preset], lr, lrs=lrs, weight_decay=0.05, momentum=0.9, beta2=0.8, momo=True, stale_nuclear_norm=stale
+    )
     _close(got, ref)
     for tau, lr_t, d in zip(taus, lrs, diags):
         assert d["tau_over_lr"] == pytest.approx(tau / lr_t, rel=1e-9)
@@ -185,9 +213,19 @@ def test_generic_family_is_steepest_descent_in_its_norm(aggregation, mode):
     r = s if mode == "lmo" else math.sqrt(s)
     params, grads, _ = _problem()
     ps = {k: v.clone() for k, v in params.items()}
-    opt = NESGD([{"params": [ps[k] for k in SHAPES], "kind": "matrix"},
-                 {"params": [ps[k] for k in OTHER_SHAPES], "kind": "other"}], lr=1e-3, aggregation=aggregation,
-                mode=mode, other_rule="sign", muon_lr_scale=s, orth="svd", weight_decay=0.0)
+    opt = NESGD(
+        [
+            {"params": [ps[k] for k in SHAPES], "kind": "matrix"},
+            {"params": [ps[k] for k in OTHER_SHAPES], "kind": "other"},
+        ],
+        lr=1e-3,
+        aggregation=aggregation,
+        mode=mode,
+        other_rule="sign",
+        muon_lr_scale=s,
+        orth="svd",
+        weight_decay=0.0,
+    )
     for k in ps:
         ps[k].grad = grads[0][k].clone()
     opt.step()
@@ -208,13 +246,16 @@ def test_generic_family_is_steepest_descent_in_its_norm(aggregation, mode):
     assert float(inner) == pytest.approx(float(expect_inner), rel=1e-6)
 
 
-@pytest.mark.parametrize("bad, words", [
-    (dict(aggregation="sum"), ["aggregation='sum'", "'max', 'l2', 'hybrid'"]),
-    (dict(mode="lmo2"), ["mode='lmo2'", "'regularized'"]),
-    (dict(other_rule="adamw"), ["other_rule='adamw'", "'sign', 'adam'"]),
-    (dict(muon_lr_scale=0), ["muon_lr_scale=0", "> 0"]),
-    (dict(momo="yes"), ["momo='yes'", "expected a bool"]),
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        (dict(aggregation="sum"), ["aggregation='sum'", "'max', 'l2', 'hybrid'"]),
+        (dict(mode="lmo2"), ["mode='lmo2'", "'regularized'"]),
+        (dict(other_rule="adamw"), ["other_rule='adamw'", "'sign', 'adam'"]),
+        (dict(muon_lr_scale=0), ["muon_lr_scale=0", "> 0"]),
+        (dict(momo="yes"), ["momo='yes'", "expected a bool"]),
+    ],
+)
 def test_invalid_hyperparameters_named(bad, words):
     with pytest.raises(ValueError) as e:
         NESGD([torch.zeros(3, 3, requires_grad=True)], **bad)

@@ -83,8 +83,12 @@ def test_svd_drops_null_directions():
 @pytest.mark.parametrize("method", ["ns5", "polar_express", "polar_express_paper", "svd"])
 def test_batched_equals_unbatched_and_order_kept(method):
     g = torch.Generator().manual_seed(3)
-    mats = [torch.randn(16, 8, generator=g), torch.randn(8, 16, generator=g), torch.randn(16, 8, generator=g),
-            torch.randn(5, 5, generator=g)]
+    mats = [
+        torch.randn(16, 8, generator=g),
+        torch.randn(8, 16, generator=g),
+        torch.randn(16, 8, generator=g),
+        torch.randn(5, 5, generator=g),
+    ]
     batched = orthogonalize_many(mats, method, 5)
     for m, o in zip(mats, batched):
         assert o.shape == m.shape

@@ -47,10 +47,18 @@ FAMILIES = {
 # Chaotic or diverging learning rates (divergence: train loss above 5x the initial loss, or not
 # finite): completed ones where rounding grows by x10 to x1000 every 10 steps, diverged ones at
 # steps 2 to 13.
-CHAOTIC = [("sgd", [0.5, 1.0, 5.0]), ("adamw", [0.1, 1.0]), ("muon", [0.3, 3.0]), ("scion", [0.03, 1.0]),
-           ("muonmax", [0.03, 1.0]), ("namo", [0.3, 1.0, 10.0]), ("polargrad", [0.01])]
+CHAOTIC = [
+    ("sgd", [0.5, 1.0, 5.0]),
+    ("adamw", [0.1, 1.0]),
+    ("muon", [0.3, 3.0]),
+    ("scion", [0.03, 1.0]),
+    ("muonmax", [0.03, 1.0]),
+    ("namo", [0.3, 1.0, 10.0]),
+    ("polargrad", [0.01]),
+]
 FIRST_STEPS = 5  # where chaos has not yet amplified rounding (NAMO at lr 1: x2 a step) past drift()
 FEW_STEPS = 3  # the step of divergence may move this much: the loss crosses the threshold a step earlier
+
 
 def specs_for(write_sweep, tmp_path, task: dict, optimizers: list[dict], seeds=1) -> list:
     doc = base_sweep(tmp_path / "run")
@@ -119,11 +127,15 @@ def test_population_of_four_lrs_equals_four_trials(write_sweep, tmp_path, family
 def test_chaotic_and_diverging_lrs_agree_on_status_end_and_first_steps(write_sweep, tmp_path, family, lrs):
     """Logged every step, so that divergence is judged at every step and the first steps are rows."""
     doc = base_sweep(tmp_path / "run")
-    doc.update(tasks=[DIGITS], optimizers=[{"name": family, "grid": {"lr": lrs}}], seeds=1,
-               budget={"eval_every": 25, "log_every": 1})
+    doc.update(
+        tasks=[DIGITS],
+        optimizers=[{"name": family, "grid": {"lr": lrs}}],
+        seeds=1,
+        budget={"eval_every": 25, "log_every": 1},
+    )
     specs = expand(*load_sweep(write_sweep(doc)))
     for sep, mem in zip(separately(specs), together(specs)):
-        assert [r["step"] for r in sep[1][:FIRST_STEPS]] == list(range(1, FIRST_STEPS + 1))[:len(sep[1])]
+        assert [r["step"] for r in sep[1][:FIRST_STEPS]] == list(range(1, FIRST_STEPS + 1))[: len(sep[1])]
         assert_same_start(sep, mem, reductions(specs[0]))
 
 
@@ -143,8 +155,9 @@ def test_momo_tau_per_member(write_sweep, tmp_path, family, lr):
     is h - f_star, h near the loss (about 1.5 to 2.3 here): its rounding is amplified by
     |h| / |h - f_star|, so f_star stays at most 1 (a factor of at most 3; f_star 1.5 would be 10 or
     more, and tau then agrees to less than drift())."""
-    specs = specs_for(write_sweep, tmp_path, DIGITS,
-                      [{"name": family, "grid": {"lr": [lr], "f_star": [0.0, 0.25, 0.5, 1.0]}}])
+    specs = specs_for(
+        write_sweep, tmp_path, DIGITS, [{"name": family, "grid": {"lr": [lr], "f_star": [0.0, 0.25, 0.5, 1.0]}}]
+    )
     pop = together(specs)
     for sep, mem in zip(separately(specs), pop):
         assert_same_trial(sep, mem, reductions(specs[0]))
@@ -166,9 +179,16 @@ def test_diverging_member_is_frozen_and_the_others_unchanged(write_sweep, tmp_pa
 
 
 def test_members_share_everything_but_float_hyperparameters(write_sweep, tmp_path):
-    specs = specs_for(write_sweep, tmp_path, DIGITS, [
-        {"name": "sgd", "grid": {"lr": [0.01, 0.1], "nesterov": [True, False]}},
-        {"name": "adamw", "grid": {"lr": [1e-3, 1e-2]}}], seeds=2)
+    specs = specs_for(
+        write_sweep,
+        tmp_path,
+        DIGITS,
+        [
+            {"name": "sgd", "grid": {"lr": [0.01, 0.1], "nesterov": [True, False]}},
+            {"name": "adamw", "grid": {"lr": [1e-3, 1e-2]}},
+        ],
+        seeds=2,
+    )
     groups = populations(specs, 64)
     # (sgd nesterov, sgd plain, adamw) x 2 seeds, two lrs each
     assert sorted(len(g) for g in groups) == [2] * 6
@@ -178,16 +198,20 @@ def test_members_share_everything_but_float_hyperparameters(write_sweep, tmp_pat
 
 
 def test_population_size_setting(write_sweep, tmp_path):
-    specs = specs_for(write_sweep, tmp_path, DIGITS, [{"name": "sgd", "grid": {"lr": [0.01, 0.03, 0.1, 0.3]}}],
-                      seeds=2)
+    specs = specs_for(write_sweep, tmp_path, DIGITS, [{"name": "sgd", "grid": {"lr": [0.01, 0.03, 0.1, 0.3]}}], seeds=2)
     assert population_size(3, specs, slots=2) == 3 and population_size(1, specs, slots=2) == 1
     assert population_size("auto", specs, slots=2) == 4  # 8 points over 2 slots: memory is no limit here
     assert population_size("auto", specs, slots=1) == 8
     assert load_sweep(write_sweep(base_sweep(tmp_path / "run")))[0].population == "auto"  # the default
     user = [s.model_copy(update={"task_factory": "sine_task:make_task"}) for s in specs]
     assert population_size("auto", user, slots=1) == 1  # a user task is trained alone unless told
-    gpt = specs_for(write_sweep, tmp_path, {"name": "gpt-tiny", "steps": 2},
-                    [{"name": "sgd", "grid": {"lr": [0.01, 0.03, 0.1, 0.3]}}], seeds=2)
+    gpt = specs_for(
+        write_sweep,
+        tmp_path,
+        {"name": "gpt-tiny", "steps": 2},
+        [{"name": "sgd", "grid": {"lr": [0.01, 0.03, 0.1, 0.3]}}],
+        seeds=2,
+    )
     assert population_size("auto", gpt, slots=1) == 1  # 0.4M parameters on a CPU: arithmetic-bound, alone
     assert population_size(4, gpt, slots=1) == 4  # unless told
 

@@ -24,8 +24,11 @@ def test_plain_lines_when_not_a_terminal():
     p.close()  # the final state, always
     lines = out.getvalue().splitlines()
     assert len(lines) == 2 and "\r" not in out.getvalue() and "\x1b" not in out.getvalue()
-    assert re.fullmatch(r"\[1/4 done \(2 already in store\) \| 1 running \| 0 diverged \| 0 failed \| "
-                        r"00:00 elapsed \| ETA 00:0\d\]", lines[0]), lines[0]
+    assert re.fullmatch(
+        r"\[1/4 done \(2 already in store\) \| 1 running \| 0 diverged \| 0 failed \| "
+        r"00:00 elapsed \| ETA 00:0\d\]",
+        lines[0],
+    ), lines[0]
     assert lines[1].startswith("[2/4 done (2 already in store) | 1 running | 0 diverged | 1 failed |")
 
 

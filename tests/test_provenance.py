@@ -42,10 +42,16 @@ def test_stores_without_the_column_read_from_their_origin():
 def search_and_refine_rows():
     """A: 4 search points on seed 0 (lr 1e-3, 3e-3, 1e-2, 3e-2), then a refine grid (1.5e-3, 3e-3, 6e-3)
     on seeds 0 and 1, whose (3e-3, seed 0) trial is the search's own."""
-    rows = [dict(result_row("A", 0, lr, loss), source="search")
-            for lr, loss in ((1e-3, 2.0), (3e-3, 1.0), (1e-2, 0.5), (3e-2, 3.0))]
-    rows += [dict(result_row("A", s, lr, loss + 0.1 * s), source="refine")
-             for s in (0, 1) for lr, loss in ((1.5e-3, 1.4), (3e-3, 1.0), (6e-3, 1.2)) if (lr, s) != (3e-3, 0)]
+    rows = [
+        dict(result_row("A", 0, lr, loss), source="search")
+        for lr, loss in ((1e-3, 2.0), (3e-3, 1.0), (1e-2, 0.5), (3e-2, 3.0))
+    ]
+    rows += [
+        dict(result_row("A", s, lr, loss + 0.1 * s), source="refine")
+        for s in (0, 1)
+        for lr, loss in ((1.5e-3, 1.4), (3e-3, 1.0), (6e-3, 1.2))
+        if (lr, s) != (3e-3, 0)
+    ]
     return pd.DataFrame(rows)
 
 

@@ -15,13 +15,18 @@ def test_ray_workers_import_torch_as_they_start(tmp_path):
         import ray
 
         env_vars = ray.get_runtime_context().runtime_env.get("env_vars") or {}
-        tune.report({"torch_loaded": "torch" in sys.modules,
-                     "trainable_loaded": "optbasin.sweeps.trainable" in sys.modules,
-                     "actor_env_vars": len(env_vars)})
+        tune.report(
+            {
+                "torch_loaded": "torch" in sys.modules,
+                "trainable_loaded": "optbasin.sweeps.trainable" in sys.modules,
+                "actor_env_vars": len(env_vars),
+            }
+        )
 
     with ray_session(None, False):
         results = tune.Tuner(
-            tune.with_resources(trainable, {"cpu": 1}), param_space={"x": tune.grid_search([1, 2])},
+            tune.with_resources(trainable, {"cpu": 1}),
+            param_space={"x": tune.grid_search([1, 2])},
             run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
         ).fit()
     assert len(results) == 2 and not results.errors

@@ -31,8 +31,13 @@ def browser():
     if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
         pytest.skip(f"headless Chromium not available (need {CHROMIUM} and {DRIVER}; `make browser` installs them)")
     options = webdriver.ChromeOptions()
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--window-size=1400,1000"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(arg)
     options.binary_location = CHROMIUM
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -45,9 +50,17 @@ def browser():
 def report(tmp_path_factory):
     trials, steps = synthetic_results(n_tasks=2, seeds=3, missing=0.03, failed=0.01)
     a = analyze(trials, steps, claims=load_claims(EXAMPLES), settings={"resamples": 200})
-    meta = {"sweep": "synthetic", "command": ["optbasin", "run", "s.yaml"], "sweep_file": "s.yaml",
-            "versions": {"optbasin": "0.1.0"}, "machine": {"cpus": 2}, "started_at": "2026-01-01T00:00:00",
-            "finished_at": None, "elapsed_s": 12.0, "counts": {"completed": len(trials)}}
+    meta = {
+        "sweep": "synthetic",
+        "command": ["optbasin", "run", "s.yaml"],
+        "sweep_file": "s.yaml",
+        "versions": {"optbasin": "0.1.0"},
+        "machine": {"cpus": 2},
+        "started_at": "2026-01-01T00:00:00",
+        "finished_at": None,
+        "elapsed_s": 12.0,
+        "counts": {"completed": len(trials)},
+    }
     out = tmp_path_factory.mktemp("report") / "report.html"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -75,7 +88,8 @@ def test_report_renders_without_errors(browser, report, tmp_path):
     assert severe == []
     n_divs = browser.execute_script("return document.querySelectorAll('div.fig').length")
     lengths = browser.execute_script(
-        "return Array.from(document.querySelectorAll('.js-plotly-plot')).map(e => (e.data || []).length)")
+        "return Array.from(document.querySelectorAll('.js-plotly-plot')).map(e => (e.data || []).length)"
+    )
     assert n_divs > 10 and len(lengths) == n_divs
     assert all(n > 0 for n in lengths)
     shot = tmp_path / "report.png"
@@ -87,9 +101,12 @@ def test_leaderboard_sorts_on_click(browser, report):
     wait_for_plots(browser)
     col = browser.execute_script(
         "const ths = Array.from(document.querySelectorAll('#leaderboard-table th'));"
-        "const i = ths.findIndex(t => t.textContent === 'best loss'); ths[i].click(); return i;")
-    rows = ("return Array.from(document.querySelectorAll('#leaderboard-table tbody tr'))"
-            f".map(r => [r.cells[0].dataset.v, parseFloat(r.cells[{col}].dataset.v)])")
+        "const i = ths.findIndex(t => t.textContent === 'best loss'); ths[i].click(); return i;"
+    )
+    rows = (
+        "return Array.from(document.querySelectorAll('#leaderboard-table tbody tr'))"
+        f".map(r => [r.cells[0].dataset.v, parseFloat(r.cells[{col}].dataset.v)])"
+    )
     values = browser.execute_script(rows)
     assert len(values) == 16 and values == sorted(values)  # by task, then by best loss within it
     browser.execute_script(f"document.querySelectorAll('#leaderboard-table th')[{col}].click()")
@@ -102,14 +119,19 @@ def test_every_trial_in_parallel_coordinates_and_table(browser, report, n_trials
     wait_for_plots(browser)
     per_task = browser.execute_script(
         "return Array.from(document.querySelectorAll('.js-plotly-plot')).filter(e => e.data[0].type === 'parcoords')"
-        ".map(e => e.data[0].dimensions[0].values.length)")
+        ".map(e => e.data[0].dimensions[0].values.length)"
+    )
     assert len(per_task) == 2 and sum(per_task) == n_trials
     rows = browser.execute_script("return document.querySelectorAll('#trials-table tbody tr').length")
     assert rows == n_trials
-    browser.execute_script("const i = document.querySelector('input.filter'); i.value = 'diverged muon';"
-                           "i.dispatchEvent(new Event('input'))")
-    shown = browser.execute_script("return Array.from(document.querySelectorAll('#trials-table tbody tr'))"
-                                   ".filter(r => r.style.display !== 'none').map(r => r.textContent)")
+    browser.execute_script(
+        "const i = document.querySelector('input.filter'); i.value = 'diverged muon';"
+        "i.dispatchEvent(new Event('input'))"
+    )
+    shown = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#trials-table tbody tr'))"
+        ".filter(r => r.style.display !== 'none').map(r => r.textContent)"
+    )
     assert len(shown) == 20 + 12 and all("diverged" in r and "muon" in r for r in shown)  # muon, muonadam
 
 
@@ -121,8 +143,12 @@ def test_live_page_updates_in_place_keeping_zoom_and_legend(browser, tmp_path):
     from optbasin.dashboards.report import data_path
 
     trials, steps = synthetic_results(n_tasks=1, optimizers=["adamw", "muon"], seeds=2)
-    meta = {"sweep": "live", "started_at": "2026-01-01T00:00:00+00:00", "finished_at": None,
-            "trials_planned": len(trials)}
+    meta = {
+        "sweep": "live",
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "finished_at": None,
+        "trials_planned": len(trials),
+    }
     out = tmp_path / "report.html"
     first = trials[trials["seed"] == 0]
     build_report(analyze(first, steps, settings={"resamples": 20}), steps, [(tmp_path, meta)], out, live=True)
@@ -167,10 +193,11 @@ def test_nav_link_lands_below_the_sticky_nav_and_first_paint_is_content(browser,
     time.sleep(0.3)
     nav_bottom, heading_top = browser.execute_script(
         "return [document.querySelector('nav').getBoundingClientRect().bottom,"
-        " document.querySelector('#leaderboard h2').getBoundingClientRect().top]")
+        " document.querySelector('#leaderboard h2').getBoundingClientRect().top]"
+    )
     assert browser.execute_script("return window.scrollY") > 0 and heading_top >= nav_bottom
     # plotly.js comes after the content: the tables are in the document before any script runs
     order = browser.execute_script(
-        "const all = Array.from(document.querySelectorAll('#leaderboard table, script'));"
-        "return all.map(e => e.tagName)")
+        "const all = Array.from(document.querySelectorAll('#leaderboard table, script'));return all.map(e => e.tagName)"
+    )
     assert order[0] == "TABLE"

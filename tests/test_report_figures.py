@@ -20,7 +20,6 @@ from optbasin.analysis import analyze
 from optbasin.dashboards import ReportWarning, build_report
 from optbasin.dashboards import figures as F
 from optbasin.dashboards.report import collect_figures, data_path, leaderboard_html, render_html, verdicts_html
-
 from tests.conftest import result_row as trial
 
 
@@ -28,9 +27,16 @@ def rows():
     """A: medians 3.2 (seed 2 missing), 2.1, 2.5 (one diverged seed), 5.0 (all diverged) on
     lr 1e-4..1e-1.  B: best at the grid's last lr (basin cut high).  N: NAMO-D lr x clamp_c grid
     with one cell where every seed diverged (lr 1e-1, c 0.4)."""
-    out = [trial("A", 0, 1e-4, 3.0), trial("A", 1, 1e-4, 3.4),
-           trial("A", 0, 1e-3, 2.0), trial("A", 1, 1e-3, 2.2), trial("A", 2, 1e-3, 2.1),
-           trial("A", 0, 1e-2, 2.5), trial("A", 1, 1e-2, math.nan, "diverged"), trial("A", 2, 1e-2, 2.3)]
+    out = [
+        trial("A", 0, 1e-4, 3.0),
+        trial("A", 1, 1e-4, 3.4),
+        trial("A", 0, 1e-3, 2.0),
+        trial("A", 1, 1e-3, 2.2),
+        trial("A", 2, 1e-3, 2.1),
+        trial("A", 0, 1e-2, 2.5),
+        trial("A", 1, 1e-2, math.nan, "diverged"),
+        trial("A", 2, 1e-2, 2.3),
+    ]
     out += [trial("A", s, 1e-1, math.nan, "diverged") for s in range(3)]
     for s in range(3):
         for lr, loss in ((1e-4, 4.0), (1e-3, 3.0), (1e-2, 2.5), (1e-1, 2.0)):
@@ -38,8 +44,11 @@ def rows():
     grid = {(1e-3, 0.4): 3.0, (1e-2, 0.4): 2.5, (1e-1, 0.4): None, (1e-3, 0.9): 2.8, (1e-2, 0.9): 2.2, (1e-1, 0.9): 2.6}
     for (lr, c), base in grid.items():
         for s in range(3):
-            out.append(trial("N", s, lr, math.nan, "diverged", clamp_c=c) if base is None
-                       else trial("N", s, lr, base + 0.1 * s, clamp_c=c))
+            out.append(
+                trial("N", s, lr, math.nan, "diverged", clamp_c=c)
+                if base is None
+                else trial("N", s, lr, base + 0.1 * s, clamp_c=c)
+            )
     return pd.DataFrame(out)
 
 
@@ -48,11 +57,20 @@ def make_steps(trials: pd.DataFrame, n: int = 1000) -> pd.DataFrame:
     parts = []
     for _, t in trials.iterrows():
         step = np.arange(1, n + 1)
-        parts.append(pd.DataFrame({
-            "trial_id": t["trial_id"], "attempt": "a", "step": step, "train_loss": 5.0 - step / n,
-            "val_loss": np.where(step % 100 == 0, 4.9 - step / n, np.nan), "lr": t["hp.lr"],
-            "diag.clamped_frac": t["hp.clamp_c"] if t["optimizer"] == "N" else np.nan,
-            "diag.truncated": 0.25 if t["optimizer"] == "A" else np.nan}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "trial_id": t["trial_id"],
+                    "attempt": "a",
+                    "step": step,
+                    "train_loss": 5.0 - step / n,
+                    "val_loss": np.where(step % 100 == 0, 4.9 - step / n, np.nan),
+                    "lr": t["hp.lr"],
+                    "diag.clamped_frac": t["hp.clamp_c"] if t["optimizer"] == "N" else np.nan,
+                    "diag.truncated": 0.25 if t["optimizer"] == "A" else np.nan,
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -103,7 +121,7 @@ def test_basin_cut_by_grid_edge_is_marked(data):
     a, _ = data
     fig = F.sensitivity_figure(a, "t")
     bar = trace(fig, "B basin interval")
-    assert max(bar.x) == pytest.approx(1e-1)                      # stops at the grid's last point
+    assert max(bar.x) == pytest.approx(1e-1)  # stops at the grid's last point
     assert list(bar.marker.symbol) == ["line-ns-open", "triangle-right"]
     assert trace(fig, "B basin").line.dash == "dash"
     assert "lower bound" in trace(fig, "B basin").text[0]
@@ -111,7 +129,9 @@ def test_basin_cut_by_grid_edge_is_marked(data):
 
 def test_failed_seed_is_marked_apart_from_divergence():
     trials = rows()
-    hit = (trials["optimizer"] == "N") & (trials["hp.lr"] == 1e-3) & (trials["hp.clamp_c"] == 0.9) & (trials["seed"] == 1)
+    hit = (
+        (trials["optimizer"] == "N") & (trials["hp.lr"] == 1e-3) & (trials["hp.clamp_c"] == 0.9) & (trials["seed"] == 1)
+    )
     trials.loc[hit, ["status", "final_val_loss"]] = ["failed", math.nan]
     a = analyze(trials, settings={"resamples": 20})
     heat = F.surface_figure(a, "t", "N", "clamp_c")
@@ -128,7 +148,7 @@ def test_heatmap_marks_diverged_cell_and_best(data):
     heat = fig.data[0]
     assert list(heat.x) == ["0.001", "0.01", "0.1"] and list(heat.y) == ["0.4", "0.9"]
     z = np.array(heat.z, dtype=float)
-    assert np.isnan(z[0, 2])                                  # c 0.4, lr 0.1: every seed diverged
+    assert np.isnan(z[0, 2])  # c 0.4, lr 0.1: every seed diverged
     assert z[1, 1] == pytest.approx(2.3) and z[0, 0] == pytest.approx(3.1)
     div = trace(fig, "diverged (all seeds)")
     assert list(div.x) == ["0.1"] and list(div.y) == ["0.4"] and div.marker.symbol == "x"
@@ -170,8 +190,8 @@ def test_diagnostic_views(data):
 def test_tables(data):
     a, _ = data
     lb = leaderboard_html(a)
-    assert "&#9888; lr:high" in lb           # B's optimum on the grid's edge
-    assert "&ge;" in lb                      # B's basin is a lower bound
+    assert "&#9888; lr:high" in lb  # B's optimum on the grid's edge
+    assert "&ge;" in lb  # B's basin is a lower bound
     v = verdicts_html(a)
     verdict = a.verdicts["verdict"].iloc[0]
     assert f'class="verdict {verdict.replace(" ", "-")}">{verdict}</span>' in v and "a-beats-b" in v
@@ -179,8 +199,12 @@ def test_tables(data):
 
 def test_html_is_self_contained_with_plotly_once(data, tmp_path):
     a, steps = data
-    path = build_report(a, steps, [(tmp_path, {"sweep": "demo", "command": ["optbasin", "run"], "finished_at": None})],
-                        tmp_path / "r.html")
+    path = build_report(
+        a,
+        steps,
+        [(tmp_path, {"sweep": "demo", "command": ["optbasin", "run"], "finished_at": None})],
+        tmp_path / "r.html",
+    )
     html = path.read_text()
     assert len(re.findall(r"plotly\.js v\d", html)) == 1
     assert "<script src" not in html and "cdn" not in html.lower().split("<script>")[0]
@@ -245,9 +269,18 @@ def test_write_report_from_run_directory(tmp_path):
     trials.to_parquet(run / "trials.parquet" / "part-0.parquet")
     make_steps(trials, n=20).to_parquet(run / "steps.parquet" / "part-0.parquet")
     sweep_yaml = "name: demo\nclaims:\n  - {name: a-beats-b, metric: best_loss, compare: [A, B], direction: less}\n"
-    (run / "meta.json").write_text(json.dumps({"sweep": "demo", "command": ["optbasin", "run", "demo.yaml"],
-                                               "sweep_file": "demo.yaml", "sweep_yaml": sweep_yaml,
-                                               "counts": {"completed": 40}, "finished_at": "2026-01-01"}))
+    (run / "meta.json").write_text(
+        json.dumps(
+            {
+                "sweep": "demo",
+                "command": ["optbasin", "run", "demo.yaml"],
+                "sweep_file": "demo.yaml",
+                "sweep_yaml": sweep_yaml,
+                "counts": {"completed": 40},
+                "finished_at": "2026-01-01",
+            }
+        )
+    )
     out = write_report([run], tmp_path / "report.html")
     html = out.read_text()
     assert "optbasin report: demo" in html and "a-beats-b" in html and "optbasin run demo.yaml" in html
@@ -256,7 +289,8 @@ def test_write_report_from_run_directory(tmp_path):
     from optbasin.cli import main
 
     (tmp_path / "claims.yaml").write_text(
-        "claims:\n  - {name: b-beats-a, metric: best_loss, compare: [B, A], direction: less}\n")
+        "claims:\n  - {name: b-beats-a, metric: best_loss, compare: [B, A], direction: less}\n"
+    )
     assert main(["report", str(run), "-o", str(tmp_path / "r2.html"), "--claims", str(tmp_path / "claims.yaml")]) == 0
     html = (tmp_path / "r2.html").read_text()
     assert "b-beats-a" in html  # (a-beats-b still shows in the sweep file the Runs section quotes)
@@ -295,8 +329,12 @@ def two_axis_rows():
     """namo_d over lr x clamp_c: the best point is (1e-2, 0.9) (median 2.3), but the single lowest
     trial at lr 1e-2 is seed 0 at c 0.4 (2.0, median of its point 3.0)."""
     out = []
-    for (lr, c), losses in {(1e-3, 0.4): (3.1, 3.2, 3.3), (1e-2, 0.4): (2.0, 3.0, 3.1),
-                            (1e-3, 0.9): (2.9, 3.0, 3.1), (1e-2, 0.9): (2.2, 2.3, 2.4)}.items():
+    for (lr, c), losses in {
+        (1e-3, 0.4): (3.1, 3.2, 3.3),
+        (1e-2, 0.4): (2.0, 3.0, 3.1),
+        (1e-3, 0.9): (2.9, 3.0, 3.1),
+        (1e-2, 0.9): (2.2, 2.3, 2.4),
+    }.items():
         out += [trial("namo_d", s, lr, loss, clamp_c=c) for s, loss in enumerate(losses)]
     out += [trial("namo", s, lr, 2.6 + s * 0.1 + lr) for s in range(3) for lr in (1e-3, 1e-2)]
     return pd.DataFrame(out)
@@ -322,12 +360,17 @@ def test_best_trial_is_the_best_full_grid_point():
 
 def test_colour_of_a_label_does_not_depend_on_the_other_labels():
     def analysis_of(labels):
-        return analyze(pd.DataFrame([trial(o, s, lr, 1.0 + lr + s) for o in labels for s in range(2)
-                                     for lr in (1e-3, 1e-2)]), settings={"resamples": 10})
+        return analyze(
+            pd.DataFrame([trial(o, s, lr, 1.0 + lr + s) for o in labels for s in range(2) for lr in (1e-3, 1e-2)]),
+            settings={"resamples": 10},
+        )
 
     two, three = F.colors(analysis_of(["muon", "sgd"])), F.colors(analysis_of(["adamw", "muon", "sgd"]))
     assert two["muon"] == three["muon"] and two["sgd"] == three["sgd"] and len(set(three.values())) == 3
-    assert F.colors(analysis_of(["A", "B"])) == {"A": F.color_of("A"), "B": F.PALETTE[(F.PALETTE.index(F.color_of("A")) + 1) % len(F.PALETTE)]}
+    assert F.colors(analysis_of(["A", "B"])) == {
+        "A": F.color_of("A"),
+        "B": F.PALETTE[(F.PALETTE.index(F.color_of("A")) + 1) % len(F.PALETTE)],
+    }
 
 
 def test_expected_best_band_stays_above_zero_and_y_axes_name_the_unit(data):
@@ -362,8 +405,13 @@ def test_best_cell_keeps_its_value_visible(data):
 
 def test_profiles_need_three_tasks():
     def figs_for(n_tasks):
-        rows_ = [trial(o, s, lr, 1.0 + lr + s + (o == "B"), task=f"t{k}") for k in range(n_tasks)
-                 for o in ("A", "B") for s in range(2) for lr in (1e-3, 1e-2)]
+        rows_ = [
+            trial(o, s, lr, 1.0 + lr + s + (o == "B"), task=f"t{k}")
+            for k in range(n_tasks)
+            for o in ("A", "B")
+            for s in range(2)
+            for lr in (1e-3, 1e-2)
+        ]
         return [sec for sec, _, _ in collect_figures(analyze(pd.DataFrame(rows_), settings={"resamples": 10}), None)]
 
     assert "profiles" not in figs_for(2)
@@ -380,8 +428,8 @@ def test_parallel_coordinates_and_trial_table_hold_every_trial(data):
     status = np.array(dims["status"].values)
     assert (status == 1).sum() == a.trials["diverged"].sum()  # diverged marked
     html = render_html(a, collect_figures(a, steps), [])
-    table = html[html.index('id="trials-table"'):]
-    assert table[:table.index("</table>")].count("<tr>") == 41 + 1  # header + every trial
+    table = html[html.index('id="trials-table"') :]
+    assert table[: table.index("</table>")].count("<tr>") == 41 + 1  # header + every trial
 
 
 def test_merged_runs_that_differ_are_flagged(data, tmp_path):
@@ -389,8 +437,10 @@ def test_merged_runs_that_differ_are_flagged(data, tmp_path):
     trials = rows()
     trials["steps"] = np.where(trials["seed"] == 0, 100, 300)
     b = analyze(trials, settings={"resamples": 10})
-    metas = [(Path("runs/a"), {"sweep": "s", "sweep_yaml": "schedule: {kind: constant}\n", "finished_at": "x"}),
-             (Path("runs/b"), {"sweep": "s", "sweep_yaml": "schedule: {kind: warmup_cosine}\n", "finished_at": "x"})]
+    metas = [
+        (Path("runs/a"), {"sweep": "s", "sweep_yaml": "schedule: {kind: constant}\n", "finished_at": "x"}),
+        (Path("runs/b"), {"sweep": "s", "sweep_yaml": "schedule: {kind: warmup_cosine}\n", "finished_at": "x"}),
+    ]
     html = render_html(b, [], metas)
     # different step budgets: kept apart as two tasks (optbasin/analysis/budgets.py), not pooled
     assert "t [steps=100]" in html and "t [steps=300]" in html and "pooled as one task" not in html
@@ -409,8 +459,14 @@ def test_history_of_a_search_run():
     so far is the running minimum of the losses as analysed. The rows carry `origin`, as in a store
     written before the `source` column (sweeps/provenance.py reads them as search / grid)."""
     losses = [3.0, math.nan, 2.0, 2.2]
-    rows_ = [dict(trial("A", 0, lr, loss, "diverged" if math.isnan(loss) else "completed"), origin="optuna",
-                  written_at=float(i)) for i, (lr, loss) in enumerate(zip((1e-3, 1e-1, 3e-3, 5e-3), losses))]
+    rows_ = [
+        dict(
+            trial("A", 0, lr, loss, "diverged" if math.isnan(loss) else "completed"),
+            origin="optuna",
+            written_at=float(i),
+        )
+        for i, (lr, loss) in enumerate(zip((1e-3, 1e-1, 3e-3, 5e-3), losses))
+    ]
     rows_.append(dict(trial("B", 0, 1e-3, 2.5), origin="grid", written_at=9.0))
     a = analyze(pd.DataFrame(rows_), settings={"resamples": 10})
     fig = F.history_figure(a, "t")
@@ -448,8 +504,13 @@ def test_png_has_no_view_buttons(data, tmp_path, monkeypatch):
 def test_mechanism_view_holds_other_axes_at_the_best_point():
     """NAMO-D over lr x clamp_c x weight_decay: the clamped-fraction lines (one per c) are drawn at
     the best weight decay (0.1: losses 2.0 vs 3.0 at 0.5), not a zig-zag through both."""
-    out = [trial("namo_d", s, lr, (2.0 if wd == 0.1 else 3.0) + lr + 0.01 * s, clamp_c=c, weight_decay=wd)
-           for s in range(2) for lr in (1e-3, 1e-2) for c in (0.4, 0.9) for wd in (0.1, 0.5)]
+    out = [
+        trial("namo_d", s, lr, (2.0 if wd == 0.1 else 3.0) + lr + 0.01 * s, clamp_c=c, weight_decay=wd)
+        for s in range(2)
+        for lr in (1e-3, 1e-2)
+        for c in (0.4, 0.9)
+        for wd in (0.1, 0.5)
+    ]
     trials = pd.DataFrame(out)
     steps = make_steps(trials, n=20)
     key = trials.set_index("trial_id")
@@ -468,8 +529,17 @@ def _parallel_case(many_axes: bool):
         for s in range(2):
             for lr in (1e-3, 1e-2, 1e-1):
                 for wd in (0.0, 0.1):
-                    extra = dict(weight_decay=wd, beta2=0.95 + 0.04 * s, beta1=0.8 + 0.1 * s, nesterov=bool(s),
-                                 eps=1e-8 if lr < 0.05 else 1e-6) if many_axes else {}
+                    extra = (
+                        dict(
+                            weight_decay=wd,
+                            beta2=0.95 + 0.04 * s,
+                            beta1=0.8 + 0.1 * s,
+                            nesterov=bool(s),
+                            eps=1e-8 if lr < 0.05 else 1e-6,
+                        )
+                        if many_axes
+                        else {}
+                    )
                     out.append(trial(o, s, lr, 1 + lr + wd + s * 0.01, task="digits-mlp", **extra))
     return analyze(pd.DataFrame(out), settings={"resamples": 10, "ks": [1], "tunability_budget": 2})
 

@@ -29,6 +29,7 @@ def fake_trials(clocks, seconds, interrupt):
         if interrupt:
             raise Interrupted(signal.SIGINT)
         return Outcome()
+
     return run_trials
 
 
@@ -61,14 +62,37 @@ def test_status_counts_failures_by_cause(write_sweep, capsys):
     p = sweep.plan(write_sweep())
     store = p.store
     store.prepare()
-    store.write_meta({"sweep": p.spec.name, "trials_planned": 4, "started_at": "2026-01-01T00:00:00+00:00",
-                      "finished_at": "2026-01-01T00:01:00+00:00", "elapsed_s": 60.0, "runs": [{}]})
-    errors = ["TypeError: __init__() got an unexpected keyword argument 'momentum'\n  more lines",
-              "TypeError: __init__() got an unexpected keyword argument 'momentum'",
-              "timeout after 600 s", ""]
+    store.write_meta(
+        {
+            "sweep": p.spec.name,
+            "trials_planned": 4,
+            "started_at": "2026-01-01T00:00:00+00:00",
+            "finished_at": "2026-01-01T00:01:00+00:00",
+            "elapsed_s": 60.0,
+            "runs": [{}],
+        }
+    )
+    errors = [
+        "TypeError: __init__() got an unexpected keyword argument 'momentum'\n  more lines",
+        "TypeError: __init__() got an unexpected keyword argument 'momentum'",
+        "timeout after 600 s",
+        "",
+    ]
     for i, err in enumerate(errors):
-        store.record({"trial_id": f"t{i}", "task": "quadratic", "optimizer": "sgd", "seed": 0, "status": "failed",
-                      "error": err, "init_loss": float("nan"), "final_val_loss": float("nan"), "attempt": "a"}, [])
+        store.record(
+            {
+                "trial_id": f"t{i}",
+                "task": "quadratic",
+                "optimizer": "sgd",
+                "seed": 0,
+                "status": "failed",
+                "error": err,
+                "init_loss": float("nan"),
+                "final_val_loss": float("nan"),
+                "attempt": "a",
+            },
+            [],
+        )
     assert main(["status", str(store.root)]) == 0
     out = capsys.readouterr().out
     assert "4/4 trials recorded, 4 failed" in out

@@ -89,9 +89,12 @@ def test_best_lr_is_marked_only_for_an_lr_edge():
     from optbasin.analysis import analyze
     from tests.conftest import result_row
 
-    rows = [result_row("adamw", s, lr, loss + 0.01 * s, beta2=b2) for s in (0, 1)
-            for b2, shift in ((0.9, 0.5), (0.999, 0.0)) for lr, loss in ((1e-3, 2.0 + shift), (1e-2, 1.0 + shift),
-                                                                        (1e-1, 3.0 + shift))]
+    rows = [
+        result_row("adamw", s, lr, loss + 0.01 * s, beta2=b2)
+        for s in (0, 1)
+        for b2, shift in ((0.9, 0.5), (0.999, 0.0))
+        for lr, loss in ((1e-3, 2.0 + shift), (1e-2, 1.0 + shift), (1e-1, 3.0 + shift))
+    ]
     a = analyze(pd.DataFrame(rows), settings={"resamples": 10, "ks": [1], "tunability_budget": 2})
     lb = a.leaderboard.iloc[0]
     assert lb["best_at_edge"] == "beta2:high" and lb["best_lr"] == 1e-2

@@ -5,6 +5,7 @@ revert, and the states of real analyses (claims.py's per-seed effects, families,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -14,13 +15,20 @@ import pytest
 
 from optbasin.analysis import analyze
 from optbasin.analysis.analyze import adaptive_max_seeds
-from optbasin.analysis.sequential import (COLUMNS, STATES, PairState, e_processes,
-                                          seeds_to_reach, sequential_decisions, threshold)
+from optbasin.analysis.sequential import (
+    COLUMNS,
+    STATES,
+    PairState,
+    e_processes,
+    seeds_to_reach,
+    sequential_decisions,
+    threshold,
+)
 from tests.conftest import result_row
 
 LEVEL = 0.05
-LIMIT = 30           # peeking after every seed up to 30
-REPS = 4000          # Monte Carlo repetitions per null
+LIMIT = 30  # peeking after every seed up to 30
+REPS = 4000  # Monte Carlo repetitions per null
 C = threshold(1, LEVEL)
 FINDING = {s: i for i, s in enumerate(STATES)}
 
@@ -101,9 +109,9 @@ def test_the_simulation_catches_the_naive_fixed_n_test_re_run_after_every_look()
     re-run after every seed from 6 to 30 it is 'supported' far more often than the level allows,
     where the e-process stays under it: the calibration tests above can fail."""
     e = 0.5 + np.random.default_rng(5).normal(size=(REPS, LIMIT))
-    assert naive_supported(e[:, :LIMIT], 0.5, first=LIMIT).mean() <= slack(LEVEL / 2)   # one look: valid
+    assert naive_supported(e[:, :LIMIT], 0.5, first=LIMIT).mean() <= slack(LEVEL / 2)  # one look: valid
     naive = naive_supported(e, 0.5).mean()
-    assert naive > slack(LEVEL / 2) and naive > 2 * (LEVEL / 2)      # 6.6%: more than twice its level
+    assert naive > slack(LEVEL / 2) and naive > 2 * (LEVEL / 2)  # 6.6%: more than twice its level
     assert share(states_of(e, 0.5), "supported") <= slack(LEVEL / 2)
 
 
@@ -131,7 +139,7 @@ def test_futility_stops_early_where_no_finding_is_true_and_only_where_none_is_re
     assert futile.mean() >= 0.9
     assert d["at"][futile].mean() < LIMIT - 3
     for i in np.flatnonzero(futile)[:200]:
-        seen = e[i, :d["at"][i]]
+        seen = e[i, : d["at"][i]]
         for sign in (1.0, -1.0):
             best = np.concatenate([seen, np.full(LIMIT - seen.size, sign * 1e6)])
             assert sequential_decisions(best, 0.5, C, None)["state"][0] == FINDING["open"]
@@ -158,7 +166,7 @@ def test_decisions_never_revert_as_seeds_are_added():
         assert (d["state"][done] == final[done]).all() and (d["at"][done] == at[done]).all()
         new = (d["state"] != FINDING["open"]) & ~done
         final[new], at[new] = d["state"][new], d["at"][new]
-    assert (final > 0).mean() > 0.9      # nearly all decided or futile by the limit
+    assert (final > 0).mean() > 0.9  # nearly all decided or futile by the limit
 
 
 def test_each_bet_is_fair_under_the_symmetric_null():
@@ -174,7 +182,7 @@ def test_each_bet_is_fair_under_the_symmetric_null():
         flipped = x.copy()
         flipped[:, j] *= -1
         mean = (bet_factors(x)[:, j] + bet_factors(flipped)[:, j]) / 2
-        assert all(agree(float(v), 1.0, 1e-12) for v in mean)   # float64: one rounding of 1 + g
+        assert all(agree(float(v), 1.0, 1e-12) for v in mean)  # float64: one rounding of 1 + g
     assert e_processes(rng.normal(-0.5, 1, size=(4000, 10)), 0.0)["sup"][:, -1].mean() < 0.8
 
 
@@ -186,8 +194,15 @@ def row(opt, seed, lr, loss, task="t", l0=5.0):
 
 
 def claim(**kw):
-    return {"name": "c", "metric": "best_loss", "compare": ["A", "B"], "direction": "less", "task": "t",
-            "tuning_seeds": 1, **kw}
+    return {
+        "name": "c",
+        "metric": "best_loss",
+        "compare": ["A", "B"],
+        "direction": "less",
+        "task": "t",
+        "tuning_seeds": 1,
+        **kw,
+    }
 
 
 def paired(seeds: int, gap=lambda s: 1.0, task="t") -> list[dict]:
@@ -206,17 +221,21 @@ def test_the_analysis_has_a_sequential_table_beside_the_fixed_verdicts():
     pairs in the family, c = 80; every bet after the first is tanh(2) (x constant), so supported's
     wealth is 1.5 x 1.96^(n-1), >= 80 at the 7th scored seed, the fewest any run could need; a
     best loss without tuning seeds (cross-fitted, same grid) has no anytime-valid test."""
-    a = analyze(pd.DataFrame(paired(10)), claims=[claim(name="held"), claim(name="xfit", tuning_seeds=None)],
-                settings={"resamples": 100}, max_seeds=20)
+    a = analyze(
+        pd.DataFrame(paired(10)),
+        claims=[claim(name="held"), claim(name="xfit", tuning_seeds=None)],
+        settings={"resamples": 100},
+        max_seeds=20,
+    )
     seq = a.sequential.set_index("claim")
     assert list(a.sequential.columns) == COLUMNS
     assert seq.loc["held", "state"] == "supported" and seq.loc["held", "optimizers"] == ("A", "B")
-    assert seq.loc["held", "e_value"] >= threshold(2, LEVEL)        # two pairs in the exploratory family
+    assert seq.loc["held", "e_value"] >= threshold(2, LEVEL)  # two pairs in the exploratory family
     assert seq.loc["held", "n_seeds"] == seeds_to_reach(threshold(2, LEVEL)) == 7
     assert seq.loc["xfit", "state"] == "futile" and "tuning_seeds" in seq.loc["xfit", "reason"]
     assert math.isnan(seq.loc["xfit", "e_value"])
-    assert set(a.verdicts["verdict"]) == {"supported"}               # the fixed design, unchanged
-    assert json.dumps(a.to_dict()["sequential"])                      # JSON-ready (NaN -> null)
+    assert set(a.verdicts["verdict"]) == {"supported"}  # the fixed design, unchanged
+    assert json.dumps(a.to_dict()["sequential"])  # JSON-ready (NaN -> null)
 
 
 def test_a_basin_width_claim_is_decided_on_its_per_seed_widths():
@@ -229,8 +248,12 @@ def test_a_basin_width_claim_is_decided_on_its_per_seed_widths():
         u = 0.01 * s
         for lr, la, lb in zip(lrs, (5, 3, 2 + u, 2, 2, 2, 2 + u, 3, 5), (5, 5, 5, 3, 2 + u, 3 - u, 5, 5, 5)):
             rows += [row("A", s, float(lr), la), row("B", s, float(lr), lb)]
-    a = analyze(pd.DataFrame(rows), claims=[claim(metric="basin_width", direction="greater", tuning_seeds=None)],
-                settings={"resamples": 100}, max_seeds=20)
+    a = analyze(
+        pd.DataFrame(rows),
+        claims=[claim(metric="basin_width", direction="greater", tuning_seeds=None)],
+        settings={"resamples": 100},
+        max_seeds=20,
+    )
     s = a.sequential.iloc[0]
     assert a.verdicts.iloc[0]["verdict"] == "supported" and a.verdicts_by_task.iloc[0]["margin"] == pytest.approx(0.5)
     assert s["state"] == "supported" and seeds_to_reach(C) <= s["n_seeds"] <= 9
@@ -242,7 +265,7 @@ def test_open_while_a_finding_is_reachable_then_final():
     few = states(paired(4), [claim()], max_seeds=20).iloc[0]
     assert few["state"] == "open" and few["n_seeds"] == 3
     assert states(paired(4), [claim()], max_seeds=4).iloc[0]["state"] == "insufficient seeds"
-    assert states(paired(4), [claim()]).iloc[0]["state"] == "open"   # no limit: never futile
+    assert states(paired(4), [claim()]).iloc[0]["state"] == "open"  # no limit: never futile
 
 
 def test_states_of_a_growing_study_never_revert():
@@ -270,15 +293,16 @@ def test_a_later_undefined_seed_does_not_undo_a_decision():
     assert a.verdicts.iloc[0]["verdict"] == "inconclusive" and "positive" in a.verdicts.iloc[0]["reason"]
     s = a.sequential.iloc[0]
     assert s["state"] == "supported" and "later seeds not used" in s["reason"]
-    assert s["n_seeds"] <= 10                       # seeds 1..10 scored, seed 11 left out
+    assert s["n_seeds"] <= 10  # seeds 1..10 scored, seed 11 left out
 
 
 def test_a_gated_claim_waits_for_its_gate_and_is_futile_when_the_gate_fails():
     rows = paired(12)
     got = states(rows, [claim(name="gate"), claim(name="then", given="gate")], max_seeds=20).set_index("claim")
     assert list(got["state"]) == ["supported", "supported"]
-    got = states(rows, [claim(name="gate", direction="greater"), claim(name="then", given="gate")],
-                 max_seeds=20).set_index("claim")
+    got = states(
+        rows, [claim(name="gate", direction="greater"), claim(name="then", given="gate")], max_seeds=20
+    ).set_index("claim")
     assert got.loc["gate", "state"] == "contradicted"
     assert got.loc["then", "state"] == "futile" and "alone: supported" in got.loc["then", "reason"]
     got = states(paired(5), [claim(name="gate"), claim(name="then", given="gate")], max_seeds=20).set_index("claim")
@@ -320,8 +344,8 @@ def test_run_states_reads_the_store_the_claims_and_the_limit(tmp_path):
 def test_pair_state_is_the_contract():
     s = PairState("c", "t", ("A", "B"), "open", 3, 1.2, "why")
     assert COLUMNS == ["claim", "task", "optimizers", "state", "n_seeds", "e_value", "reason"]
-    with pytest.raises(Exception):
-        s.state = "supported"   # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.state = "supported"  # frozen
 
 
 # --- the simulated benchmark ----------------------------------------------------------------------

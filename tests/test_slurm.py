@@ -93,8 +93,11 @@ def slurm(tmp_path_factory):
     (d / "spool").mkdir()
     host = socket.gethostname().split(".")[0]
     (d / "slurm.conf").write_text(slurm_conf(d, host))
-    env = {**os.environ, "SLURM_CONF": str(d / "slurm.conf"),
-           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}:/usr/sbin:/sbin"}
+    env = {
+        **os.environ,
+        "SLURM_CONF": str(d / "slurm.conf"),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}:/usr/sbin:/sbin",
+    }
     subprocess.run(["mungekey", "--create", "--keyfile", str(d / "munge.key")], check=True, env=env)
     procs: list[subprocess.Popen] = []
 
@@ -103,9 +106,17 @@ def slurm(tmp_path_factory):
             procs.append(subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
 
     try:
-        start("munged", "--foreground", "--force", f"--socket={d}/munge.sock", f"--key-file={d}/munge.key",
-              f"--pid-file={d}/munged.pid", f"--log-file={d}/munged.log", f"--seed-file={d}/munge.seed",
-              log="munged.out")
+        start(
+            "munged",
+            "--foreground",
+            "--force",
+            f"--socket={d}/munge.sock",
+            f"--key-file={d}/munge.key",
+            f"--pid-file={d}/munged.pid",
+            f"--log-file={d}/munged.log",
+            f"--seed-file={d}/munge.seed",
+            log="munged.out",
+        )
         poll("munged's socket", (d / "munge.sock").exists, 10)
         start("slurmctld", "-D", "-i", "-f", str(d / "slurm.conf"), log="slurmctld.out")
         start("slurmd", "-D", "-f", str(d / "slurm.conf"), "-N", host, log="slurmd.out")
@@ -134,9 +145,23 @@ def test_sbatch_template_runs_a_sweep_on_slurm(slurm, tmp_path):
     doc["optimizers"] = [{"name": "sgd", "grid": {"lr": [0.01, 0.1]}}]  # 2 lrs x 2 seeds: 4 trials
     (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(doc))
     out = tmp_path / "job.out"
-    sub = subprocess.run(["sbatch", "--parsable", f"--output={out}", f"--chdir={tmp_path}", "--nodes=1",
-                          f"--cpus-per-task={os.cpu_count()}", "--time=5", str(TEMPLATE), "sweep.yaml", "--quiet"],
-                         env={**slurm, "RAY_PORT": str(free_port())}, capture_output=True, text=True)
+    sub = subprocess.run(
+        [
+            "sbatch",
+            "--parsable",
+            f"--output={out}",
+            f"--chdir={tmp_path}",
+            "--nodes=1",
+            f"--cpus-per-task={os.cpu_count()}",
+            "--time=5",
+            str(TEMPLATE),
+            "sweep.yaml",
+            "--quiet",
+        ],
+        env={**slurm, "RAY_PORT": str(free_port())},
+        capture_output=True,
+        text=True,
+    )
     assert sub.returncode == 0, sub.stderr
     job = sub.stdout.strip().split(";")[0]
     try:

@@ -23,7 +23,8 @@ def test_expansion_is_tasks_x_optimizers_x_grid_x_seeds(tmp_path, write_sweep):
     assert len(trials) == 1 * (3 * 2 + 3) * 2
     sgd = [t for t in trials if t.optimizer == "sgd"]
     assert {(t.hparams["lr"], t.hparams["momentum"], t.seed) for t in sgd} == {
-        (lr, m, s) for lr in (0.01, 0.1, 100.0) for m in (0.0, 0.9) for s in (0, 1)}
+        (lr, m, s) for lr in (0.01, 0.1, 100.0) for m in (0.0, 0.9) for s in (0, 1)
+    }
     assert all(t.swept == ["lr", "momentum"] for t in sgd)
     adamw_lrs = sorted({t.hparams["lr"] for t in trials if t.optimizer == "adamw"})
     assert all(math.isclose(a, b) for a, b in zip(adamw_lrs, [1e-3, 1e-2, 1e-1]))
@@ -32,8 +33,10 @@ def test_expansion_is_tasks_x_optimizers_x_grid_x_seeds(tmp_path, write_sweep):
 def test_precedence_defaults_shared_fixed_grid(tmp_path, write_sweep):
     doc = base_sweep(tmp_path / "run")
     doc["shared"] = {"weight_decay": 0.01}
-    doc["optimizers"] = [{"name": "adamw", "hparams": {"beta2": 0.95}, "grid": {"lr": [0.003]}},
-                         {"name": "sgd", "hparams": {"weight_decay": 0.5}}]
+    doc["optimizers"] = [
+        {"name": "adamw", "hparams": {"beta2": 0.95}, "grid": {"lr": [0.003]}},
+        {"name": "sgd", "hparams": {"weight_decay": 0.5}},
+    ]
     spec, catalog = load_sweep(write_sweep(doc))
     adamw = next(t for t in expand(spec, catalog) if t.optimizer == "adamw")
     sgd = next(t for t in expand(spec, catalog) if t.optimizer == "sgd")
@@ -63,11 +66,41 @@ def test_trial_id_is_a_pinned_hash_of_the_content():
     from optbasin.config import Schedule
     from optbasin.training.trial_spec import TrialSpec
 
-    t = TrialSpec(sweep="s", task="q", task_name="q", task_factory="m:f", task_params={"a": 1}, optimizer="o",
-                  optimizer_name="o", optimizer_class="m:C", hparams={"lr": 0.1}, swept=["lr"], seed=3, steps=10,
-                  eval_every=5, log_every=5, schedule=Schedule(), divergence_threshold=5.0)
-    ident = {"task": "q", "task_name": "q", "task_factory": "m:f", "task_params": {"a": 1}, "optimizer": "o",
-             "optimizer_name": "o", "optimizer_class": "m:C", "hparams": {"lr": 0.1}, "seed": 3, "steps": 10,
-             "eval_every": 5, "log_every": 5, "schedule": {}, "divergence_threshold": 5.0}  # defaults left out
-    expected = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str, separators=(",", ":")).encode()).hexdigest()[:16]
+    t = TrialSpec(
+        sweep="s",
+        task="q",
+        task_name="q",
+        task_factory="m:f",
+        task_params={"a": 1},
+        optimizer="o",
+        optimizer_name="o",
+        optimizer_class="m:C",
+        hparams={"lr": 0.1},
+        swept=["lr"],
+        seed=3,
+        steps=10,
+        eval_every=5,
+        log_every=5,
+        schedule=Schedule(),
+        divergence_threshold=5.0,
+    )
+    ident = {
+        "task": "q",
+        "task_name": "q",
+        "task_factory": "m:f",
+        "task_params": {"a": 1},
+        "optimizer": "o",
+        "optimizer_name": "o",
+        "optimizer_class": "m:C",
+        "hparams": {"lr": 0.1},
+        "seed": 3,
+        "steps": 10,
+        "eval_every": 5,
+        "log_every": 5,
+        "schedule": {},
+        "divergence_threshold": 5.0,
+    }  # defaults left out
+    expected = hashlib.sha256(
+        json.dumps(ident, sort_keys=True, default=str, separators=(",", ":")).encode()
+    ).hexdigest()[:16]
     assert t.trial_id == expected

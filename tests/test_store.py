@@ -16,8 +16,17 @@ from optbasin.sweeps.store import ResultsStore, load_runs
 
 
 def trial(tid, status="completed", loss=1.0, **extra):
-    return {"trial_id": tid, "task": "t", "optimizer": "o", "seed": 0, "hp.lr": 0.1, "status": status,
-            "init_loss": 2.0, "final_val_loss": loss, **extra}
+    return {
+        "trial_id": tid,
+        "task": "t",
+        "optimizer": "o",
+        "seed": 0,
+        "hp.lr": 0.1,
+        "status": status,
+        "init_loss": 2.0,
+        "final_val_loss": loss,
+        **extra,
+    }
 
 
 def steps(n, loss=1.0):
@@ -181,8 +190,11 @@ def test_foreign_schema_part_is_a_clear_error(tmp_path):
     store.prepare()
     store.record(trial("a"), steps(1))
     pd.DataFrame({"x": [1]}).to_parquet(tmp_path / "trials.parquet" / "part-foreign.parquet")
-    with pytest.raises(StoreError, match=r"part-foreign.parquet: not an optbasin trials.parquet part "
-                                         r"\(no column trial_id, status, attempt, written_at\)"):
+    with pytest.raises(
+        StoreError,
+        match=r"part-foreign.parquet: not an optbasin trials.parquet part "
+        r"\(no column trial_id, status, attempt, written_at\)",
+    ):
         store.trials()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import pandas as pd
 import pytest
@@ -14,8 +13,9 @@ from optbasin.sweeps.store import ResultsStore
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    from tests.conftest import base_sweep
     import yaml
+
+    from tests.conftest import base_sweep
 
     root = tmp_path_factory.mktemp("e2e")
     path = root / "sweep.yaml"

@@ -46,13 +46,20 @@ def test_every_task_has_matrices_and_a_well_defined_split(name):
     assert sum(p.numel() for p in model.parameters()) == sum(torch.Size(r.shape).numel() for r in roles)
 
 
-@pytest.mark.parametrize("name, bad, words", [
-    ("quadratic", {"hessian": "diag"}, "QuadraticTask: hessian='diag' is not allowed: got 'diag', expected one of"),
-    ("quadratic", {"cond": 0.5}, "QuadraticTask: cond=0.5 is not allowed: got 0.5, expected a float >= 1"),
-    ("digits-mlp", {"dropout": 1.0}, "DigitsMLP: dropout=1.0 is not allowed: got 1.0, expected a float >= 0 and < 1"),
-    ("digits-cnn", {"val_fraction": 0.9}, "DigitsCNN: val_fraction=0.9 is not allowed"),
-    ("gpt-tiny", {"n_layer": 0}, "GPTTask: n_layer=0 is not allowed: got 0, expected an int >= 1"),
-])
+@pytest.mark.parametrize(
+    "name, bad, words",
+    [
+        ("quadratic", {"hessian": "diag"}, "QuadraticTask: hessian='diag' is not allowed: got 'diag', expected one of"),
+        ("quadratic", {"cond": 0.5}, "QuadraticTask: cond=0.5 is not allowed: got 0.5, expected a float >= 1"),
+        (
+            "digits-mlp",
+            {"dropout": 1.0},
+            "DigitsMLP: dropout=1.0 is not allowed: got 1.0, expected a float >= 0 and < 1",
+        ),
+        ("digits-cnn", {"val_fraction": 0.9}, "DigitsCNN: val_fraction=0.9 is not allowed"),
+        ("gpt-tiny", {"n_layer": 0}, "GPTTask: n_layer=0 is not allowed: got 0, expected an int >= 1"),
+    ],
+)
 def test_task_refuses_what_its_entry_refuses(name, bad, words):
     """One bounds checker: a task built from Python is checked against its catalog entry."""
     with pytest.raises(ValueError) as e:

@@ -64,8 +64,14 @@ def test_malformed_digits_file_is_a_data_error(tmp_path, monkeypatch):
 def test_parameter_split_mlp():
     task = digits.make_mlp_task(depth=2)
     roles = {r.name: r.role for r in param_roles(task.build_model(0), task.head)}
-    assert roles == {"0.weight": MATRIX, "0.bias": OTHER, "2.weight": MATRIX, "2.bias": OTHER,
-                     "4.weight": OTHER, "4.bias": OTHER}  # 4 = the head
+    assert roles == {
+        "0.weight": MATRIX,
+        "0.bias": OTHER,
+        "2.weight": MATRIX,
+        "2.bias": OTHER,
+        "4.weight": OTHER,
+        "4.bias": OTHER,
+    }  # 4 = the head
 
 
 def test_parameter_split_cnn():

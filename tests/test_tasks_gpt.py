@@ -63,8 +63,12 @@ def test_parameter_split():
     assert "lm_head.weight" not in roles  # tied: the same tensor as wte.weight, listed once
     assert model.lm_head.weight is model.wte.weight
     matrices = {n for n, r in roles.items() if r.role == MATRIX}
-    assert matrices == {"blocks.0.attn.qkv.weight", "blocks.0.attn.proj.weight",
-                        "blocks.0.mlp.fc.weight", "blocks.0.mlp.proj.weight"}
+    assert matrices == {
+        "blocks.0.attn.qkv.weight",
+        "blocks.0.attn.proj.weight",
+        "blocks.0.mlp.fc.weight",
+        "blocks.0.mlp.proj.weight",
+    }
     assert all(r.role == OTHER for n, r in roles.items() if ".ln_" in n or n.startswith("ln_f") or n.endswith("bias"))
 
 
@@ -80,22 +84,37 @@ def test_text_file_source(tmp_path):
 def test_token_shards_source(tmp_path):
     pattern = np.tile(np.arange(50, dtype=np.uint16), 400)  # a learnable periodic sequence
     pattern.tofile(tmp_path / "train.bin")
-    pattern[: 4000].tofile(tmp_path / "val.bin")
+    pattern[:4000].tofile(tmp_path / "val.bin")
     task = make_task(data_dir=str(tmp_path), vocab_size=64, **SMALL)
     assert task.config.vocab_size == 64 and isinstance(task.data().train, np.memmap)
     first, last, _ = quick_train(task, adamw(1e-2), steps=40)
     assert last < 0.5 * first
 
 
-@pytest.mark.parametrize("setup,match", [
-    (lambda d: None, "data_dir not found"),
-    (lambda d: d.mkdir(), "train.bin: token shard not found"),
-    (lambda d: (d.mkdir(), (d / "train.bin").write_bytes(b"\x01\x00" * 100 + b"\x01")), "train.bin: malformed"),
-    (lambda d: (d.mkdir(), np.full(100, 70, np.uint16).tofile(d / "train.bin"),
-                np.ones(100, np.uint16).tofile(d / "val.bin")), "train.bin: malformed token shard: token id 70"),
-    (lambda d: (d.mkdir(), np.ones(100, np.uint16).tofile(d / "train.bin"),
-                np.ones(10, np.uint16).tofile(d / "val.bin")), "val.bin: too short"),
-])
+@pytest.mark.parametrize(
+    "setup,match",
+    [
+        (lambda d: None, "data_dir not found"),
+        (lambda d: d.mkdir(), "train.bin: token shard not found"),
+        (lambda d: (d.mkdir(), (d / "train.bin").write_bytes(b"\x01\x00" * 100 + b"\x01")), "train.bin: malformed"),
+        (
+            lambda d: (
+                d.mkdir(),
+                np.full(100, 70, np.uint16).tofile(d / "train.bin"),
+                np.ones(100, np.uint16).tofile(d / "val.bin"),
+            ),
+            "train.bin: malformed token shard: token id 70",
+        ),
+        (
+            lambda d: (
+                d.mkdir(),
+                np.ones(100, np.uint16).tofile(d / "train.bin"),
+                np.ones(10, np.uint16).tofile(d / "val.bin"),
+            ),
+            "val.bin: too short",
+        ),
+    ],
+)
 def test_bad_shards_are_data_errors_naming_the_file(tmp_path, setup, match):
     d = tmp_path / "shards"
     setup(d)
@@ -103,12 +122,15 @@ def test_bad_shards_are_data_errors_naming_the_file(tmp_path, setup, match):
         quick_train(make_task(data_dir=str(d), vocab_size=64, **SMALL), adamw(1e-3), steps=1)
 
 
-@pytest.mark.parametrize("content,match", [
-    (None, "missing.txt: text file not found"),
-    (b"", "missing.txt: the text file is empty"),
-    (b"short text", "missing.txt: too short"),
-    (b"\x00\x01binary" * 50, "missing.txt: looks binary"),
-])
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        (None, "missing.txt: text file not found"),
+        (b"", "missing.txt: the text file is empty"),
+        (b"short text", "missing.txt: too short"),
+        (b"\x00\x01binary" * 50, "missing.txt: looks binary"),
+    ],
+)
 def test_bad_text_files_are_data_errors_naming_the_file(tmp_path, content, match):
     path = tmp_path / "missing.txt"
     if content is not None:
@@ -135,8 +157,9 @@ def test_catalog_presets():
     with torch.device("meta"):  # counts without allocating 0.5 GB
         model = GPT(cfg)
     assert 123e6 < model.num_params() < 125e6
-    assert make_task(**tiny.defaults()).config == GPTConfig(vocab_size=256, block_size=64, n_layer=2, n_head=4,
-                                                            n_embd=128)
+    assert make_task(**tiny.defaults()).config == GPTConfig(
+        vocab_size=256, block_size=64, n_layer=2, n_head=4, n_embd=128
+    )
 
 
 def test_gpt2_small_builds_for_real():

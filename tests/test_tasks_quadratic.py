@@ -41,7 +41,8 @@ def test_evaluate_is_the_population_loss():
     empirical = float(torch.nn.functional.mse_loss(model(x), y).detach())
     assert abs(empirical - task.evaluate(model, torch.device("cpu"))) < 0.05 * empirical
     assert task.evaluate(model, "cpu") - make_task(d_in=8, d_out=4, noise=0.3, noise_spread=4.0, excess=True).evaluate(
-        model, "cpu") == pytest.approx(task.noise_floor)
+        model, "cpu"
+    ) == pytest.approx(task.noise_floor)
 
 
 def test_hessian_structure():
@@ -58,10 +59,10 @@ def test_hessian_structure():
     kw = dict(d_in=4, d_out=3, batch_size=64)
     for kind in ("block", "shared", "dense"):
         h = hessian(make_task(hessian=kind, **kw))
-        blocks = [h[4 * i:4 * i + 4, 4 * i:4 * i + 4] for i in range(3)]
+        blocks = [h[4 * i : 4 * i + 4, 4 * i : 4 * i + 4] for i in range(3)]
         off = h.clone()
         for i in range(3):
-            off[4 * i:4 * i + 4, 4 * i:4 * i + 4] = 0
+            off[4 * i : 4 * i + 4, 4 * i : 4 * i + 4] = 0
         if kind == "dense":
             assert off.abs().max() > 1e-3
         else:

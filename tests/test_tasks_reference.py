@@ -31,10 +31,12 @@ def test_tasks_declare_their_reference_and_floor():
     from optbasin.tasks.gpt import make_task
     from optbasin.tasks.quadratic import make_task as quadratic
 
-    assert make_mlp_task().reference_losses()["ref_loss"] == pytest.approx(chance_loss(10)) == pytest.approx(math.log(10))
+    assert (
+        make_mlp_task().reference_losses()["ref_loss"] == pytest.approx(chance_loss(10)) == pytest.approx(math.log(10))
+    )
     q = quadratic(d_in=8, d_out=4)
     assert q.reference_losses()["floor_loss"] == pytest.approx(q.noise_floor)
-    assert math.isnan(q.reference_losses()["ref_loss"])          # l0, taken per trial
+    assert math.isnan(q.reference_losses()["ref_loss"])  # l0, taken per trial
     assert quadratic(d_in=8, d_out=4, excess=True).reference_losses()["floor_loss"] == 0.0
-    ref = make_task().reference_losses()["ref_loss"]             # gpt-tiny: its own data's bigram loss
+    ref = make_task().reference_losses()["ref_loss"]  # gpt-tiny: its own data's bigram loss
     assert 1.0 < ref < math.log(256)

@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from optbasin.cli import main
-from optbasin.tasks.tokenizer import Tokenizer, bytes_to_unicode
 from optbasin.tasks.common import quick_train
 from optbasin.tasks.gpt import make_task
 from optbasin.tasks.shards import text_pieces
+from optbasin.tasks.tokenizer import Tokenizer, bytes_to_unicode
 from tests.conftest import adamw
 
 HELLO_MERGES = ["h e", "l l", "he ll", "Ġ w", "o r", "Ġw or"]
@@ -70,13 +70,32 @@ def test_pretokens_follow_gpt2s_pattern(tmp_path):
     tok = Tokenizer.load(write_tokenizer(tmp_path / "tok", []))
     text = "I'm here's  3.14 x² ½ naïve\tdone!!\n\n  end a_b 日本語 😀x I'LL"
     assert tok.pretokens(text) == [
-        "I", "'m", " here", "'s",
-        " ", " 3", ".", "14",  # two spaces before a number: the first stands alone (\s+(?!\S))
-        " x", "²", " ½",  # '²' and '½' are \p{N} (No), not letters
-        " naïve", "\t", "done", "!!",
-        "\n\n ", " end",  # a whitespace run gives its last space to the next word
-        " a", "_", "b", " 日本語", " 😀", "x",
-        " I", "'", "LL",  # the contractions are lower case only
+        "I",
+        "'m",
+        " here",
+        "'s",
+        " ",
+        " 3",
+        ".",
+        "14",  # two spaces before a number: the first stands alone (\s+(?!\S))
+        " x",
+        "²",
+        " ½",  # '²' and '½' are \p{N} (No), not letters
+        " naïve",
+        "\t",
+        "done",
+        "!!",
+        "\n\n ",
+        " end",  # a whitespace run gives its last space to the next word
+        " a",
+        "_",
+        "b",
+        " 日本語",
+        " 😀",
+        "x",
+        " I",
+        "'",
+        "LL",  # the contractions are lower case only
     ]
 
 
@@ -103,8 +122,9 @@ def test_real_gpt2_token_ids(tmp_path):
     # GPT-2's vocabulary holds the 256 byte symbols first (ids 0-255), then one token per line of
     # vocab.bpe (id 256 + rank); its first seven lines are: Ġ t / Ġ a / h e / i n / r e / o n / Ġt he.
     # Published GPT-2 ids: '!' 0, ',' 11, '\n' 198, ' ' 220, ' the' 262, '<|endoftext|>' 50256.
-    tok = Tokenizer.load(write_tokenizer(tmp_path / "gpt2", ["Ġ t", "Ġ a", "h e", "i n", "r e", "o n", "Ġt he"],
-                                         eot_id=50256))
+    tok = Tokenizer.load(
+        write_tokenizer(tmp_path / "gpt2", ["Ġ t", "Ġ a", "h e", "i n", "r e", "o n", "Ġt he"], eot_id=50256)
+    )
     assert tok.encode("!") == [0] and tok.encode(",") == [11] and tok.encode("\n") == [198] and tok.encode(" ") == [220]
     assert tok.encode(" the") == [262] and tok.encode(" the\n!") == [262, 198, 0]
     assert tok.eot == 50256
@@ -116,8 +136,18 @@ def test_hello_world_gets_gpt2s_ids(tmp_path):
     # 'Hello' 15496, 'Ġworld' 995. GPT-2's other merge lines for these two words are not reproduced:
     # a minimal chain (ids 60000+) stands in for them; only the final tokens reach the output.
     vocab = {s: i for i, s in enumerate(bytes_to_unicode().values())}
-    vocab |= {"Ġw": 266, "or": 273, "ll": 297, "Hello": 15496, "Ġworld": 995, "<|endoftext|>": 50256,
-              "He": 60000, "Hell": 60001, "ld": 60002, "Ġwor": 60003}
+    vocab |= {
+        "Ġw": 266,
+        "or": 273,
+        "ll": 297,
+        "Hello": 15496,
+        "Ġworld": 995,
+        "<|endoftext|>": 50256,
+        "He": 60000,
+        "Hell": 60001,
+        "ld": 60002,
+        "Ġwor": 60003,
+    }
     merges = ["Ġ w", "o r", "l l", "H e", "He ll", "Hell o", "l d", "Ġw or", "Ġwor ld"]
     d = tmp_path / "gpt2"
     d.mkdir()
@@ -126,11 +156,21 @@ def test_hello_world_gets_gpt2s_ids(tmp_path):
     assert Tokenizer.load(d).encode("Hello, world!") == [15496, 11, 995, 0]
 
 
-@pytest.mark.parametrize("text", [
-    "", "hello world", "  leading and trailing  ", "tabs\tand\r\nwindows\rlines\n\n\n",
-    "naïve café, Ærøskøbing; Ελληνικά; русский; 日本語のテキスト; عربى", "emoji 😀🏳️‍🌈 and ZWJ\u200d, NBSP\u00a0x",
-    "x² ½ Ⅻ ٣٤ 1,000.5", "don't won't I'LL 's'", "\x00\x1c\x7f\u2028\ufeffcontrol", "<|endoftext|> literal",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "hello world",
+        "  leading and trailing  ",
+        "tabs\tand\r\nwindows\rlines\n\n\n",
+        "naïve café, Ærøskøbing; Ελληνικά; русский; 日本語のテキスト; عربى",
+        "emoji 😀🏳️‍🌈 and ZWJ\u200d, NBSP\u00a0x",
+        "x² ½ Ⅻ ٣٤ 1,000.5",
+        "don't won't I'LL 's'",
+        "\x00\x1c\x7f\u2028\ufeffcontrol",
+        "<|endoftext|> literal",
+    ],
+)
 def test_decode_inverts_encode(tmp_path, text):
     tok = Tokenizer.load(write_tokenizer(tmp_path / "tok", HELLO_MERGES + ["Ġ Ġ", "e r"]))
     assert tok.decode(tok.encode(text)) == text
@@ -138,7 +178,25 @@ def test_decode_inverts_encode(tmp_path, text):
 
 def test_pieces_tokenize_like_the_whole_file(tmp_path):
     tok = Tokenizer.load(write_tokenizer(tmp_path / "tok", HELLO_MERGES))
-    alphabet = ["hello", "world", " ", "  ", "\n", "\n\n", "\t", "'s", "'", "12", "²", "!", "?!", "é", "日本", "😀", "_"]
+    alphabet = [
+        "hello",
+        "world",
+        " ",
+        "  ",
+        "\n",
+        "\n\n",
+        "\t",
+        "'s",
+        "'",
+        "12",
+        "²",
+        "!",
+        "?!",
+        "é",
+        "日本",
+        "😀",
+        "_",
+    ]
     rng = random.Random(0)
     for trial in range(40):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 120)))
@@ -169,7 +227,7 @@ def corpus(tmp_path):
 def test_jsonl_lines_are_documents(tmp_path):
     tok_dir = write_tokenizer(tmp_path / "tok", HELLO_MERGES)
     tok = Tokenizer.load(tok_dir)
-    docs = ["hello world\n\nsecond paragraph", "", "x² \"quoted\" \u00e9t\u00e9 " * 50, "last"]
+    docs = ["hello world\n\nsecond paragraph", "", 'x² "quoted" \u00e9t\u00e9 ' * 50, "last"]
     path = tmp_path / "docs.jsonl"
     path.write_text("".join(json.dumps({"text": d, "id": i}) + "\n" for i, d in enumerate(docs)), encoding="utf-8")
     out = tmp_path / "out"
@@ -193,8 +251,23 @@ def test_shards_are_the_corpus_tokens_with_end_of_text_tokens(tmp_path, corpus, 
     assert f"{len(train):,} tokens" in capsys.readouterr().out
 
     out2 = tmp_path / "shards2"  # two worker processes: the same bytes
-    assert main(["shards", str(corpus), "--tokenizer", str(tok_dir), "--out", str(out2), "--val-fraction", "0.1",
-                 "--workers", "2"]) == 0
+    assert (
+        main(
+            [
+                "shards",
+                str(corpus),
+                "--tokenizer",
+                str(tok_dir),
+                "--out",
+                str(out2),
+                "--val-fraction",
+                "0.1",
+                "--workers",
+                "2",
+            ]
+        )
+        == 0
+    )
     for s in ("train.bin", "val.bin"):
         assert (out2 / s).read_bytes() == (out / s).read_bytes()
 
@@ -207,9 +280,13 @@ def test_shards_feed_the_gpt_task_and_a_sweep(tmp_path, corpus, capsys):
     task = make_task(data_dir=str(out), vocab_size=vocab, **SMALL)
     first, last, losses = quick_train(task, adamw(1e-2), steps=30)
     assert math.isfinite(last) and last < first  # the shards are read and learned from
-    sweep = {"name": "shards", "output": str(tmp_path / "run"), "seeds": 1,
-             "tasks": [{"name": "gpt-tiny", "steps": 2, "params": {"data_dir": str(out), "vocab_size": vocab}}],
-             "optimizers": [{"name": "adamw", "grid": {"lr": [1e-3]}}]}
+    sweep = {
+        "name": "shards",
+        "output": str(tmp_path / "run"),
+        "seeds": 1,
+        "tasks": [{"name": "gpt-tiny", "steps": 2, "params": {"data_dir": str(out), "vocab_size": vocab}}],
+        "optimizers": [{"name": "adamw", "grid": {"lr": [1e-3]}}],
+    }
     (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(sweep))
     assert main(["validate", str(tmp_path / "sweep.yaml")]) == 0, capsys.readouterr().err
 
@@ -246,8 +323,10 @@ def _bad(tmp_path, corpus, tok_dir, case):
         return args(corpus, tmp_path / "docs.jsonl"), f"{tmp_path / 'docs.jsonl'}: line 6: not UTF-8 text"
     if case == "unwritable output":
         (tmp_path / "file").write_text("a file, not a directory")
-        return (["shards", str(corpus), "--tokenizer", str(tok_dir), "--out", str(tmp_path / "file" / "out")],
-                f"{tmp_path / 'file' / 'out'}: cannot write the shards")
+        return (
+            ["shards", str(corpus), "--tokenizer", str(tok_dir), "--out", str(tmp_path / "file" / "out")],
+            f"{tmp_path / 'file' / 'out'}: cannot write the shards",
+        )
     if case == "binary":
         (tmp_path / "x.bin").write_bytes(b"\x00\x01\x02" * 10)
         return args(tmp_path / "x.bin"), f"{tmp_path / 'x.bin'}: looks binary"
@@ -265,10 +344,25 @@ def _bad(tmp_path, corpus, tok_dir, case):
     raise AssertionError(case)
 
 
-@pytest.mark.parametrize("case", ["no tokenizer dir", "half a pair", "bad json", "files that do not match",
-                                  "missing text", "not utf-8", "bad jsonl", "jsonl not utf-8 on line 6",
-                                  "unwritable output", "binary", "empty corpus", "existing output",
-                                  "bad fraction", "no workers"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "no tokenizer dir",
+        "half a pair",
+        "bad json",
+        "files that do not match",
+        "missing text",
+        "not utf-8",
+        "bad jsonl",
+        "jsonl not utf-8 on line 6",
+        "unwritable output",
+        "binary",
+        "empty corpus",
+        "existing output",
+        "bad fraction",
+        "no workers",
+    ],
+)
 def test_bad_input_exits_2_naming_the_file(tmp_path, corpus, capsys, case):
     tok_dir = write_tokenizer(tmp_path / "tok", HELLO_MERGES)
     argv, message = _bad(tmp_path, corpus, tok_dir, case)

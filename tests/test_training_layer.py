@@ -26,13 +26,14 @@ def imported_modules(path: Path) -> set[str]:
 def test_training_modules_import_nothing_from_sweeps():
     files = sorted(TRAINING.glob("*.py"))
     assert {f.name for f in files} >= {"loop.py", "single.py", "population.py"}
-    upward = {f.name: sorted(m for m in imported_modules(f) if m.startswith("optbasin.sweeps"))
-              for f in files}
+    upward = {f.name: sorted(m for m in imported_modules(f) if m.startswith("optbasin.sweeps")) for f in files}
     assert not any(upward.values()), upward
 
 
 def test_importing_the_engines_loads_no_sweeps_module():
-    code = ("import sys, optbasin.training.single, optbasin.training.population, optbasin.training.grouping; "
-            "print(sorted(m for m in sys.modules if m.startswith('optbasin.sweeps')))")
+    code = (
+        "import sys, optbasin.training.single, optbasin.training.population, optbasin.training.grouping; "
+        "print(sorted(m for m in sys.modules if m.startswith('optbasin.sweeps')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout

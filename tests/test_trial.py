@@ -68,8 +68,11 @@ def test_grad_clip_and_accumulation(write_sweep, tmp_path):
     """A tiny clip norm bounds every step, so the loss barely moves; accumulation changes the
     numbers (two micro-batches a step) and still learns."""
     doc_budget = {"eval_every": 20, "log_every": 10}
-    base = next(t for t in trials_of(write_sweep, tmp_path, budget=doc_budget) if t.optimizer == "sgd"
-                and t.hparams["lr"] == 0.1)
+    base = next(
+        t
+        for t in trials_of(write_sweep, tmp_path, budget=doc_budget)
+        if t.optimizer == "sgd" and t.hparams["lr"] == 0.1
+    )
     plain, _ = collect(base)
     clipped, _ = collect(base.model_copy(update={"grad_clip": 1e-6}))
     accumulated, _ = collect(base.model_copy(update={"accumulate": 2}))

@@ -30,9 +30,13 @@ class SineTask(Task):
     def build_model(self, seed: int) -> nn.Module:
         with torch.random.fork_rng(devices=[]):  # same seed -> same init; global RNG untouched
             torch.manual_seed(seed)
-            return nn.Sequential(nn.Linear(1, self.hidden), nn.Tanh(),
-                                 nn.Linear(self.hidden, self.hidden), nn.Tanh(),
-                                 nn.Linear(self.hidden, 1))
+            return nn.Sequential(
+                nn.Linear(1, self.hidden),
+                nn.Tanh(),
+                nn.Linear(self.hidden, self.hidden),
+                nn.Tanh(),
+                nn.Linear(self.hidden, 1),
+            )
 
     def train_batches(self, seed: int, device: torch.device):
         gen = torch.Generator().manual_seed(seed + 12345)  # data stream: its own generator
@@ -49,7 +53,6 @@ class SineTask(Task):
         x, y = self.val
         with torch.no_grad():
             return float(nn.functional.mse_loss(model(x.to(device)), y.to(device)))
-
 
     def reference_losses(self) -> dict[str, float]:
         """Optional: the loss of a trivial predictor (here: always 0, the mean of sin) is the

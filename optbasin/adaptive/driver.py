@@ -16,14 +16,14 @@ killed run would have. Trials record ``round`` and ``added_for``; neither change
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from optbasin.config import AdaptiveSpec
 from optbasin.adaptive.points import Addition, plan_round
-from optbasin.sweeps.lock import RunLock
 from optbasin.analysis.analyze import analyze, pair_states
+from optbasin.config import AdaptiveSpec
 from optbasin.sweeps.callback import Outcome
+from optbasin.sweeps.lock import RunLock
 from optbasin.sweeps.ray_session import ray_session
 from optbasin.sweeps.run_status import round_line
 from optbasin.sweeps.spec import trial_spec
@@ -95,8 +95,14 @@ def round_entry(number: int, additions: list[Addition], limit: str | None, notes
     reasons = Counter()
     for a in additions:
         reasons[a.why] += len(a.seeds)
-    return {"round": number, "trials": sum(reasons.values()), "added_for": dict(reasons), "limit": limit,
-            "notes": notes, "added": [a.to_json() for a in additions]}
+    return {
+        "round": number,
+        "trials": sum(reasons.values()),
+        "added_for": dict(reasons),
+        "limit": limit,
+        "notes": notes,
+        "added": [a.to_json() for a in additions],
+    }
 
 
 def limit_reached(p: Plan, rounds: list[dict], settings: AdaptiveSpec) -> str | None:
@@ -116,24 +122,50 @@ def record(p: Plan, **keys) -> None:
         p.store.write_meta(meta)
 
 
-def run_adaptive(p: Plan, *, address: str | None = None, progress: bool = True, show_ray_logs: bool = False,
-                 on_commit: Callable[[], None] | None = None,
-                 log: Callable[[str], None] | None = print) -> AdaptiveOutcome:
+def run_adaptive(
+    p: Plan,
+    *,
+    address: str | None = None,
+    progress: bool = True,
+    show_ray_logs: bool = False,
+    on_commit: Callable[[], None] | None = None,
+    log: Callable[[str], None] | None = print,
+) -> AdaptiveOutcome:
     """Run the plan in rounds (a fresh run, or the rest of an adaptive run: meta.json's rounds)."""
     meta = p.store.read_meta()
     settings = settings_of(p, meta)
     declared = list(p.trials)
     rounds = list((meta or {}).get("rounds") or [])
     if not rounds:
-        rounds = [{"round": 0, "trials": len(declared), "added_for": {DECLARED: len(declared)}, "limit": None,
-                   "notes": [], "added": []}]
+        rounds = [
+            {
+                "round": 0,
+                "trials": len(declared),
+                "added_for": {DECLARED: len(declared)},
+                "limit": None,
+                "notes": [],
+                "added": [],
+            }
+        ]
     with ray_session(address, show_ray_logs):  # one Ray for every round (each execute joins it)
-        return _rounds(p, settings, declared, rounds, log, dict(address=address, progress=progress,
-                                                                 show_ray_logs=show_ray_logs, on_commit=on_commit))
+        return _rounds(
+            p,
+            settings,
+            declared,
+            rounds,
+            log,
+            dict(address=address, progress=progress, show_ray_logs=show_ray_logs, on_commit=on_commit),
+        )
 
 
-def _rounds(p: Plan, settings: AdaptiveSpec, declared: list[TrialSpec], rounds: list[dict],
-            log: Callable[[str], None] | None, run_kw: dict) -> AdaptiveOutcome:
+def _rounds(
+    p: Plan,
+    settings: AdaptiveSpec,
+    declared: list[TrialSpec],
+    rounds: list[dict],
+    log: Callable[[str], None] | None,
+    run_kw: dict,
+) -> AdaptiveOutcome:
     total, first = Outcome(), True
     while True:
         planned = planned_trials(p, declared, rounds)
@@ -166,4 +198,3 @@ def merge(total: Outcome, one: Outcome, first: bool) -> None:
     total.elapsed += one.elapsed
     if first:
         total.skipped = one.skipped
-

@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optbasin.adaptive.axis_step import beyond, decades, log_midpoint
 from optbasin.analysis.claims import claim_spec
 from optbasin.analysis.specs import MetricSpec
 from optbasin.catalog import Catalog
 from optbasin.config import AdaptiveSpec, LogRange, SweepSpec
-from optbasin.adaptive.axis_step import beyond, decades, log_midpoint
 from optbasin.training.trial_spec import TrialSpec
 
 SEEDING_STATES = ("open",)  # more seeds may decide these; "insufficient seeds": not within the seed limit
@@ -47,11 +47,16 @@ class Addition:
     why: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"task": self.task, "optimizer": self.optimizer, "point": self.point, "seeds": list(self.seeds),
-                "why": self.why}
+        return {
+            "task": self.task,
+            "optimizer": self.optimizer,
+            "point": self.point,
+            "seeds": list(self.seeds),
+            "why": self.why,
+        }
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Addition":
+    def from_json(cls, d: dict[str, Any]) -> Addition:
         return cls(d["task"], d["optimizer"], d["point"], tuple(d["seeds"]), d["why"])
 
 
@@ -78,8 +83,9 @@ def plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
-def plan_round(spec: SweepSpec, catalog: Catalog, planned: list[TrialSpec], analysis: Any, states: list,
-               settings: AdaptiveSpec) -> tuple[list[Addition], list[str]]:
+def plan_round(
+    spec: SweepSpec, catalog: Catalog, planned: list[TrialSpec], analysis: Any, states: list, settings: AdaptiveSpec
+) -> tuple[list[Addition], list[str]]:
     """(the round's additions in order: edges, basins, windows, seeds; notes on limits met)."""
     cells = Cells(planned)
     new_points: list[tuple[str, str, dict, str]] = []
@@ -99,8 +105,9 @@ def plan_round(spec: SweepSpec, catalog: Catalog, planned: list[TrialSpec], anal
 
 
 def seed_additions(states: list, cells: Cells, settings: AdaptiveSpec) -> tuple[list[Addition], list[str]]:
-    new_seeds = {task: tuple(range(max(s) + 1, max(s) + 1 + settings.seeds_per_round))
-                 for task, s in cells.task_seeds.items()}
+    new_seeds = {
+        task: tuple(range(max(s) + 1, max(s) + 1 + settings.seeds_per_round)) for task, s in cells.task_seeds.items()
+    }
     out, notes, done = [], [], set()
     for st in states:
         if st.state not in SEEDING_STATES:
@@ -112,8 +119,9 @@ def seed_additions(states: list, cells: Cells, settings: AdaptiveSpec) -> tuple[
             done.add(cell)
             room = settings.max_seeds - len(cells.seeds[cell])
             if room <= 0:
-                notes.append(f"max_seeds: {st.task}/{opt} has {len(cells.seeds[cell])} seeds "
-                             f"(claim {st.claim} {st.state})")
+                notes.append(
+                    f"max_seeds: {st.task}/{opt} has {len(cells.seeds[cell])} seeds (claim {st.claim} {st.state})"
+                )
                 continue
             seeds = new_seeds[st.task][:room]
             why = f"seeds: claim {st.claim} {st.state}"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,20 +15,42 @@ import yaml
 from optbasin.analysis import curves as C
 from optbasin.analysis.bootstrap import distinct_rows, interval, seed_counts
 from optbasin.analysis.budgets import separate_settings
-from optbasin.analysis.claims import Claim, claim_spec, claims_from_sweep_yaml, evaluate_claims, load_claims, parse_claims
+from optbasin.analysis.claims import (
+    Claim,
+    claim_spec,
+    claims_from_sweep_yaml,
+    evaluate_claims,
+    load_claims,
+    parse_claims,
+)
 from optbasin.analysis.grid import LR, all_nan_quiet, build_groups, index_points
-from optbasin.analysis.importance import COLUMNS as IMPORTANCE_COLUMNS, importance_table
+from optbasin.analysis.importance import COLUMNS as IMPORTANCE_COLUMNS
+from optbasin.analysis.importance import importance_table
 from optbasin.analysis.loss_table import hp_columns, loss_table
 from optbasin.analysis.profiles import performance_profile
 from optbasin.analysis.robustness import group_metrics, medians, seed_values
-from optbasin.analysis.sequential import (COLUMNS as SEQUENTIAL_COLUMNS, PairState, sequential_states,
-                                         states_table)
 from optbasin.analysis.search_points import split_search, with_search
+from optbasin.analysis.sequential import COLUMNS as SEQUENTIAL_COLUMNS
+from optbasin.analysis.sequential import PairState, sequential_states, states_table
 from optbasin.analysis.settings import AnalysisSettings, make_settings
 from optbasin.analysis.specs import MetricSpec, default_specs
 
-TABLES = ("leaderboard", "verdicts", "verdicts_by_task", "points", "curves", "basins", "surfaces", "best_along",
-          "expected_best", "profiles", "mechanisms", "failed", "importance", "sequential")
+TABLES = (
+    "leaderboard",
+    "verdicts",
+    "verdicts_by_task",
+    "points",
+    "curves",
+    "basins",
+    "surfaces",
+    "best_along",
+    "expected_best",
+    "profiles",
+    "mechanisms",
+    "failed",
+    "importance",
+    "sequential",
+)
 
 
 @dataclass
@@ -36,18 +59,18 @@ class Analysis:
     is built: robustness.py for the leaderboard metrics, curves.py for the views)."""
 
     settings: AnalysisSettings
-    leaderboard: pd.DataFrame      # one row per task x optimizer
-    verdicts: pd.DataFrame         # one row per claim
-    trials: pd.DataFrame           # per trial: loss, l0, diverged, failed, source, point_id (-1: search point apart)
-    points: pd.DataFrame           # per grid point: loss over seeds, diagnostics
-    curves: pd.DataFrame           # sensitivity curves along every swept axis
-    basins: pd.DataFrame           # basin along every axis at every tolerance
-    surfaces: pd.DataFrame         # lr x other-axis grids
-    best_along: pd.DataFrame       # best loss at each value of a non-lr axis
-    expected_best: pd.DataFrame    # Dodge curves (k, expected best, sd)
-    profiles: pd.DataFrame         # performance profiles across tasks
-    mechanisms: pd.DataFrame       # diag medians per grid point (NAMO-D clamping, Momo truncation)
-    failed: pd.DataFrame           # failed trials, with their error
+    leaderboard: pd.DataFrame  # one row per task x optimizer
+    verdicts: pd.DataFrame  # one row per claim
+    trials: pd.DataFrame  # per trial: loss, l0, diverged, failed, source, point_id (-1: search point apart)
+    points: pd.DataFrame  # per grid point: loss over seeds, diagnostics
+    curves: pd.DataFrame  # sensitivity curves along every swept axis
+    basins: pd.DataFrame  # basin along every axis at every tolerance
+    surfaces: pd.DataFrame  # lr x other-axis grids
+    best_along: pd.DataFrame  # best loss at each value of a non-lr axis
+    expected_best: pd.DataFrame  # Dodge curves (k, expected best, sd)
+    profiles: pd.DataFrame  # performance profiles across tasks
+    mechanisms: pd.DataFrame  # diag medians per grid point (NAMO-D clamping, Momo truncation)
+    failed: pd.DataFrame  # failed trials, with their error
     verdicts_by_task: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per claim x task
     importance: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=IMPORTANCE_COLUMNS))  # importance.py
     # anytime-valid state per claim x task (sequential.py), beside the fixed-design verdicts
@@ -55,7 +78,7 @@ class Analysis:
     search: pd.DataFrame = field(default_factory=pd.DataFrame)  # search trials off the grid (search_points.py)
     notes: list[str] = field(default_factory=list)
     replicates: dict = field(default_factory=dict, repr=False)  # (task, opt) -> {column: (R,)}
-    per_seed: dict = field(default_factory=dict, repr=False)    # (task, opt) -> GroupResult, one row per seed
+    per_seed: dict = field(default_factory=dict, repr=False)  # (task, opt) -> GroupResult, one row per seed
 
     def to_text(self) -> str:
         from optbasin.analysis.text import render_text
@@ -123,9 +146,13 @@ def _specs(settings: AnalysisSettings, claims: list[Claim]) -> list[MetricSpec]:
     return list(specs.values())
 
 
-def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
-            claims: Sequence[Claim] | Sequence[dict] | str | Path | None = None,
-            settings: AnalysisSettings | dict | None = None, max_seeds: int | None = None) -> Analysis:
+def analyze(
+    trials: pd.DataFrame,
+    steps: pd.DataFrame | None = None,
+    claims: Sequence[Claim] | Sequence[dict] | str | Path | None = None,
+    settings: AnalysisSettings | dict | None = None,
+    max_seeds: int | None = None,
+) -> Analysis:
     """Robustness metrics of every optimizer on every task, with bootstrap intervals over seeds,
     and the verdict of every claim. trials/steps: as returned by sweeps.store.load_runs.
     max_seeds: an adaptive sweep's seed limit, against which the sequential states judge futility."""
@@ -135,8 +162,23 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
     if trials is None or trials.empty:
         empty = pd.DataFrame()
         verdicts, by_task = evaluate_claims(claim_list, empty, {}, s)
-        return Analysis(s, empty, verdicts, empty, empty, empty, empty, empty, empty, empty, empty, empty,
-                        empty, verdicts_by_task=by_task, notes=["no trials recorded yet"])
+        return Analysis(
+            s,
+            empty,
+            verdicts,
+            empty,
+            empty,
+            empty,
+            empty,
+            empty,
+            empty,
+            empty,
+            empty,
+            empty,
+            empty,
+            verdicts_by_task=by_task,
+            notes=["no trials recorded yet"],
+        )
 
     trials, notes = separate_settings(trials)  # one label, several budgets: several tasks
     lt, search, search_notes = split_search(loss_table(trials))
@@ -164,7 +206,9 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
             dodge.append(C.expected_best_curve(g, s.curve_points))
     leaderboard = pd.DataFrame(rows)
     names = lt.groupby(["task", "optimizer"])["optimizer_name"].first()
-    leaderboard.insert(2, "optimizer_name", [names.get((t, o), "") for t, o in zip(leaderboard["task"], leaderboard["optimizer"])])
+    leaderboard.insert(
+        2, "optimizer_name", [names.get((t, o), "") for t, o in zip(leaderboard["task"], leaderboard["optimizer"])]
+    )
 
     axes = {(g.task, g.optimizer): g.axes for g in groups}
     best_ids = [int(g.points["point_id"].iloc[r["_best"]]) for g, r in zip(groups, rows)]
@@ -176,8 +220,12 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
     curves = C.sensitivity_curves(points, best, axes)
     basin_specs = [sp for sp in specs if sp.name == "basin_width" and sp.scope == "own"]
     primary = MetricSpec("basin_width", eps=s.eps[0]).column
-    profile_metrics = [("best_loss", True), (primary, False), (f"expected_best_k{s.ks[-1]}", True),
-                       ("tunability_uniform", True)]
+    profile_metrics = [
+        ("best_loss", True),
+        (primary, False),
+        (f"expected_best_k{s.ks[-1]}", True),
+        ("tunability_uniform", True),
+    ]
     every = with_search(lt, search)
     failed = every.loc[every["failed"], ["trial_id", "task", "optimizer", "seed", *hp_columns(lt), "status", "error"]]
     if len(failed):
@@ -189,13 +237,25 @@ def analyze(trials: pd.DataFrame, steps: pd.DataFrame | None = None,
 
     verdicts, by_task = evaluate_claims(claim_list, leaderboard, seedvals, s)
     return Analysis(
-        settings=s, leaderboard=leaderboard, verdicts=verdicts, verdicts_by_task=by_task,
-        trials=every, search=search, points=points, curves=curves, basins=C.axis_basins(curves, basin_specs),
-        surfaces=C.surfaces(points, best, axes), best_along=C.best_along(points, axes),
+        settings=s,
+        leaderboard=leaderboard,
+        verdicts=verdicts,
+        verdicts_by_task=by_task,
+        trials=every,
+        search=search,
+        points=points,
+        curves=curves,
+        basins=C.axis_basins(curves, basin_specs),
+        surfaces=C.surfaces(points, best, axes),
+        best_along=C.best_along(points, axes),
         expected_best=pd.concat(dodge, ignore_index=True),
         profiles=pd.concat([performance_profile(leaderboard, c, low) for c, low in profile_metrics], ignore_index=True),
-        mechanisms=mechanisms.reset_index(drop=True), failed=failed.reset_index(drop=True),
-        importance=importance_table(points, axes), notes=collapse_notes(notes), replicates=reps, per_seed=seedvals,
+        mechanisms=mechanisms.reset_index(drop=True),
+        failed=failed.reset_index(drop=True),
+        importance=importance_table(points, axes),
+        notes=collapse_notes(notes),
+        replicates=reps,
+        per_seed=seedvals,
         sequential=states_table(sequential_states(claim_list, leaderboard, seedvals, s, max_seeds)),
     )
 
@@ -227,10 +287,18 @@ def _leaderboard_row(g, res, reps: dict, per_seed, specs, s: AnalysisSettings, n
     missing = int(n_points * seeds_here.sum() - present[:, seeds_here].sum())
     bp = g.points.iloc[res.best_point]
     row: dict[str, Any] = {
-        "task": g.task, "optimizer": g.optimizer, "_best": res.best_point,
-        "trials": len(g.trial_loss), "seeds": int(seeds_here.sum()), "points": n_points,
-        "missing_trials": missing, "diverged": int(g.trial_diverged.sum()),
-        "failed": int(g.points["n_failed"].sum()), "l0": g.l0, "l_ref": g.l_ref, "l_min": g.l_min,
+        "task": g.task,
+        "optimizer": g.optimizer,
+        "_best": res.best_point,
+        "trials": len(g.trial_loss),
+        "seeds": int(seeds_here.sum()),
+        "points": n_points,
+        "missing_trials": missing,
+        "diverged": int(g.trial_diverged.sum()),
+        "failed": int(g.points["n_failed"].sum()),
+        "l0": g.l0,
+        "l_ref": g.l_ref,
+        "l_min": g.l_min,
         "best_lr": float(bp[LR]) if LR in bp and pd.notna(bp[LR]) and present.any() else np.nan,
         "best_point": json.dumps({a.removeprefix("hp."): _plain(bp[a]) for a in g.axes}),
         "best_seeds": int(bp["n_seeds"]),
@@ -254,8 +322,9 @@ def _leaderboard_row(g, res, reps: dict, per_seed, specs, s: AnalysisSettings, n
             gain = g.l0 - float(res.values["best_loss"][0]) if "best_loss" in res.values else np.nan
             row[col + "_norm"] = row[col] / gain if gain > 0 else np.nan
     # the best loss without the winner's curse: each seed scores the point chosen on the others
-    row["best_loss_xfit"] = float(np.nanmean(per_seed.values["best_loss"])) if np.isfinite(
-        per_seed.values["best_loss"]).any() else np.nan
+    row["best_loss_xfit"] = (
+        float(np.nanmean(per_seed.values["best_loss"])) if np.isfinite(per_seed.values["best_loss"]).any() else np.nan
+    )
     row["undefined"] = "; ".join(f"{col}: {why}" for col, why in res.undefined.items())
     by_reason: dict[str, list[str]] = {}
     for col, why in res.undefined.items():
@@ -264,12 +333,16 @@ def _leaderboard_row(g, res, reps: dict, per_seed, specs, s: AnalysisSettings, n
     notes += [f"{who}: {', '.join(cols)} undefined: {why}" for why, cols in by_reason.items()]
 
     if row["failed"] == row["trials"]:
-        notes.append(f"{who}: no completed trial: all {row['trials']} failed (see the failed table), so no loss, "
-                     "divergence rate or other metric is defined")
+        notes.append(
+            f"{who}: no completed trial: all {row['trials']} failed (see the failed table), so no loss, "
+            "divergence rate or other metric is defined"
+        )
     if missing:
         short = int((g.points["n_seeds"] < seeds_here.sum()).sum())
-        notes.append(f"{who}: {missing} of {n_points * int(seeds_here.sum())} point x seed trials missing; "
-                     f"{short} point(s) use medians over fewer than {int(seeds_here.sum())} seeds")
+        notes.append(
+            f"{who}: {missing} of {n_points * int(seeds_here.sum())} point x seed trials missing; "
+            f"{short} point(s) use medians over fewer than {int(seeds_here.sum())} seeds"
+        )
     if seeds_here.sum() < len(g.seeds):
         notes.append(f"{who}: ran {int(seeds_here.sum())} of the task's {len(g.seeds)} seeds")
     if int(seeds_here.sum()) < 2:
@@ -292,8 +365,11 @@ def read_meta(run_dir: str | Path) -> dict[str, Any]:
         return {}
 
 
-def analyze_runs(run_dirs: Sequence[str | Path], claims_file: str | Path | None = None,
-                 settings: AnalysisSettings | dict | None = None) -> Analysis:
+def analyze_runs(
+    run_dirs: Sequence[str | Path],
+    claims_file: str | Path | None = None,
+    settings: AnalysisSettings | dict | None = None,
+) -> Analysis:
     """Load run directories (sweeps.store.load_runs) and analyze them. Claims come from
     ``claims_file``, else from the sweep file kept in each run's meta.json."""
     from optbasin.sweeps.store import load_runs
@@ -330,20 +406,36 @@ def adaptive_max_seeds(run_dirs: Sequence[str | Path]) -> int | None:
     return max(limits) if limits else None
 
 
-def run_states(run_dirs: Sequence[str | Path], claims=None, max_seeds: int | None = None, settings=None
-               ) -> list[PairState]:
+def run_states(
+    run_dirs: Sequence[str | Path], claims=None, max_seeds: int | None = None, settings=None
+) -> list[PairState]:
     """Read the run directories, analyze them (claims: a list, a claims file, or None for the sweep
     file's own) and give every pair's state; max_seeds defaults to the sweep's ``adaptive: max_seeds``."""
     from optbasin.sweeps.store import load_runs
 
     trials, steps = load_runs([Path(d) for d in run_dirs])
     limit = max_seeds if max_seeds is not None else adaptive_max_seeds(run_dirs)
-    result = analyze(trials, steps, claims=claims_from_runs(run_dirs) if claims is None else claims,
-                     settings=settings, max_seeds=limit)
+    result = analyze(
+        trials,
+        steps,
+        claims=claims_from_runs(run_dirs) if claims is None else claims,
+        settings=settings,
+        max_seeds=limit,
+    )
     return pair_states(result)
 
 
 def pair_states(result: Analysis) -> list[PairState]:
     """The analysis' sequential table as PairStates (what an adaptive round reads)."""
-    return [PairState(r["claim"], r["task"], tuple(r["optimizers"]), r["state"], int(r["n_seeds"]),
-                      float(r["e_value"]), r["reason"]) for r in result.sequential.to_dict(orient="records")]
+    return [
+        PairState(
+            r["claim"],
+            r["task"],
+            tuple(r["optimizers"]),
+            r["state"],
+            int(r["n_seeds"]),
+            float(r["e_value"]),
+            r["reason"],
+        )
+        for r in result.sequential.to_dict(orient="records")
+    ]

@@ -41,7 +41,7 @@ def weighted_median(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     elements when the total count is even)."""
     order = np.argsort(values, axis=1)  # NaN last
     v = np.take_along_axis(values, order, axis=1)
-    c = counts[:, order] * np.isfinite(v)[None]          # (u, P, m)
+    c = counts[:, order] * np.isfinite(v)[None]  # (u, P, m)
     cum = np.cumsum(c, axis=2)
     total = cum[..., -1]
     lower = np.sum(cum <= ((total - 1) // 2)[..., None], axis=2)  # index of the lower middle

@@ -65,6 +65,8 @@ def separate_settings(trials: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         differ = [n for n in names if len({f.get(n, "-") for f in here.values()}) > 1]
         labels = {k: _label(label, f, differ) for k, f in here.items()}
         trials.loc[mask, "task"] = key[mask].map(labels)
-        notes.append(f"task {label!r} ran with {len(labels)} different settings ({', '.join(differ)}): kept apart as "
-                     + ", ".join(repr(v) for v in sorted(labels.values())))
+        notes.append(
+            f"task {label!r} ran with {len(labels)} different settings ({', '.join(differ)}): kept apart as "
+            + ", ".join(repr(v) for v in sorted(labels.values()))
+        )
     return trials, notes

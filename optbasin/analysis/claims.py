@@ -42,14 +42,30 @@ from pydantic import ValidationError
 
 from optbasin.analysis.grid import LR
 from optbasin.analysis.robustness import cross_fit
-from optbasin.analysis.significance import (holm, seeds_needed, sign_flip_pvalues, smallest_p, studentized_interval,
-                                          swap_pvalues, t_statistic)
+from optbasin.analysis.significance import (
+    holm,
+    seeds_needed,
+    sign_flip_pvalues,
+    smallest_p,
+    studentized_interval,
+    swap_pvalues,
+    t_statistic,
+)
 from optbasin.analysis.specs import RATIO_MARGIN, REGISTRY, MetricSpec
 from optbasin.config import CLAIM_OPTIONS, Claim, claim_problems, problems_from, read_yaml
 from optbasin.errors import ConfigError, Problem
 
-__all__ = ["Claim", "check_claim_metrics", "claim_margin", "claim_spec", "evaluate_claims", "load_claims",
-           "metric_problems", "parse_claims", "claims_from_sweep_yaml"]
+__all__ = [
+    "Claim",
+    "check_claim_metrics",
+    "claim_margin",
+    "claim_spec",
+    "evaluate_claims",
+    "load_claims",
+    "metric_problems",
+    "parse_claims",
+    "claims_from_sweep_yaml",
+]
 
 DECISIVE = ("supported", "contradicted")
 FINDINGS = ("supported", "contradicted", "equivalent")
@@ -60,8 +76,11 @@ def claim_spec(claim: Claim, settings) -> MetricSpec:
     if claim.metric == "basin_width":
         if claim.delta is not None:
             return MetricSpec("basin_width", delta=claim.delta, scope=claim.scope or "own")
-        return MetricSpec("basin_width", eps=claim.tolerance if claim.tolerance is not None else settings.eps[0],
-                          scope=claim.scope or "floor")
+        return MetricSpec(
+            "basin_width",
+            eps=claim.tolerance if claim.tolerance is not None else settings.eps[0],
+            scope=claim.scope or "floor",
+        )
     if claim.metric == "lr_sensitivity":
         window = claim.window
         if isinstance(window, dict):  # hashable, in the claim's compare order
@@ -93,9 +112,11 @@ def claim_margin(claim: Claim, task: str | None = None) -> float:
 # ---------------------------------------------------------------------------------------------
 
 
-STEP_COST = ("step cost is a benchmark, not a sweep claim: sweep trials share cores and run concurrently, so their "
-             "wall time measures the machine; measure it with `optbasin bench` (each optimizer's step timed alone on "
-             "fixed gradients, repeated, as a ratio to AdamW)")
+STEP_COST = (
+    "step cost is a benchmark, not a sweep claim: sweep trials share cores and run concurrently, so their "
+    "wall time measures the machine; measure it with `optbasin bench` (each optimizer's step timed alone on "
+    "fixed gradients, repeated, as a ratio to AdamW)"
+)
 
 
 def _metric_problem(item: dict) -> tuple[str, str] | None:
@@ -179,13 +200,60 @@ def claims_from_sweep_yaml(text: str, file: str) -> list[Claim]:
 # ---------------------------------------------------------------------------------------------
 # Verdicts
 # ---------------------------------------------------------------------------------------------
-VERDICT_COLUMNS = ["claim", "metric", "a", "b", "direction", "effect_kind", "margin", "family", "given", "tasks",
-                   "seeds", "verdict", "p_value", "effect", "ci_low", "ci_high", "reason", "caveats", "per_task",
-                   "level", "tests", "description"]
-TASK_COLUMNS = ["claim", "task", "metric", "a", "b", "direction", "effect_kind", "margin", "family", "seeds",
-                "value_a", "value_b", "effect", "ci_low", "ci_high", "p_supported", "p_contradicted",
-                "p_equivalent", "p_two_sided", "p_holm", "verdict", "reason", "test", "edge_a", "edge_b",
-                "points_a", "points_b", "caveats"]
+VERDICT_COLUMNS = [
+    "claim",
+    "metric",
+    "a",
+    "b",
+    "direction",
+    "effect_kind",
+    "margin",
+    "family",
+    "given",
+    "tasks",
+    "seeds",
+    "verdict",
+    "p_value",
+    "effect",
+    "ci_low",
+    "ci_high",
+    "reason",
+    "caveats",
+    "per_task",
+    "level",
+    "tests",
+    "description",
+]
+TASK_COLUMNS = [
+    "claim",
+    "task",
+    "metric",
+    "a",
+    "b",
+    "direction",
+    "effect_kind",
+    "margin",
+    "family",
+    "seeds",
+    "value_a",
+    "value_b",
+    "effect",
+    "ci_low",
+    "ci_high",
+    "p_supported",
+    "p_contradicted",
+    "p_equivalent",
+    "p_two_sided",
+    "p_holm",
+    "verdict",
+    "reason",
+    "test",
+    "edge_a",
+    "edge_b",
+    "points_a",
+    "points_b",
+    "caveats",
+]
 
 
 @dataclass
@@ -194,10 +262,10 @@ class TaskTest:
 
     task: str
     row: dict[str, Any]
-    e: np.ndarray | None = None               # per-seed effects, claimed orientation (None: no test)
-    shift: float = 0.0                        # Delta, in the units of e (log for a ratio)
-    swap: tuple | None = None                 # (A's, B's (P, m) results): swap raw results, recompute
-    orient: float = 1.0                       # +1: direction greater, -1: less
+    e: np.ndarray | None = None  # per-seed effects, claimed orientation (None: no test)
+    shift: float = 0.0  # Delta, in the units of e (log for a ratio)
+    swap: tuple | None = None  # (A's, B's (P, m) results): swap raw results, recompute
+    orient: float = 1.0  # +1: direction greater, -1: less
     ratio: bool = False
     reversible: dict[str, bool] = field(default_factory=dict)  # verdict -> a grid cut could reverse it
 
@@ -214,11 +282,13 @@ class TaskTest:
             a, b = cross_fit(la), cross_fit(lb)
             with np.errstate(all="ignore"):
                 return t_statistic(o * (np.log(a / b) if ratio else a - b))
+
         return swap_pvalues(xa, xb, statistic, seed)
 
 
-def evaluate_claims(claims: list[Claim], leaderboard: pd.DataFrame, seedvals: dict, settings
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def evaluate_claims(
+    claims: list[Claim], leaderboard: pd.DataFrame, seedvals: dict, settings
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(verdicts: one row per claim, by_task: one row per claim and task).
 
     seedvals: (task, optimizer) -> robustness.GroupResult of robustness.seed_values."""
@@ -245,7 +315,9 @@ def evaluate_claims(claims: list[Claim], leaderboard: pd.DataFrame, seedvals: di
             parent = next((v for v in verdicts if v["claim"] == c.given), {"verdict": "not among the claims judged"})
             if parent["verdict"] != "supported" and row["verdict"] in FINDINGS + ("mixed",):
                 why = f"not decided: it is gated on {c.given!r}, which is {parent['verdict']} (fixed sequence)"
-                row.update(reason=f"{why}; alone it would be {row['verdict']} ({row['reason']})", verdict="inconclusive")
+                row.update(
+                    reason=f"{why}; alone it would be {row['verdict']} ({row['reason']})", verdict="inconclusive"
+                )
                 for t in ts:
                     if t.row["verdict"] in FINDINGS:
                         t.row["reason"] = f"{why}; alone: {t.row['verdict']}"
@@ -266,18 +338,27 @@ def _plan(claim: Claim, lb: pd.DataFrame, seedvals: dict, settings) -> tuple[dic
     a, b = claim.compare
     spec = claim_spec(claim, settings)
     head: dict[str, Any] = {
-        "claim": claim.name, "metric": spec.column, "a": a, "b": b, "direction": claim.direction,
-        "effect_kind": claim.effect, "margin": claim_margin(claim), "given": claim.given or "",
+        "claim": claim.name,
+        "metric": spec.column,
+        "a": a,
+        "b": b,
+        "direction": claim.direction,
+        "effect_kind": claim.effect,
+        "margin": claim_margin(claim),
+        "given": claim.given or "",
         "family": "primary" if claim.primary else "exploratory",
-        "description": claim.description, "level": settings.level, "reason": None,
+        "description": claim.description,
+        "level": settings.level,
+        "reason": None,
     }
     known = set(lb["task"]) if not lb.empty else set()
     if claim.task == "all":
         tasks = sorted(t for t in known if _cell(lb, t, a) is not None and _cell(lb, t, b) is not None)
         if not tasks:
             missing = [o for o in (a, b) if lb.empty or o not in set(lb["optimizer"])]
-            head["reason"] = (f"optimizer(s) {', '.join(missing)} not in the results" if missing
-                              else f"no task has both {a} and {b}")
+            head["reason"] = (
+                f"optimizer(s) {', '.join(missing)} not in the results" if missing else f"no task has both {a} and {b}"
+            )
     else:
         tasks = [claim.task] if isinstance(claim.task, str) else list(claim.task)
         for t in tasks:
@@ -290,23 +371,41 @@ def _plan(claim: Claim, lb: pd.DataFrame, seedvals: dict, settings) -> tuple[dic
     head["tasks"] = ",".join(tasks)
     if head["reason"] is not None:
         return head, []
-    return head, [_task_test(claim, spec, t, _cell(lb, t, a), _cell(lb, t, b), seedvals, head, settings)
-                  for t in tasks]
+    return head, [_task_test(claim, spec, t, _cell(lb, t, a), _cell(lb, t, b), seedvals, head, settings) for t in tasks]
 
 
-def _task_test(claim: Claim, spec: MetricSpec, task: str, ca: pd.Series, cb: pd.Series, seedvals: dict,
-               head: dict, settings) -> TaskTest:
+def _task_test(
+    claim: Claim, spec: MetricSpec, task: str, ca: pd.Series, cb: pd.Series, seedvals: dict, head: dict, settings
+) -> TaskTest:
     a, b = claim.compare
     col = spec.column
     ratio = claim.effect == "ratio"
     ra, rb = seedvals[(task, a)], seedvals[(task, b)]
-    row: dict[str, Any] = {k: head[k] for k in ("claim", "metric", "a", "b", "direction", "effect_kind", "margin",
-                                                "family")}
-    row.update(task=task, seeds=0, value_a=float(ca.get(col, np.nan)), value_b=float(cb.get(col, np.nan)),
-               effect=np.nan, ci_low=np.nan, ci_high=np.nan, p_supported=np.nan, p_contradicted=np.nan,
-               p_equivalent=np.nan, p_two_sided=np.nan, p_holm=np.nan, verdict="inconclusive", reason="", test="",
-               edge_a=ca["best_at_edge"], edge_b=cb["best_at_edge"], points_a=int(ca["points"]),
-               points_b=int(cb["points"]), caveats="; ".join(_caveats(task, ca, cb, spec)))
+    row: dict[str, Any] = {
+        k: head[k] for k in ("claim", "metric", "a", "b", "direction", "effect_kind", "margin", "family")
+    }
+    row.update(
+        task=task,
+        seeds=0,
+        value_a=float(ca.get(col, np.nan)),
+        value_b=float(cb.get(col, np.nan)),
+        effect=np.nan,
+        ci_low=np.nan,
+        ci_high=np.nan,
+        p_supported=np.nan,
+        p_contradicted=np.nan,
+        p_equivalent=np.nan,
+        p_two_sided=np.nan,
+        p_holm=np.nan,
+        verdict="inconclusive",
+        reason="",
+        test="",
+        edge_a=ca["best_at_edge"],
+        edge_b=cb["best_at_edge"],
+        points_a=int(ca["points"]),
+        points_b=int(cb["points"]),
+        caveats="; ".join(_caveats(task, ca, cb, spec)),
+    )
     test = TaskTest(task, row, orient=1.0 if claim.direction == "greater" else -1.0, ratio=ratio)
     margin = claim_margin(claim, task)
     row["margin"] = margin
@@ -315,8 +414,9 @@ def _task_test(claim: Claim, spec: MetricSpec, task: str, ca: pd.Series, cb: pd.
         if res > margin:
             margin = res
             row["margin"] = res
-            row["caveats"] = "; ".join(filter(None, [row["caveats"], f"{task}: margin raised to the lr grid's "
-                                                     f"resolution, {res:.3g} decades"]))
+            row["caveats"] = "; ".join(
+                filter(None, [row["caveats"], f"{task}: margin raised to the lr grid's resolution, {res:.3g} decades"])
+            )
     test.shift = float(np.log(margin)) if ratio else float(margin)
     if col not in ra.values:
         row["reason"] = f"metric column {col} was not computed"
@@ -326,7 +426,7 @@ def _task_test(claim: Claim, spec: MetricSpec, task: str, ca: pd.Series, cb: pd.
             why = _undefined(c, col) or res.undefined.get(col, "undefined")
             row["reason"] = f"{col} is undefined for {opt}: {why}"
             return test
-    ran = ra.ran & rb.ran                                   # seeds both optimizers ran
+    ran = ra.ran & rb.ran  # seeds both optimizers ran
     if spec.name == "best_loss":
         xa, xb, ran = _best_loss_footing(claim, ra.group, rb.group, ran, test)
         if xa is None:
@@ -336,15 +436,19 @@ def _task_test(claim: Claim, spec: MetricSpec, task: str, ca: pd.Series, cb: pd.
         row["test"] = "sign flips of per-seed values"
     if ran.sum() < 2:
         row["seeds"], row["verdict"] = int(ran.sum()), "insufficient seeds"
-        row["reason"] = (f"{int(ran.sum())} paired seed(s): a paired test needs 2 at least, and "
-                         f"{seeds_needed(head['level'] / 2)} for one claim at level {head['level']:g}")
+        row["reason"] = (
+            f"{int(ran.sum())} paired seed(s): a paired test needs 2 at least, and "
+            f"{seeds_needed(head['level'] / 2)} for one claim at level {head['level']:g}"
+        )
         return test
     bad = ran & ~(np.isfinite(xa) & np.isfinite(xb))
     if bad.any():
         who = [o for o, x in ((a, xa), (b, xb)) if (ran & ~np.isfinite(x)).any()]
-        row["reason"] = (f"{col} is undefined on {int(bad.sum())} of {int(ran.sum())} seeds for {', '.join(who)} "
-                         "(best point diverged, l* >= l0 or l_ref, budget beyond the trials, or one seed cannot "
-                         "cross-fit)")
+        row["reason"] = (
+            f"{col} is undefined on {int(bad.sum())} of {int(ran.sum())} seeds for {', '.join(who)} "
+            "(best point diverged, l* >= l0 or l_ref, budget beyond the trials, or one seed cannot "
+            "cross-fit)"
+        )
         row["seeds"] = int(ran.sum())
         test.swap = None
         return test
@@ -390,7 +494,10 @@ def _best_loss_footing(claim: Claim, ga, gb, ran: np.ndarray, test: TaskTest):
             with np.errstate(all="ignore"):
                 med = np.nanmedian(np.where(np.isfinite(g.loss[:, tune]), g.loss[:, tune], np.nan), axis=1)
             return g.loss[int(np.argmin(np.where(np.isfinite(med), med, np.inf)))]
-        row["test"] = f"best point chosen on seeds {', '.join(str(int(ga.seeds[j])) for j in tune)}, scored on the others"
+
+        row["test"] = (
+            f"best point chosen on seeds {', '.join(str(int(ga.seeds[j])) for j in tune)}, scored on the others"
+        )
         return scored(ga), scored(gb), held
     if _same_grid(ga, gb):
         la, lb = ga.loss, gb.loss
@@ -398,16 +505,21 @@ def _best_loss_footing(claim: Claim, ga, gb, ran: np.ndarray, test: TaskTest):
     else:
         pa, pb = _shared_points(ga, gb)
         if not len(pa):
-            row["reason"] = (f"{claim.compare[0]} and {claim.compare[1]} ran different grids with no point in common, "
-                             "so the cross-fitted best loss has "
-                             "no exact test (its per-seed terms share selection data); declare tuning_seeds: n "
-                             "(choose on n seeds, score on the others) or give the grids common points")
+            row["reason"] = (
+                f"{claim.compare[0]} and {claim.compare[1]} ran different grids with no point in common, "
+                "so the cross-fitted best loss has "
+                "no exact test (its per-seed terms share selection data); declare tuning_seeds: n "
+                "(choose on n seeds, score on the others) or give the grids common points"
+            )
             return None, None, ran
         la, lb = ga.loss[pa], gb.loss[pb]
-        row["test"] = (f"cross-fitted best loss on the {len(pa)} grid point(s) both ran (of {len(ga.points)} and "
-                       f"{len(gb.points)}), results swapped seed by seed")
-        row["caveats"] = "; ".join(filter(None, [row["caveats"], f"{test.task}: decided on the grid points both "
-                                                 f"optimizers ran ({len(pa)})"]))
+        row["test"] = (
+            f"cross-fitted best loss on the {len(pa)} grid point(s) both ran (of {len(ga.points)} and "
+            f"{len(gb.points)}), results swapped seed by seed"
+        )
+        row["caveats"] = "; ".join(
+            filter(None, [row["caveats"], f"{test.task}: decided on the grid points both optimizers ran ({len(pa)})"])
+        )
     xa, xb = cross_fit(la[None])[0], cross_fit(lb[None])[0]
     test.swap = (la[:, ran], lb[:, ran])
     return xa, xb, ran
@@ -443,8 +555,9 @@ def _round(v):
 def _same_grid(ga, gb) -> bool:
     """Both groups ran the same grid points, in the same order."""
     pa, pb = _shared_points(ga, gb)
-    return len(pa) == len(ga.points) == len(gb.points) and bool((pa == np.arange(len(pa))).all()
-                                                                 and (pb == np.arange(len(pb))).all())
+    return len(pa) == len(ga.points) == len(gb.points) and bool(
+        (pa == np.arange(len(pa))).all() and (pb == np.arange(len(pb))).all()
+    )
 
 
 def _undefined(c: pd.Series, col: str) -> str:
@@ -465,8 +578,9 @@ def _reversible(spec: MetricSpec, cut_a, cut_b, ran, ca, cb, direction: str) -> 
     col = spec.column
 
     def was_cut(cuts, c) -> bool:
-        return bool(cuts is not None and cuts[ran].any()) or bool(str(c.get(col + "_cut", "") or "")
-                                                                  not in ("", "False", "nan"))
+        return bool(cuts is not None and cuts[ran].any()) or bool(
+            str(c.get(col + "_cut", "") or "") not in ("", "False", "nan")
+        )
 
     a_cut, b_cut = was_cut(cut_a, ca), was_cut(cut_b, cb)
     if kind == "partial":
@@ -483,16 +597,21 @@ def _decide(t: TaskTest, level: float, family: int, name: str) -> None:
     m = r["seeds"]
     terms = {"supported": r["p_supported"], "contradicted": r["p_contradicted"], "equivalent": r["p_equivalent"]}
     finding = min(terms, key=terms.get)
-    what = {"supported": "better by more than the margin", "contradicted": "worse by more than the margin",
-            "equivalent": "within +- the margin"}[finding]
+    what = {
+        "supported": "better by more than the margin",
+        "contradicted": "worse by more than the margin",
+        "equivalent": "within +- the margin",
+    }[finding]
     if r["p_holm"] <= level:
         r["verdict"] = finding
         r["reason"] = f"{what}: Holm-adjusted p = {r['p_holm']:.3g} <= {level:g} ({name} family of {family})"
     elif 2 * smallest_p(m) > level / family:
         r["verdict"] = "insufficient seeds"
-        r["reason"] = (f"{m} seeds give a two-sided p >= {2 * smallest_p(m):.3g} > {level:g}/{family} (Holm over the "
-                       f"{family} claim x task tests of the {name} family): {seeds_needed(level / (2 * family))} "
-                       "seeds needed")
+        r["reason"] = (
+            f"{m} seeds give a two-sided p >= {2 * smallest_p(m):.3g} > {level:g}/{family} (Holm over the "
+            f"{family} claim x task tests of the {name} family): {seeds_needed(level / (2 * family))} "
+            "seeds needed"
+        )
     else:
         r["reason"] = f"nearest finding {finding}, Holm-adjusted p = {r['p_holm']:.3g} > {level:g}"
     if r["verdict"] in FINDINGS and t.reversible.get(r["verdict"]):
@@ -502,16 +621,17 @@ def _decide(t: TaskTest, level: float, family: int, name: str) -> None:
 
 def _overall(claim: Claim, head: dict, tests: list[TaskTest], family: int) -> dict[str, Any]:
     row = {k: head.get(k) for k in VERDICT_COLUMNS}
-    row.update(seeds=0, p_value=np.nan, effect=np.nan, ci_low=np.nan, ci_high=np.nan, caveats="", per_task="",
-               tests=family)
+    row.update(
+        seeds=0, p_value=np.nan, effect=np.nan, ci_low=np.nan, ci_high=np.nan, caveats="", per_task="", tests=family
+    )
     if head["reason"] is not None:
         row.update(verdict="inconclusive", reason=head["reason"])
         return row
     rows = [t.row for t in tests]
     verdicts = [r["verdict"] for r in rows]
     row["seeds"] = min(r["seeds"] for r in rows)
-    row["margin"] = max(r["margin"] for r in rows)     # a basin's margin may be raised to the grid's resolution
-    row["p_value"] = max(r["p_holm"] for r in rows)     # NaN when some task has no test
+    row["margin"] = max(r["margin"] for r in rows)  # a basin's margin may be raised to the grid's resolution
+    row["p_value"] = max(r["p_holm"] for r in rows)  # NaN when some task has no test
     if len(rows) == 1:
         row.update(effect=rows[0]["effect"], ci_low=rows[0]["ci_low"], ci_high=rows[0]["ci_high"])
     distinct = set(verdicts)
@@ -528,17 +648,26 @@ def _overall(claim: Claim, head: dict, tests: list[TaskTest], family: int) -> di
         reason = "tasks disagree: " + ", ".join(f"{r['task']} {r['verdict']}" for r in rows)
     else:
         reason = rows[0]["reason"] if n == 1 else "; ".join(f"{r['task']}: {r['reason']}" for r in rows)
-    row.update(verdict=verdict, reason=reason,
-               caveats="; ".join(r["caveats"] for r in rows if r["caveats"]),
-               per_task="; ".join(_per_task(r) for r in rows))
+    row.update(
+        verdict=verdict,
+        reason=reason,
+        caveats="; ".join(r["caveats"] for r in rows if r["caveats"]),
+        per_task="; ".join(_per_task(r) for r in rows),
+    )
     return row
 
 
 def _per_task(r: dict) -> str:
     ratio = r["effect_kind"] == "ratio"
-    eff = "" if not np.isfinite(r["effect"]) else (
-        f" {r['effect']:.4g} [{r['ci_low']:.4g}, {r['ci_high']:.4g}]" if ratio
-        else f" {r['effect']:+.4g} [{r['ci_low']:+.4g}, {r['ci_high']:+.4g}]")
+    eff = (
+        ""
+        if not np.isfinite(r["effect"])
+        else (
+            f" {r['effect']:.4g} [{r['ci_low']:.4g}, {r['ci_high']:.4g}]"
+            if ratio
+            else f" {r['effect']:+.4g} [{r['ci_low']:+.4g}, {r['ci_high']:+.4g}]"
+        )
+    )
     p = "" if not np.isfinite(r["p_holm"]) else f", p = {r['p_holm']:.3g}"
     return f"{r['task']}: {r['verdict']}{eff}{p}, {r['seeds']} seeds"
 

@@ -50,11 +50,19 @@ def sensitivity_curves(points: pd.DataFrame, best: pd.DataFrame, axes: dict) -> 
         has_axis = [axis in axes[(t, o)] for t, o in zip(sel["task"], sel["optimizer"])]
         sel = sel[has_axis]
         numeric = is_numeric_axis(sel[axis])
-        frames.append(pd.DataFrame({
-            "task": sel["task"], "optimizer": sel["optimizer"], "axis": axis.removeprefix("hp."),
-            "x": sel[axis].astype(float) if numeric else np.nan, "value": sel[axis].astype(str),
-            "point_id": sel["point_id"], **{c: sel[c] for c in STATS},
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "task": sel["task"],
+                    "optimizer": sel["optimizer"],
+                    "axis": axis.removeprefix("hp."),
+                    "x": sel[axis].astype(float) if numeric else np.nan,
+                    "value": sel[axis].astype(str),
+                    "point_id": sel["point_id"],
+                    **{c: sel[c] for c in STATS},
+                }
+            )
+        )
     cols = ["task", "optimizer", "axis", "x", "value", "point_id", *STATS]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
     return out.sort_values(["task", "optimizer", "axis", "x", "value"], kind="stable").reset_index(drop=True)
@@ -80,14 +88,37 @@ def axis_basins(curves: pd.DataFrame, specs: list[MetricSpec]) -> pd.DataFrame:
             t = threshold(lstar, spec)
             b = M.basin(coord, loss, t)
             back = (lambda z: 10**z) if scale == "log" else (lambda z: z)
-            rows.append({
-                "task": task, "optimizer": opt, "axis": axis, "tolerance": spec.column.removeprefix("basin_width_"),
-                "threshold": float(t[0]), "width": float(b.width[0]), "units": "decades" if scale == "log" else axis,
-                "low": float(back(b.low[0])), "high": float(back(b.high[0])),
-                "cut_low": bool(b.cut_low[0]), "cut_high": bool(b.cut_high[0]),
-            })
-    return pd.DataFrame(rows, columns=["task", "optimizer", "axis", "tolerance", "threshold", "width", "units",
-                                       "low", "high", "cut_low", "cut_high"])
+            rows.append(
+                {
+                    "task": task,
+                    "optimizer": opt,
+                    "axis": axis,
+                    "tolerance": spec.column.removeprefix("basin_width_"),
+                    "threshold": float(t[0]),
+                    "width": float(b.width[0]),
+                    "units": "decades" if scale == "log" else axis,
+                    "low": float(back(b.low[0])),
+                    "high": float(back(b.high[0])),
+                    "cut_low": bool(b.cut_low[0]),
+                    "cut_high": bool(b.cut_high[0]),
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "task",
+            "optimizer",
+            "axis",
+            "tolerance",
+            "threshold",
+            "width",
+            "units",
+            "low",
+            "high",
+            "cut_low",
+            "cut_high",
+        ],
+    )
 
 
 def surfaces(points: pd.DataFrame, best: pd.DataFrame, axes: dict) -> pd.DataFrame:
@@ -98,10 +129,18 @@ def surfaces(points: pd.DataFrame, best: pd.DataFrame, axes: dict) -> pd.DataFra
         sel = _at_best(points, best, [LR, y])
         keep = [LR in axes[(t, o)] and y in axes[(t, o)] for t, o in zip(sel["task"], sel["optimizer"])]
         sel = sel[keep]
-        frames.append(pd.DataFrame({
-            "task": sel["task"], "optimizer": sel["optimizer"], "y_axis": y.removeprefix("hp."),
-            "lr": sel[LR], "y": sel[y], **{c: sel[c] for c in STATS},
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "task": sel["task"],
+                    "optimizer": sel["optimizer"],
+                    "y_axis": y.removeprefix("hp."),
+                    "lr": sel[LR],
+                    "y": sel[y],
+                    **{c: sel[c] for c in STATS},
+                }
+            )
+        )
     cols = ["task", "optimizer", "y_axis", "lr", "y", *STATS]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
 
@@ -114,11 +153,22 @@ def best_along(points: pd.DataFrame, axes: dict) -> pd.DataFrame:
         keep = [a in axes[(t, o)] for t, o in zip(points["task"], points["optimizer"])]
         sel = points[keep].sort_values("median", kind="stable")
         sel = sel.drop_duplicates(["task", "optimizer", a]).sort_values(["task", "optimizer", a])
-        frames.append(pd.DataFrame({
-            "task": sel["task"], "optimizer": sel["optimizer"], "axis": a.removeprefix("hp."), "value": sel[a],
-            "best_loss": sel["median"], "best_lr": sel[LR], "min": sel["min"], "max": sel["max"],
-            "n_seeds": sel["n_seeds"], "n_diverged": sel["n_diverged"],
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "task": sel["task"],
+                    "optimizer": sel["optimizer"],
+                    "axis": a.removeprefix("hp."),
+                    "value": sel[a],
+                    "best_loss": sel["median"],
+                    "best_lr": sel[LR],
+                    "min": sel["min"],
+                    "max": sel["max"],
+                    "n_seeds": sel["n_seeds"],
+                    "n_diverged": sel["n_diverged"],
+                }
+            )
+        )
     cols = ["task", "optimizer", "axis", "value", "best_loss", "best_lr", "min", "max", "n_seeds", "n_diverged"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
 
@@ -130,7 +180,9 @@ def expected_best_curve(g: Group, max_points: int) -> pd.DataFrame:
     k = np.arange(1, n + 1) if n <= max_points else np.unique(np.geomspace(1, n, max_points).round().astype(int))
     v, s = M.survival(g.pooled_loss, np.ones((1, n)))
     mean, var = M.expected_min(v, s, k)
-    return pd.DataFrame({"task": g.task, "optimizer": g.optimizer, "k": k, "expected_best": mean[0], "sd": np.sqrt(var[0])})
+    return pd.DataFrame(
+        {"task": g.task, "optimizer": g.optimizer, "k": k, "expected_best": mean[0], "sd": np.sqrt(var[0])}
+    )
 
 
 def diagnostics_by_point(lt: pd.DataFrame, steps: pd.DataFrame | None) -> pd.DataFrame:

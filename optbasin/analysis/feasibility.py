@@ -41,9 +41,11 @@ def undecidable(claims: list[Claim], seeds: int, tasks: list[str], level: float 
         if scored < need:
             kind = "primary" if c.primary else "exploratory"
             extra = f" + {tuning} tuning seed(s)" if tuning else ""
-            out.append(f"claims[{i}] ({c.name}): {seeds} seed(s) can never decide it: one two-sided test in the "
-                       f"{kind} Holm family of {family} test(s) needs 2 x 2^-m <= {level:g}/{family}, i.e. m >= "
-                       f"{need} scored seeds{extra}; use seeds: {need + tuning} or more (or fewer claims in the family)")
+            out.append(
+                f"claims[{i}] ({c.name}): {seeds} seed(s) can never decide it: one two-sided test in the "
+                f"{kind} Holm family of {family} test(s) needs 2 x 2^-m <= {level:g}/{family}, i.e. m >= "
+                f"{need} scored seeds{extra}; use seeds: {need + tuning} or more (or fewer claims in the family)"
+            )
     return out
 
 

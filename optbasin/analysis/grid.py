@@ -26,23 +26,23 @@ class Group:
 
     task: str
     optimizer: str
-    axes: list[str]            # hp columns that vary here (lr first when swept)
-    points: pd.DataFrame       # this group's rows of the points table (index 0..P-1)
-    loss: np.ndarray           # (P, m) loss per point and seed of the task (NaN: not run)
-    diverged: np.ndarray       # (P, m) bool
-    seeds: np.ndarray          # (m,) the task's seeds, the columns of loss
-    slices: np.ndarray         # (n_slices, n_max) point index along lr, -1 as padding
-    slice_of: np.ndarray       # (P,) slice of each point
-    slice_pos: np.ndarray      # (P,) position of each point in its slice
-    log_lr: np.ndarray         # (P,) log10 lr
-    trial_loss: np.ndarray     # (N,) every trial's loss
-    trial_seed: np.ndarray     # (N,) column in `seeds` of each trial
+    axes: list[str]  # hp columns that vary here (lr first when swept)
+    points: pd.DataFrame  # this group's rows of the points table (index 0..P-1)
+    loss: np.ndarray  # (P, m) loss per point and seed of the task (NaN: not run)
+    diverged: np.ndarray  # (P, m) bool
+    seeds: np.ndarray  # (m,) the task's seeds, the columns of loss
+    slices: np.ndarray  # (n_slices, n_max) point index along lr, -1 as padding
+    slice_of: np.ndarray  # (P,) slice of each point
+    slice_pos: np.ndarray  # (P,) position of each point in its slice
+    log_lr: np.ndarray  # (P,) log10 lr
+    trial_loss: np.ndarray  # (N,) every trial's loss
+    trial_seed: np.ndarray  # (N,) column in `seeds` of each trial
     trial_diverged: np.ndarray  # (N,) bool
-    trial_time: np.ndarray     # (N,) wall time per step (NaN for failed trials)
-    l0: float                  # median loss at initialization
-    l_ref: float = np.nan      # the task's reference loss (a trivial predictor's; l0 when undeclared)
-    l_min: float = np.nan      # the task's known floor (a synthetic task's noise floor), else NaN
-    sampled: bool = False      # every point is a search's (one seed each, placed by the sampler): no lr grid
+    trial_time: np.ndarray  # (N,) wall time per step (NaN for failed trials)
+    l0: float  # median loss at initialization
+    l_ref: float = np.nan  # the task's reference loss (a trivial predictor's; l0 when undeclared)
+    l_min: float = np.nan  # the task's known floor (a synthetic task's noise floor), else NaN
+    sampled: bool = False  # every point is a search's (one seed each, placed by the sampler): no lr grid
 
     @property
     def lr_swept(self) -> bool:
@@ -74,9 +74,16 @@ def index_points(lt: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     loss = by["loss"]
     quart = loss.quantile([0.25, 0.75]).unstack()
     points = points.assign(
-        median=loss.median(), q25=quart[0.25], q75=quart[0.75], min=loss.min(), max=loss.max(),
-        n_seeds=by["seed"].nunique(), n_trials=by.size(), n_diverged=by["diverged"].sum(),
-        n_failed=by["failed"].sum(), l0=by["l0"].median(),
+        median=loss.median(),
+        q25=quart[0.25],
+        q75=quart[0.75],
+        min=loss.min(),
+        max=loss.max(),
+        n_seeds=by["seed"].nunique(),
+        n_trials=by.size(),
+        n_diverged=by["diverged"].sum(),
+        n_failed=by["failed"].sum(),
+        l0=by["l0"].median(),
     ).reset_index()
     points["slice_id"] = points.groupby(["task", "optimizer", *others], sort=True, dropna=False).ngroup()
     points["slice_pos"] = points.groupby("slice_id").cumcount()
@@ -123,18 +130,29 @@ def build_groups(lt: pd.DataFrame, points: pd.DataFrame) -> list[Group]:
         slices[sl, slice_pos[p0:p1]] = np.arange(p1 - p0)
         trials = lt.iloc[t0:t1]
         l0 = all_nan_quiet(np.nanmedian, trials["l0"].to_numpy(dtype=float))
-        groups.append(Group(
-            task=task, optimizer=opt, axes=axes[(task, opt)],
-            points=points.iloc[p0:p1].reset_index(drop=True),
-            loss=loss[p0:p1, :m], diverged=diverged[p0:p1, :m], seeds=seeds_of_task[task],
-            slices=slices, slice_of=sl, slice_pos=slice_pos[p0:p1], log_lr=log_lr[p0:p1],
-            trial_loss=trials["loss"].to_numpy(dtype=float), trial_seed=trials["seed_idx"].to_numpy(),
-            trial_diverged=trials["diverged"].to_numpy(dtype=bool),
-            trial_time=trials["time_per_step"].to_numpy(dtype=float),
-            l0=l0, l_ref=_declared(trials, "ref_loss", l0),
-            l_min=_declared(trials, "floor_loss", np.nan),
-            sampled="source" in trials and bool((trials["source"] == "search").all()),
-        ))
+        groups.append(
+            Group(
+                task=task,
+                optimizer=opt,
+                axes=axes[(task, opt)],
+                points=points.iloc[p0:p1].reset_index(drop=True),
+                loss=loss[p0:p1, :m],
+                diverged=diverged[p0:p1, :m],
+                seeds=seeds_of_task[task],
+                slices=slices,
+                slice_of=sl,
+                slice_pos=slice_pos[p0:p1],
+                log_lr=log_lr[p0:p1],
+                trial_loss=trials["loss"].to_numpy(dtype=float),
+                trial_seed=trials["seed_idx"].to_numpy(),
+                trial_diverged=trials["diverged"].to_numpy(dtype=bool),
+                trial_time=trials["time_per_step"].to_numpy(dtype=float),
+                l0=l0,
+                l_ref=_declared(trials, "ref_loss", l0),
+                l_min=_declared(trials, "floor_loss", np.nan),
+                sampled="source" in trials and bool((trials["source"] == "search").all()),
+            )
+        )
     return groups
 
 

@@ -64,8 +64,12 @@ def group_importance(points: pd.DataFrame, axes: list[str], value: str = "median
     if np.ptp(pts[value].astype(float).to_numpy()) == 0:
         return dict.fromkeys(names, np.nan), "every grid point has the same loss: no variance to attribute"
     dists = {n: _distribution(a, pts[a]) for a, n in zip(axes, names)}
-    trials = [create_trial(params={n: _param(dists[n], r[a]) for a, n in zip(axes, names)},
-                           distributions=dists, value=float(r[value])) for _, r in pts.iterrows()]
+    trials = [
+        create_trial(
+            params={n: _param(dists[n], r[a]) for a, n in zip(axes, names)}, distributions=dists, value=float(r[value])
+        )
+        for _, r in pts.iterrows()
+    ]
     before = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # "a new study created in memory"
     try:
@@ -91,6 +95,15 @@ def importance_table(points: pd.DataFrame, axes: dict[tuple[str, str], list[str]
         pts = points[(points["task"] == task) & (points["optimizer"] == opt)]
         imp, why = group_importance(pts, group_axes)
         for param, v in imp.items():
-            rows.append({"task": task, "optimizer": opt, "param": param, "importance": v,
-                         "points": len(pts), "evaluator": EVALUATOR, "undefined": why})
+            rows.append(
+                {
+                    "task": task,
+                    "optimizer": opt,
+                    "param": param,
+                    "importance": v,
+                    "points": len(pts),
+                    "evaluator": EVALUATOR,
+                    "undefined": why,
+                }
+            )
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -5,9 +5,9 @@
     initialization (init_loss), never dropped (optbasin.status.TrialStatus.counts_as_l0).
 
 A completed trial whose loss is NaN/inf is counted as diverged: on a task with a validation loss
-that is its validation loss, whatever its train loss (a finite train loss does not rescue it). A trial without an init_loss
-(one that failed before its first evaluation) takes the median init_loss of its task and seed,
-else of its task.
+that is its validation loss, whatever its train loss (a finite train loss does not rescue it). A
+trial without an init_loss (one that failed before its first evaluation) takes the median init_loss
+of its task and seed, else of its task.
 """
 
 from __future__ import annotations
@@ -21,9 +21,16 @@ from optbasin.status import TrialStatus
 REQUIRED = ("trial_id", "task", "optimizer", "seed", "status")
 LOSSES = ("init_loss", "final_val_loss")  # required unless every trial failed (a failure may record no loss)
 OPTIONAL = {
-    "optimizer_name": "", "init_loss": np.nan, "final_val_loss": np.nan, "final_train_loss": np.nan, "wall_time": np.nan,
-    "steps_done": np.nan, "error": "", "hp.lr": np.nan,
-    "ref_loss": np.nan, "floor_loss": np.nan,  # the task's reference loss and known floor (Task.reference_losses)
+    "optimizer_name": "",
+    "init_loss": np.nan,
+    "final_val_loss": np.nan,
+    "final_train_loss": np.nan,
+    "wall_time": np.nan,
+    "steps_done": np.nan,
+    "error": "",
+    "hp.lr": np.nan,
+    "ref_loss": np.nan,
+    "floor_loss": np.nan,  # the task's reference loss and known floor (Task.reference_losses)
 }
 
 
@@ -36,8 +43,7 @@ def loss_table(trials: pd.DataFrame) -> pd.DataFrame:
     only_failures = "status" in trials and trials["status"].map(lambda v: TrialStatus.of(v) is TrialStatus.FAILED).all()
     missing = [c for c in (REQUIRED if only_failures else REQUIRED + LOSSES) if c not in trials.columns]
     if missing:
-        raise StoreError(f"the trials table lacks the column(s) {', '.join(missing)}; "
-                         "is it an optbasin results store?")
+        raise StoreError(f"the trials table lacks the column(s) {', '.join(missing)}; is it an optbasin results store?")
     df = trials.copy()
     for col, default in OPTIONAL.items():
         if col not in df.columns:

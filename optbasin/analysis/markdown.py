@@ -36,32 +36,52 @@ def _verdicts(a) -> list[str]:
     rows = []
     for _, r in v.iterrows():
         ratio = r["effect_kind"] == "ratio"
-        rows.append([
-            r["claim"], r["task"], f"{r['a']} vs {r['b']}", _display(r["metric"]),
-            f"{_num(r['value_a'])} / {_num(r['value_b'])}",
-            f"{_num(r['effect'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]" + (" (ratio)" if ratio else ""),
-            _num(r["margin"], ".3g"), r["family"], _num(r["p_holm"], ".3g"),
-            f"**{r['verdict']}**" if r["verdict"] in FINDINGS else r["verdict"],
-            r["reason"] + (f"; caveats: {r['caveats']}" if r["caveats"] else ""),
-        ])
-    head = (f"Per-task verdicts: exact paired sign-flip tests over up to {int(v['seeds'].max())} seeds with the "
-            f"margin applied to the data (supported: better by more than the margin; contradicted: worse by more; "
-            f"equivalent: within +- the margin, two one-sided tests), one two-sided test per claim and task, Holm "
-            f"over the primary claims and apart over the exploratory ones, level {s.level:g}; effect = mean over "
-            f"seeds of A - B (A / B for a ratio), {round(100 * s.confidence)}% studentized bootstrap interval; "
-            f"p = Holm-adjusted.")
-    return [head, "", *_table(["claim", "task", "A vs B", "metric", "A / B", "effect [CI]", "margin", "family",
-                               "p", "verdict", "why"], rows)]
+        rows.append(
+            [
+                r["claim"],
+                r["task"],
+                f"{r['a']} vs {r['b']}",
+                _display(r["metric"]),
+                f"{_num(r['value_a'])} / {_num(r['value_b'])}",
+                f"{_num(r['effect'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]" + (" (ratio)" if ratio else ""),
+                _num(r["margin"], ".3g"),
+                r["family"],
+                _num(r["p_holm"], ".3g"),
+                f"**{r['verdict']}**" if r["verdict"] in FINDINGS else r["verdict"],
+                r["reason"] + (f"; caveats: {r['caveats']}" if r["caveats"] else ""),
+            ]
+        )
+    head = (
+        f"Per-task verdicts: exact paired sign-flip tests over up to {int(v['seeds'].max())} seeds with the "
+        f"margin applied to the data (supported: better by more than the margin; contradicted: worse by more; "
+        f"equivalent: within +- the margin, two one-sided tests), one two-sided test per claim and task, Holm "
+        f"over the primary claims and apart over the exploratory ones, level {s.level:g}; effect = mean over "
+        f"seeds of A - B (A / B for a ratio), {round(100 * s.confidence)}% studentized bootstrap interval; "
+        f"p = Holm-adjusted."
+    )
+    return [
+        head,
+        "",
+        *_table(
+            ["claim", "task", "A vs B", "metric", "A / B", "effect [CI]", "margin", "family", "p", "verdict", "why"],
+            rows,
+        ),
+    ]
 
 
 def _overall(a) -> list[str]:
     v = a.verdicts
     if v.empty:
         return []
-    rows = [[r["claim"], f"**{r['verdict']}**" if r["verdict"] in FINDINGS else r["verdict"],
-             r["reason"]] for _, r in v.iterrows()]
-    return ["Overall (supported, contradicted or equivalent only when every task is):", "",
-            *_table(["claim", "verdict", "why"], rows)]
+    rows = [
+        [r["claim"], f"**{r['verdict']}**" if r["verdict"] in FINDINGS else r["verdict"], r["reason"]]
+        for _, r in v.iterrows()
+    ]
+    return [
+        "Overall (supported, contradicted or equivalent only when every task is):",
+        "",
+        *_table(["claim", "verdict", "why"], rows),
+    ]
 
 
 def _leaderboard(a) -> list[str]:
@@ -70,20 +90,47 @@ def _leaderboard(a) -> list[str]:
     basin = MetricSpec("basin_width", eps=a.settings.eps[0]).column
     rows = []
     for _, r in a.leaderboard.sort_values(["task", "best_loss"]).iterrows():
-        width = ((">=" if r.get(basin + "_cut") else "") + _num(r[basin], ".2f")
-                 + ("+" if r.get(basin + "_disjoint") is True else ""))
-        rows.append([r["task"], r["optimizer"], int(r["seeds"]), _ci(r, "best_loss"), _num(r["best_loss_xfit"]),
-                     _point(r["best_point"]) + (" (edge)" if r["best_at_edge"] else ""), width,
-                     _num(r.get("lr_sensitivity", float("nan")), ".3g"), _num(r["divergence_rate"], ".0%")])
-    return [f"Leaderboard: final validation loss, median over seeds; best loss with a "
-            f"{round(100 * a.settings.confidence)}% bootstrap interval over seeds; cross-fit: the point chosen on "
-            f"the other seeds; basin: decades of lr within {a.settings.eps[0]:g} of the optimizer's own best "
-            f"(>= cut by the grid, + several disjoint runs qualify); lr sens: Wortsman.", "",
-            *_table(["task", "optimizer", "seeds", "best loss", "cross-fit", "best point", "basin (dec)",
-                     "lr sens", "diverged"], rows)]
+        width = (
+            (">=" if r.get(basin + "_cut") else "")
+            + _num(r[basin], ".2f")
+            + ("+" if r.get(basin + "_disjoint") is True else "")
+        )
+        rows.append(
+            [
+                r["task"],
+                r["optimizer"],
+                int(r["seeds"]),
+                _ci(r, "best_loss"),
+                _num(r["best_loss_xfit"]),
+                _point(r["best_point"]) + (" (edge)" if r["best_at_edge"] else ""),
+                width,
+                _num(r.get("lr_sensitivity", float("nan")), ".3g"),
+                _num(r["divergence_rate"], ".0%"),
+            ]
+        )
+    return [
+        f"Leaderboard: final validation loss, median over seeds; best loss with a "
+        f"{round(100 * a.settings.confidence)}% bootstrap interval over seeds; cross-fit: the point chosen on "
+        f"the other seeds; basin: decades of lr within {a.settings.eps[0]:g} of the optimizer's own best "
+        f"(>= cut by the grid, + several disjoint runs qualify); lr sens: Wortsman.",
+        "",
+        *_table(
+            [
+                "task",
+                "optimizer",
+                "seeds",
+                "best loss",
+                "cross-fit",
+                "best point",
+                "basin (dec)",
+                "lr sens",
+                "diverged",
+            ],
+            rows,
+        ),
+    ]
 
 
 def render_markdown(a) -> str:
     parts = [_leaderboard(a), _overall(a), _verdicts(a)]
     return "\n\n".join("\n".join(p) for p in parts if p) + "\n"
-

@@ -21,10 +21,10 @@ DECADE_TOL = 1e-3
 
 @dataclass
 class Basin:
-    width: np.ndarray     # high - low (decades when x is log10 lr); 0 when no point qualifies
-    low: np.ndarray       # left end of the basin on the x axis
-    high: np.ndarray      # right end
-    cut_low: np.ndarray   # bool: the basin reaches the grid's first point (low is not a crossing)
+    width: np.ndarray  # high - low (decades when x is log10 lr); 0 when no point qualifies
+    low: np.ndarray  # left end of the basin on the x axis
+    high: np.ndarray  # right end
+    cut_low: np.ndarray  # bool: the basin reaches the grid's first point (low is not a crossing)
     cut_high: np.ndarray  # bool: the basin reaches the grid's last point
     disjoint: np.ndarray  # bool: several separate intervals qualify (the widest is reported)
     width_min: np.ndarray | None = None  # what the grid allows: between the outermost points inside
@@ -49,7 +49,7 @@ def basin(x: np.ndarray, loss: np.ndarray, threshold: np.ndarray) -> Basin:
     u, n = loss.shape
     x = np.broadcast_to(x, (u, n))
     valid = np.isfinite(x) & np.isfinite(loss)
-    last = (n - 1 - np.argmax(valid[:, ::-1], axis=1))[:, None]   # last valid grid index per row
+    last = (n - 1 - np.argmax(valid[:, ::-1], axis=1))[:, None]  # last valid grid index per row
     rows = np.arange(u)[:, None]
     i = np.arange(n)[None, :]
     t = threshold[:, None]
@@ -78,9 +78,16 @@ def basin(x: np.ndarray, loss: np.ndarray, threshold: np.ndarray) -> Basin:
     def at(v: np.ndarray, empty) -> np.ndarray:
         return np.where(found, np.take_along_axis(v, pick, axis=1)[:, 0], empty)
 
-    return Basin(width=at(width, 0.0), low=at(low, np.nan), high=at(high, np.nan),
-                 cut_low=at(cut_low, False), cut_high=at(cut_high, False), disjoint=runs > 1,
-                 width_min=at(inner, 0.0), width_max=at(outer, np.nan))
+    return Basin(
+        width=at(width, 0.0),
+        low=at(low, np.nan),
+        high=at(high, np.nan),
+        cut_low=at(cut_low, False),
+        cut_high=at(cut_high, False),
+        disjoint=runs > 1,
+        width_min=at(inner, 0.0),
+        width_max=at(outer, np.nan),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,8 +95,9 @@ def basin(x: np.ndarray, loss: np.ndarray, threshold: np.ndarray) -> Basin:
 # ---------------------------------------------------------------------------------------------
 
 
-def lr_sensitivity(log_lr: np.ndarray, loss: np.ndarray, l0: float, lstar: np.ndarray,
-                   lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def lr_sensitivity(
+    log_lr: np.ndarray, loss: np.ndarray, l0: float, lstar: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Log-uniform average over [lo, hi] (log10 lr) of min(loss, l0) - l*, estimated from the grid
     points inside the window (to DECADE_TOL) with trapezoid weights in log10 lr, so that merged
     or refined grids are not over-weighted where they are dense:
@@ -99,8 +107,7 @@ def lr_sensitivity(log_lr: np.ndarray, loss: np.ndarray, l0: float, lstar: np.nd
     (the gap itself when one point is inside). Returns (value, cut): cut is True where [lo, hi]
     reaches past the grid's ends, so the average covers less of the range than asked for."""
     x = np.broadcast_to(log_lr, loss.shape)
-    inside = (np.isfinite(x) & np.isfinite(loss) & (x >= lo[:, None] - DECADE_TOL)
-              & (x <= hi[:, None] + DECADE_TOL))
+    inside = np.isfinite(x) & np.isfinite(loss) & (x >= lo[:, None] - DECADE_TOL) & (x <= hi[:, None] + DECADE_TOL)
     gap = np.where(inside, np.minimum(loss, l0) - lstar[:, None], 0.0)
     pair = inside[:, :-1] & inside[:, 1:]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -141,8 +148,8 @@ def expected_min(v: np.ndarray, s: np.ndarray, k: np.ndarray | int) -> tuple[np.
     k: an int, a (K,) array (-> (u, K)), or a (u, 1) array of one k per row (-> (u, 1))."""
     k = np.asarray(k, dtype=float)
     kk = k.reshape(1, 1, -1) if k.ndim <= 1 else k[:, None, :]
-    sk = s[:, :, None] ** kk                                   # (u, N + 1, K)
-    p = sk[:, :-1] - sk[:, 1:]                                 # P(min of k is the i-th smallest)
+    sk = s[:, :, None] ** kk  # (u, N + 1, K)
+    p = sk[:, :-1] - sk[:, 1:]  # P(min of k is the i-th smallest)
     mean = np.einsum("n,unk->uk", v, p)
     second = np.einsum("n,unk->uk", v * v, p)
     return mean, np.maximum(second - mean * mean, 0.0)
@@ -167,8 +174,11 @@ def cumulative_performance(v: np.ndarray, s: np.ndarray, budget: int) -> dict[st
     G(x) = sum_k w_k x^k / sum_k w_k, a closed-form power sum."""
     K = budget
     u_sum, v_sum = power_sums(s, K)
-    g = {"uniform": u_sum / K, "late": v_sum / (K * (K + 1) / 2),
-         "early": ((K + 1) * u_sum - v_sum) / (K * (K + 1) / 2)}
+    g = {
+        "uniform": u_sum / K,
+        "late": v_sum / (K * (K + 1) / 2),
+        "early": ((K + 1) * u_sum - v_sum) / (K * (K + 1) / 2),
+    }
     return {name: (gx[:, :-1] - gx[:, 1:]) @ v for name, gx in g.items()}
 
 
@@ -178,8 +188,8 @@ def alpha_tunability(v: np.ndarray, s: np.ndarray, budget: int, alpha: float) ->
     K = budget
     peak = expected_min(v, s, K)[0][:, 0]
     target = peak + alpha * np.abs(peak)
-    lo = np.zeros_like(peak, dtype=int)          # P(lo) above target (P(0): no trial yet)
-    hi = np.full_like(peak, K, dtype=int)        # P(hi) <= target
+    lo = np.zeros_like(peak, dtype=int)  # P(lo) above target (P(0): no trial yet)
+    hi = np.full_like(peak, K, dtype=int)  # P(hi) <= target
     while np.any(hi - lo > 1):
         mid = (lo + hi) // 2
         ok = expected_min(v, s, np.maximum(mid, 1)[:, None])[0][:, 0] <= target

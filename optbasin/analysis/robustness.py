@@ -31,14 +31,14 @@ from optbasin.analysis.specs import MetricSpec
 
 @dataclass
 class GroupResult:
-    values: dict[str, np.ndarray]                       # column -> (u,) values, row 0 = estimate
-    best_point: int                                     # index into group.points (estimate)
-    edges: list[str]                                    # e.g. ["lr:high"]: optimum on the grid's edge
-    cuts: dict[str, np.ndarray] = field(default_factory=dict)          # column -> (u,) bool
+    values: dict[str, np.ndarray]  # column -> (u,) values, row 0 = estimate
+    best_point: int  # index into group.points (estimate)
+    edges: list[str]  # e.g. ["lr:high"]: optimum on the grid's edge
+    cuts: dict[str, np.ndarray] = field(default_factory=dict)  # column -> (u,) bool
     basins: dict[str, dict[str, float]] = field(default_factory=dict)  # column -> low/high/cut (estimate)
-    undefined: dict[str, str] = field(default_factory=dict)            # column -> why NaN (estimate)
-    ran: np.ndarray | None = None                       # (m,) seeds with a trial (seed_values only)
-    group: Group | None = None                          # the group (seed_values only)
+    undefined: dict[str, str] = field(default_factory=dict)  # column -> why NaN (estimate)
+    ran: np.ndarray | None = None  # (m,) seeds with a trial (seed_values only)
+    group: Group | None = None  # the group (seed_values only)
 
 
 def medians(g: Group, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -51,29 +51,50 @@ def medians(g: Group, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     return med, best, med[np.arange(len(best)), best]
 
 
-def group_metrics(g: Group, counts: np.ndarray, specs: list[MetricSpec], s: AnalysisSettings,
-                  task_best: np.ndarray | None = None, med: tuple | None = None) -> GroupResult:
+def group_metrics(
+    g: Group,
+    counts: np.ndarray,
+    specs: list[MetricSpec],
+    s: AnalysisSettings,
+    task_best: np.ndarray | None = None,
+    med: tuple | None = None,
+) -> GroupResult:
     """Every metric of ``specs`` for every row of ``counts``. task_best: (u,) the task's lowest
     l* per row (for task-wide tolerances; default this optimizer's own l*). med: medians(g,
     counts) when already computed."""
     u = counts.shape[0]
     rows = np.arange(u)
-    valid = counts[:, np.isfinite(g.loss).any(axis=0)].sum(axis=1) > 0   # (u,)
+    valid = counts[:, np.isfinite(g.loss).any(axis=0)].sum(axis=1) > 0  # (u,)
     med, best, lstar = med if med is not None else medians(g, counts)
 
-    idx = g.slices[g.slice_of[best]]                                   # (u, n)
+    idx = g.slices[g.slice_of[best]]  # (u, n)
     curve = np.where(idx >= 0, med[rows[:, None], np.maximum(idx, 0)], np.inf)
     x = np.where(idx >= 0, g.log_lr[np.maximum(idx, 0)], np.nan)
     lr_curve = g.lr_swept and np.isfinite(g.log_lr).all() and (g.slices[g.slice_of[best[0]]] >= 0).sum() >= 2
 
-    w = counts[:, g.trial_seed]                                        # (u, N)
+    w = counts[:, g.trial_seed]  # (u, N)
     v, surv = M.survival(g.pooled_loss, w)
-    ctx = Context(g=g, settings=s, counts=counts, u=u, med=med, best=best, lstar=lstar,
-                  task_best=lstar if task_best is None else task_best, curve=curve, x=x,
-                  best_log_lr=g.log_lr[best], w=w, n_trials=w.sum(axis=1), v=v, surv=surv, l0=g.l0,
-                  all_seeds_best_log_lr=float(g.log_lr[medians(g, np.ones((1, counts.shape[1]), np.int64))[1][0]]))
+    ctx = Context(
+        g=g,
+        settings=s,
+        counts=counts,
+        u=u,
+        med=med,
+        best=best,
+        lstar=lstar,
+        task_best=lstar if task_best is None else task_best,
+        curve=curve,
+        x=x,
+        best_log_lr=g.log_lr[best],
+        w=w,
+        n_trials=w.sum(axis=1),
+        v=v,
+        surv=surv,
+        l0=g.l0,
+        all_seeds_best_log_lr=float(g.log_lr[medians(g, np.ones((1, counts.shape[1]), np.int64))[1][0]]),
+    )
 
-    drawn = counts[:, None, :] > 0                                     # (u, 1, m)
+    drawn = counts[:, None, :] > 0  # (u, 1, m)
     best_div = (g.diverged[best][:, None, :] & drawn[:, 0][:, None, :]).sum(axis=2)[:, 0]
     best_runs = (np.isfinite(g.loss[best]) & (counts > 0)).sum(axis=1)
     failed_optimum = (2 * best_div > best_runs) | (lstar >= g.l0)
@@ -90,13 +111,20 @@ def group_metrics(g: Group, counts: np.ndarray, specs: list[MetricSpec], s: Anal
         if entry.fails_with_optimum:
             values = np.where(failed_optimum, np.nan, values)
             if failed_optimum[0]:
-                result.undefined[col] = ("the best point diverged" if 2 * best_div[0] > best_runs[0]
-                                         else f"l* = {lstar[0]:.4g} >= l0 = {g.l0:.4g}: nothing was learned")
+                result.undefined[col] = (
+                    "the best point diverged"
+                    if 2 * best_div[0] > best_runs[0]
+                    else f"l* = {lstar[0]:.4g} >= l0 = {g.l0:.4g}: nothing was learned"
+                )
         if np.isnan(values[0]) and col not in result.undefined and spec.scope == "floor":
-            result.undefined[col] = (f"l* = {lstar[0]:.4g} >= l_ref = {g.l_ref:.4g}: the best does not beat the "
-                                     "task's reference loss, so there is no basin")
+            result.undefined[col] = (
+                f"l* = {lstar[0]:.4g} >= l_ref = {g.l_ref:.4g}: the best does not beat the "
+                "task's reference loss, so there is no basin"
+            )
         if np.isnan(values[0]) and col not in result.undefined and spec.name == "time_per_step":
-            result.undefined[col] = "no trial timed alone (population members record a share of their population's time)"
+            result.undefined[col] = (
+                "no trial timed alone (population members record a share of their population's time)"
+            )
         if np.isnan(values[0]) and col not in result.undefined and entry.budgeted:
             n = int(ctx.n_trials[0])
             result.undefined[col] = f"budget k beyond the N = {n} trial{'s' * (n != 1)} run"
@@ -108,8 +136,13 @@ def group_metrics(g: Group, counts: np.ndarray, specs: list[MetricSpec], s: Anal
     return result
 
 
-def seed_values(g: Group, specs: list[MetricSpec], s: AnalysisSettings,
-                task_best: np.ndarray | None = None, med: tuple | None = None) -> GroupResult:
+def seed_values(
+    g: Group,
+    specs: list[MetricSpec],
+    s: AnalysisSettings,
+    task_best: np.ndarray | None = None,
+    med: tuple | None = None,
+) -> GroupResult:
     """Each metric on each seed of the task alone (row j = seed j), the values the claims' paired
     test compares. The best loss is cross-fitted: seed j scores the point that is best on the
     other seeds (median over them), so the selection never sees the seed it is scored on."""
@@ -180,5 +213,6 @@ def edges_of(g: Group, best: int) -> list[str]:
 def is_numeric_axis(values) -> bool:
     """Numbers (not bools, not strings) on every non-missing value."""
     vals = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
-    return bool(vals) and all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-                              for v in vals)
+    return bool(vals) and all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) for v in vals
+    )

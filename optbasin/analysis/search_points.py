@@ -31,16 +31,20 @@ def split_search(lt: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str
     apart = has_grid & ~on_grid_point
     notes = []
     for (task, opt), n in lt[apart].groupby(["task", "optimizer"], sort=True).size().items():
-        notes.append(f"{task}/{opt}: {n} search point(s) off the grid kept apart (drawn as markers, in no grid "
-                     "metric); the grid's points decide the best point, basin and curves")
+        notes.append(
+            f"{task}/{opt}: {n} search point(s) off the grid kept apart (drawn as markers, in no grid "
+            "metric); the grid's points decide the best point, basin and curves"
+        )
     search_only = lt[~has_grid & (lt["source"] == "search")]
     for (task, opt), g in search_only.groupby(["task", "optimizer"], sort=True):
         n = len(g)
         if g["failed"].all():  # nothing sampled scored: the failure notes say what is true
             continue
-        notes.append(f"{task}/{opt}: search points only ({n}, one seed each, placed by the sampler): the best "
-                     "is the best sampled point; basin width and lr sensitivity need a grid, which "
-                     "`optbasin refine RUN_DIR` lays around it with every seed")
+        notes.append(
+            f"{task}/{opt}: search points only ({n}, one seed each, placed by the sampler): the best "
+            "is the best sampled point; basin width and lr sensitivity need a grid, which "
+            "`optbasin refine RUN_DIR` lays around it with every seed"
+        )
     return lt[~apart].reset_index(drop=True), lt[apart].reset_index(drop=True), notes
 
 

@@ -37,13 +37,22 @@ import pandas as pd
 
 from optbasin.analysis.claims import FINDINGS, Claim, _plan
 
-__all__ = ["PairState", "COLUMNS", "STATES", "sequential_states", "e_processes",
-           "sequential_decisions", "threshold", "seeds_to_reach", "states_table"]
+__all__ = [
+    "PairState",
+    "COLUMNS",
+    "STATES",
+    "sequential_states",
+    "e_processes",
+    "sequential_decisions",
+    "threshold",
+    "seeds_to_reach",
+    "states_table",
+]
 
 STATES = ("open", "supported", "contradicted", "equivalent", "futile", "insufficient seeds")
-FIRST_BET = 0.5    # the first seed's bet: no scale is known yet, so a sign bet of half the wealth
-BOLDNESS = 2.0     # k_j x_j = 2 m^2 / (m^2 + v) for x_j at the running mean m (variance v): at most tanh(2)
-MAX_FACTOR = 2.0   # sup of 1 + tanh: the most one seed can multiply an e-process by
+FIRST_BET = 0.5  # the first seed's bet: no scale is known yet, so a sign bet of half the wealth
+BOLDNESS = 2.0  # k_j x_j = 2 m^2 / (m^2 + v) for x_j at the running mean m (variance v): at most tanh(2)
+MAX_FACTOR = 2.0  # sup of 1 + tanh: the most one seed can multiply an e-process by
 REQUIRES = {"supported": ("sup", "lo"), "contradicted": ("con", "hi"), "equivalent": ("lo", "hi")}
 FINAL = ("supported", "contradicted", "equivalent", "futile", "insufficient seeds")
 
@@ -55,10 +64,10 @@ class PairState:
     claim: str
     task: str
     optimizers: tuple[str, str]  # the claim's A and B (the cells whose seeds decide it)
-    state: str                   # one of STATES; a finding, futile and insufficient seeds are final
-    n_seeds: int                 # paired seeds used (at the decision, for a finding)
-    e_value: float               # the deciding (or nearest) finding's e-value; nan when there is no test
-    reason: str                  # one line a user reads
+    state: str  # one of STATES; a finding, futile and insufficient seeds are final
+    n_seeds: int  # paired seeds used (at the decision, for a finding)
+    e_value: float  # the deciding (or nearest) finding's e-value; nan when there is no test
+    reason: str  # one line a user reads
 
 
 COLUMNS = [f.name for f in dataclasses.fields(PairState)]
@@ -77,8 +86,8 @@ def bet_factors(x: np.ndarray) -> np.ndarray:
     past = np.concatenate([zero, np.cumsum(x, axis=-1)[..., :-1]], axis=-1)
     past_sq = np.concatenate([zero, np.cumsum(x * x, axis=-1)[..., :-1]], axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        k = BOLDNESS * np.maximum(past, 0.0) / past_sq          # counts cancel: mean / mean of squares
-    k = np.where(np.isfinite(k), k, 0.0)                           # no past seed, or every past x = 0
+        k = BOLDNESS * np.maximum(past, 0.0) / past_sq  # counts cancel: mean / mean of squares
+    k = np.where(np.isfinite(k), k, 0.0)  # no past seed, or every past x = 0
     with np.errstate(invalid="ignore"):
         g = np.tanh(k * x)
     g = np.where(np.isnan(g), 0.0, g)
@@ -105,7 +114,7 @@ def _most_growth(n: np.ndarray | int, limit: int) -> np.ndarray:
     n = np.asarray(n)
     left = np.maximum(limit - n, 0)
     first = np.where((n == 0) & (left > 0), (1 + FIRST_BET) / MAX_FACTOR, 1.0)
-    return first * MAX_FACTOR ** left
+    return first * MAX_FACTOR**left
 
 
 def seeds_to_reach(c: float) -> int:
@@ -123,13 +132,13 @@ def sequential_decisions(e: np.ndarray, shift: float, c: float, max_seeds: int |
     running = {p: np.maximum.accumulate(v, axis=-1) for p, v in procs.items()}
     names = list(REQUIRES)
     stack = np.stack([np.minimum(*(running[p] for p in REQUIRES[f])) for f in names])  # (3, R, n)
-    hit = (stack >= c).any(axis=0)                                     # (R, n)
+    hit = (stack >= c).any(axis=0)  # (R, n)
     decided = hit.any(axis=1)
     at = np.where(decided, hit.argmax(axis=1) + 1, n)
     futile = np.zeros(R, dtype=bool)
     if max_seeds is not None:
         limit = max(max_seeds, n)
-        grow = _most_growth(np.arange(1, n + 1), limit)[None, :]         # after seed j (1-based)
+        grow = _most_growth(np.arange(1, n + 1), limit)[None, :]  # after seed j (1-based)
         reachable = np.zeros((R, n), dtype=bool)
         for parts in REQUIRES.values():
             reachable |= np.logical_and.reduce([(running[p] >= c) | (procs[p] * grow >= c) for p in parts])
@@ -138,7 +147,7 @@ def sequential_decisions(e: np.ndarray, shift: float, c: float, max_seeds: int |
         futile = first_gone < np.where(decided, at, n + 1)
         at = np.where(futile, first_gone, at)
     rows = np.arange(R)
-    value = stack[:, rows, np.clip(at - 1, 0, n - 1)]                  # (3, R) at the deciding look
+    value = stack[:, rows, np.clip(at - 1, 0, n - 1)]  # (3, R) at the deciding look
     which = np.argmax(value, axis=0)
     state = np.where(decided, [STATES.index(names[w]) for w in which], STATES.index("open"))
     state = np.where(futile, STATES.index("futile"), state)
@@ -150,12 +159,16 @@ def sequential_decisions(e: np.ndarray, shift: float, c: float, max_seeds: int |
 # ---------------------------------------------------------------------------------------------
 # States of the claims of an analysis
 # ---------------------------------------------------------------------------------------------
-WHAT = {"supported": "better by more than the margin", "contradicted": "worse by more than the margin",
-        "equivalent": "within +- the margin"}
+WHAT = {
+    "supported": "better by more than the margin",
+    "contradicted": "worse by more than the margin",
+    "equivalent": "within +- the margin",
+}
 
 
-def sequential_states(claims: list[Claim], leaderboard: pd.DataFrame, seedvals: dict, settings,
-                      max_seeds: int | None = None) -> list[PairState]:
+def sequential_states(
+    claims: list[Claim], leaderboard: pd.DataFrame, seedvals: dict, settings, max_seeds: int | None = None
+) -> list[PairState]:
     """The anytime-valid state of every (claim, task) pair; the inputs are evaluate_claims' own.
 
     max_seeds: the seed limit of the sweep (futility is judged against it); None: no limit, so an
@@ -188,21 +201,30 @@ def _tasks(c: Claim) -> str:
     return c.task if isinstance(c.task, str) else ",".join(c.task)
 
 
-def _pair_state(claim: Claim, t, opts, lb, seedvals, settings, c: float, where: str,
-                max_seeds: int | None) -> PairState:
+def _pair_state(
+    claim: Claim, t, opts, lb, seedvals, settings, c: float, where: str, max_seeds: int | None
+) -> PairState:
     def state(s: str, n: int, e: float, why: str) -> PairState:
         return PairState(claim.name, t.task, opts, s, int(n), float(e), why)
 
     if t.swap is not None:
-        return state("futile", t.row["seeds"], math.nan,
-                     "no anytime-valid test: each seed's cross-fitted best loss uses the other seeds' choice of "
-                     "point, so its terms change as seeds are added; declare tuning_seeds: n (choose on n seeds, "
-                     "score on the others)")
+        return state(
+            "futile",
+            t.row["seeds"],
+            math.nan,
+            "no anytime-valid test: each seed's cross-fitted best loss uses the other seeds' choice of "
+            "point, so its terms change as seeds are added; declare tuning_seeds: n (choose on n seeds, "
+            "score on the others)",
+        )
     if max_seeds is not None and _most_growth(0, max_seeds) < c:
-        return state("insufficient seeds", t.row["seeds"], math.nan,
-                     f"a limit of {max_seeds} seeds can reach an e-value of at most "
-                     f"{float(_most_growth(0, max_seeds)):.3g} < {c:g} ({where}): {seeds_to_reach(c)} seeds "
-                     "needed at least")
+        return state(
+            "insufficient seeds",
+            t.row["seeds"],
+            math.nan,
+            f"a limit of {max_seeds} seeds can reach an e-value of at most "
+            f"{float(_most_growth(0, max_seeds)):.3g} < {c:g} ({where}): {seeds_to_reach(c)} seeds "
+            "needed at least",
+        )
     e, note = t.e, ""
     if e is None:
         e, k = _longest_defined_prefix(claim, t, lb, seedvals, settings)
@@ -217,17 +239,32 @@ def _pair_state(claim: Claim, t, opts, lb, seedvals, settings, c: float, where: 
     nearest = list(REQUIRES)[int(d["nearest"][0])]
     if s in FINDINGS:
         if t.reversible.get(s):
-            return state("open", n, ev, f"would be {s}, but a grid cut of {t.row['metric']} could reverse it "
-                                        "(the grid needs closing)")
-        return state(s, at, ev, f"{WHAT[s]}: e-value {ev:.3g} >= {c:g} after seed {at} of {n} "
-                                f"(anytime-valid, {where}){note}")
+            return state(
+                "open",
+                n,
+                ev,
+                f"would be {s}, but a grid cut of {t.row['metric']} could reverse it (the grid needs closing)",
+            )
+        return state(
+            s, at, ev, f"{WHAT[s]}: e-value {ev:.3g} >= {c:g} after seed {at} of {n} (anytime-valid, {where}){note}"
+        )
     if s == "futile":
-        return state(s, at, ev, f"no finding can reach {c:g} within {max(max_seeds, n)} seeds even if every further "
-                                f"seed favoured it (nearest: {nearest}, e-value {ev:.3g} after seed {at}; one seed "
-                                f"at most doubles it; {where}){note}")
+        return state(
+            s,
+            at,
+            ev,
+            f"no finding can reach {c:g} within {max(max_seeds, n)} seeds even if every further "
+            f"seed favoured it (nearest: {nearest}, e-value {ev:.3g} after seed {at}; one seed "
+            f"at most doubles it; {where}){note}",
+        )
     limit = "" if max_seeds is None else f" within the limit of {max_seeds}"
-    return state("open", n, ev, f"nearest finding {nearest}: e-value {ev:.3g} < {c:g} after {n} seeds; a finding "
-                                f"is still reachable{limit} ({where}){note}")
+    return state(
+        "open",
+        n,
+        ev,
+        f"nearest finding {nearest}: e-value {ev:.3g} < {c:g} after {n} seeds; a finding "
+        f"is still reachable{limit} ({where}){note}",
+    )
 
 
 def _longest_defined_prefix(claim: Claim, t, lb, seedvals, settings) -> tuple[np.ndarray | None, int]:
@@ -240,7 +277,7 @@ def _longest_defined_prefix(claim: Claim, t, lb, seedvals, settings) -> tuple[np
         return None, 0
     idx = np.flatnonzero(ra.ran & rb.ran)
     single = claim.model_copy(update={"task": t.task})
-    quick = settings.model_copy(update={"resamples": 2})   # only the effects are used, not their interval
+    quick = settings.model_copy(update={"resamples": 2})  # only the effects are used, not their interval
 
     def effects(k: int) -> np.ndarray | None:
         keep = np.zeros_like(ra.ran)
@@ -268,12 +305,12 @@ def _gated(s: PairState, parent: str, parents: list[PairState]) -> PairState:
     if parents and all(p.state == "supported" for p in parents):
         return s
     failed = not parents or any(p.state in FINAL and p.state != "supported" for p in parents)
-    what = ("not among the claims judged" if not parents else
-            ", ".join(f"{p.task} {p.state}" for p in parents))
+    what = "not among the claims judged" if not parents else ", ".join(f"{p.task} {p.state}" for p in parents)
     alone = f"alone: {s.state} ({s.reason})"
     if failed:
-        return dataclasses.replace(s, state="futile", reason=f"gated on {parent!r}, which cannot be supported "
-                                                             f"({what}); {alone}")
+        return dataclasses.replace(
+            s, state="futile", reason=f"gated on {parent!r}, which cannot be supported ({what}); {alone}"
+        )
     if s.state in FINAL:
         return dataclasses.replace(s, state="open", reason=f"gated on {parent!r}, still undecided ({what}); {alone}")
     return dataclasses.replace(s, reason=f"{s.reason}; gated on {parent!r} ({what})")

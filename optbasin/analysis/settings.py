@@ -55,7 +55,7 @@ class AnalysisSettings(Strict):
         return sorted(set(v))
 
     @model_validator(mode="after")
-    def _range(self) -> "AnalysisSettings":
+    def _range(self) -> AnalysisSettings:
         if self.lr_range is not None and not (0 < self.lr_range[0] < self.lr_range[1]):
             raise ValueError(f"lr_range must be [a, b] with 0 < a < b, got {list(self.lr_range)}")
         return self

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-EXACT_SEEDS = 12          # up to 2^12 = 4096 patterns, enumerated
+EXACT_SEEDS = 12  # up to 2^12 = 4096 patterns, enumerated
 MONTE_CARLO_DRAWS = 9999  # patterns drawn beyond that (the observed one is added: p >= 1 / 10000)
 
 
@@ -69,7 +69,7 @@ def swap_pvalues(xa: np.ndarray, xb: np.ndarray, statistic, seed: int = 0) -> tu
     xa, xb: (P, m) results per grid point and seed, on the same grid; statistic maps (K, P, m)
     arrays of A and B to (K,)."""
     m = xa.shape[1]
-    swap = sign_patterns(m, seed)[:, None, :] < 0                  # (K, 1, m); row 0: the observed
+    swap = sign_patterns(m, seed)[:, None, :] < 0  # (K, 1, m); row 0: the observed
     return _pvalues(statistic(np.where(swap, xb, xa), np.where(swap, xa, xb)))
 
 
@@ -117,10 +117,9 @@ def studentized_interval(d: np.ndarray, confidence: float, resamples: int, seed:
     draws = d[rng.integers(0, m, size=(resamples, m))]
     diff = draws.mean(axis=1) - theta
     se_star = draws.std(axis=1, ddof=1) / math.sqrt(m)
-    spread = 1e-9 * float(np.abs(d).max())   # below this a resample has no spread (rounding only)
+    spread = 1e-9 * float(np.abs(d).max())  # below this a resample has no spread (rounding only)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(se_star > spread, diff / se_star,
-                     np.where(np.abs(diff) > spread, np.sign(diff) * np.inf, 0.0))
+        t = np.where(se_star > spread, diff / se_star, np.where(np.abs(diff) > spread, np.sign(diff) * np.inf, 0.0))
     t = np.sort(t)
     lo_q = min(float(t[int(math.floor((1 - confidence) / 2 * (resamples - 1)))]), 0.0)
     hi_q = max(float(t[int(math.ceil((1 + confidence) / 2 * (resamples - 1)))]), 0.0)

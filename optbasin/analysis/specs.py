@@ -9,8 +9,8 @@ options), the text summary (text.py) and the report read the entries.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -23,16 +23,16 @@ class MetricSpec:
     """One metric with its options; ``column`` is its name in the leaderboard."""
 
     name: str
-    eps: float | None = None        # basin_width, relative tolerance
-    delta: float | None = None      # basin_width, absolute tolerance
-    scope: str = "own"              # basin_width: tolerance around the optimizer's own l* ("own"),
-                                    # around the best l* of every optimizer on the task ("task"), or
-                                    # floor-aware, l* + eps (l_ref - l*) ("floor")
-    k: int | None = None            # expected_best_k
-    weighting: str | None = None    # tunability: early | uniform | late
-    alpha: float | None = None      # alpha_tunability
-    window: tuple | None = None     # lr_sensitivity: a fixed lr range (a, b), or per optimizer
-                                    # ((label, a, b), ...); None: centred on the best lr
+    eps: float | None = None  # basin_width, relative tolerance
+    delta: float | None = None  # basin_width, absolute tolerance
+    scope: str = "own"  # basin_width: tolerance around the optimizer's own l* ("own"),
+    # around the best l* of every optimizer on the task ("task"), or
+    # floor-aware, l* + eps (l_ref - l*) ("floor")
+    k: int | None = None  # expected_best_k
+    weighting: str | None = None  # tunability: early | uniform | late
+    alpha: float | None = None  # alpha_tunability
+    window: tuple | None = None  # lr_sensitivity: a fixed lr range (a, b), or per optimizer
+    # ((label, a, b), ...); None: centred on the best lr
 
     @property
     def column(self) -> str:
@@ -55,7 +55,7 @@ class MetricSpec:
         return self.name
 
     @property
-    def entry(self) -> "MetricDef":
+    def entry(self) -> MetricDef:
         return REGISTRY[self.name]
 
     @property
@@ -79,15 +79,15 @@ class MetricDef:
     lower_is_better: bool
     display: str
     unit: str
-    options: tuple[str, ...]            # claim fields this metric accepts
+    options: tuple[str, ...]  # claim fields this metric accepts
     compute: Callable[[Context, MetricSpec], Computed]
-    needs_lr: bool = False              # undefined when lr is not swept
-    fails_with_optimum: bool = False    # undefined when the best point diverged or l* >= l0
-    cut_kind: str | None = None         # what a grid cut means: "lower_bound" (the value can only
-                                        # grow) or "partial" (it covers less than asked, either way)
-    budgeted: bool = False              # a budget of k trials: undefined when k > N trials run
-    margin: float = 0.0                 # default smallest effect of interest of a claim, in `unit`
-                                        # (docs/statistics.md, "Margins", says why each)
+    needs_lr: bool = False  # undefined when lr is not swept
+    fails_with_optimum: bool = False  # undefined when the best point diverged or l* >= l0
+    cut_kind: str | None = None  # what a grid cut means: "lower_bound" (the value can only
+    # grow) or "partial" (it covers less than asked, either way)
+    budgeted: bool = False  # a budget of k trials: undefined when k > N trials run
+    margin: float = 0.0  # default smallest effect of interest of a claim, in `unit`
+    # (docs/statistics.md, "Margins", says why each)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,9 +116,16 @@ def _basin_width(ctx: Context, spec: MetricSpec) -> Computed:
     ref = ctx.task_best if spec.scope == "task" else ctx.lstar
     t = threshold(ref, spec, ctx.g.l_min, ctx.g.l_ref)
     b = M.basin(ctx.x, ctx.curve, t)
-    detail = {"low": float(10 ** b.low[0]), "high": float(10 ** b.high[0]), "cut_low": bool(b.cut_low[0]),
-              "cut_high": bool(b.cut_high[0]), "disjoint": bool(b.disjoint[0]), "threshold": float(t[0]),
-              "width_min": float(b.width_min[0]), "width_max": float(b.width_max[0])}
+    detail = {
+        "low": float(10 ** b.low[0]),
+        "high": float(10 ** b.high[0]),
+        "cut_low": bool(b.cut_low[0]),
+        "cut_high": bool(b.cut_high[0]),
+        "disjoint": bool(b.disjoint[0]),
+        "threshold": float(t[0]),
+        "width_min": float(b.width_min[0]),
+        "width_max": float(b.width_max[0]),
+    }
     width = b.width
     if spec.scope == "floor":  # no basin when the best does not beat the reference predictor
         width = np.where(ctx.lstar < ctx.g.l_ref, width, np.nan)
@@ -171,7 +178,7 @@ def _divergence_rate(ctx: Context, spec: MetricSpec) -> Computed:
 def _divergence_rate_points(ctx: Context, spec: MetricSpec) -> Computed:
     g = ctx.g
     drawn = (ctx.counts > 0).astype(int)
-    some_drawn = drawn @ np.isfinite(g.loss).T.astype(int) > 0          # (u, P)
+    some_drawn = drawn @ np.isfinite(g.loss).T.astype(int) > 0  # (u, P)
     div_drawn = drawn @ g.diverged.T.astype(int) > 0
     div_all = g.diverged.any(axis=1)[None, :]
     return Computed(np.where(some_drawn, div_drawn, div_all).mean(axis=1))
@@ -183,23 +190,79 @@ def _time_per_step(ctx: Context, spec: MetricSpec) -> Computed:
     return Computed(weighted_median(ctx.g.trial_time[None, :], ctx.w)[:, 0])
 
 
-REGISTRY: dict[str, MetricDef] = {d.name: d for d in [
-    MetricDef("best_loss", True, "best loss", "loss", ("tuning_seeds",), _best_loss, margin=0.01),
-    MetricDef("basin_width", False, "basin width", "decades of lr", ("tolerance", "delta", "scope"), _basin_width,
-              needs_lr=True, fails_with_optimum=True, cut_kind="lower_bound", margin=0.25),
-    MetricDef("lr_sensitivity", True, "LR sensitivity (Wortsman)", "loss", ("window",), _lr_sensitivity,
-              needs_lr=True, fails_with_optimum=True, cut_kind="partial", margin=0.01),
-    MetricDef("expected_best_k", True, "expected best after k trials (Dodge)", "loss", ("k",), _expected_best_k,
-              budgeted=True, margin=0.01),
-    MetricDef("tunability", True, "tunability CP (Sivaprasad)", "loss", ("weighting",), _tunability,
-              fails_with_optimum=True, budgeted=True, margin=0.01),
-    MetricDef("alpha_tunability", True, "alpha-tunability", "fraction of the budget", ("alpha",),
-              _alpha_tunability, fails_with_optimum=True, budgeted=True, margin=0.1),
-    MetricDef("divergence_rate", True, "divergence rate (trials)", "fraction", (), _divergence_rate, margin=0.05),
-    MetricDef("divergence_rate_points", True, "divergence rate (grid points)", "fraction", (),
-              _divergence_rate_points, margin=0.05),
-    MetricDef("time_per_step", True, "time per step", "s", (), _time_per_step),
-]}
+REGISTRY: dict[str, MetricDef] = {
+    d.name: d
+    for d in [
+        MetricDef("best_loss", True, "best loss", "loss", ("tuning_seeds",), _best_loss, margin=0.01),
+        MetricDef(
+            "basin_width",
+            False,
+            "basin width",
+            "decades of lr",
+            ("tolerance", "delta", "scope"),
+            _basin_width,
+            needs_lr=True,
+            fails_with_optimum=True,
+            cut_kind="lower_bound",
+            margin=0.25,
+        ),
+        MetricDef(
+            "lr_sensitivity",
+            True,
+            "LR sensitivity (Wortsman)",
+            "loss",
+            ("window",),
+            _lr_sensitivity,
+            needs_lr=True,
+            fails_with_optimum=True,
+            cut_kind="partial",
+            margin=0.01,
+        ),
+        MetricDef(
+            "expected_best_k",
+            True,
+            "expected best after k trials (Dodge)",
+            "loss",
+            ("k",),
+            _expected_best_k,
+            budgeted=True,
+            margin=0.01,
+        ),
+        MetricDef(
+            "tunability",
+            True,
+            "tunability CP (Sivaprasad)",
+            "loss",
+            ("weighting",),
+            _tunability,
+            fails_with_optimum=True,
+            budgeted=True,
+            margin=0.01,
+        ),
+        MetricDef(
+            "alpha_tunability",
+            True,
+            "alpha-tunability",
+            "fraction of the budget",
+            ("alpha",),
+            _alpha_tunability,
+            fails_with_optimum=True,
+            budgeted=True,
+            margin=0.1,
+        ),
+        MetricDef("divergence_rate", True, "divergence rate (trials)", "fraction", (), _divergence_rate, margin=0.05),
+        MetricDef(
+            "divergence_rate_points",
+            True,
+            "divergence rate (grid points)",
+            "fraction",
+            (),
+            _divergence_rate_points,
+            margin=0.05,
+        ),
+        MetricDef("time_per_step", True, "time per step", "s", (), _time_per_step),
+    ]
+}
 RATIO_MARGIN = 1.05  # default margin of an effect: ratio claim (5%)
 
 

@@ -25,14 +25,27 @@ PROFILES = {
     "namo_d": ("namo_d", -2.0, 0.7, 0.0, "clamp_c"),
 }
 EXTRA = {"clamp_c": [0.12, 0.40, 0.75, 0.90], "f_star": [0.0, 1.6, 2.4, 2.8, 3.2]}
-DIAG = {"namo_d": ["clamped_frac", "scale_spread"], "namo": ["alpha"], "muonmax": ["nuclear_norm"],
-        "muonadam_momo": ["tau_over_lr", "truncated"], "muonmax_momo": ["tau_over_lr", "truncated", "nuclear_norm"]}
+DIAG = {
+    "namo_d": ["clamped_frac", "scale_spread"],
+    "namo": ["alpha"],
+    "muonmax": ["nuclear_norm"],
+    "muonadam_momo": ["tau_over_lr", "truncated"],
+    "muonmax_momo": ["tau_over_lr", "truncated", "nuclear_norm"],
+}
 
 
-def synthetic_results(n_tasks: int = 1, optimizers: list[str] | None = None, lr_points: int = 10,
-                      lr_range: tuple[float, float] = (1e-4, 1e-1), seeds: int = 3, log_rows: int = 20,
-                      log_every: int = 10, missing: float = 0.0, failed: float = 0.0,
-                      rng_seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def synthetic_results(
+    n_tasks: int = 1,
+    optimizers: list[str] | None = None,
+    lr_points: int = 10,
+    lr_range: tuple[float, float] = (1e-4, 1e-1),
+    seeds: int = 3,
+    log_rows: int = 20,
+    log_every: int = 10,
+    missing: float = 0.0,
+    failed: float = 0.0,
+    rng_seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(trials, steps). missing / failed: fraction of trials dropped / recorded as failed."""
     rng = np.random.default_rng(rng_seed)
     optimizers = optimizers or list(PROFILES)
@@ -54,13 +67,26 @@ def synthetic_results(n_tasks: int = 1, optimizers: list[str] | None = None, lr_
                 x = x * (1.0 - 0.1 * ev / 3.2)
             final = base + floor + 0.4 * x**2 + penalty + rng.normal(0, 0.01, x.size)
             diverged = x + rng.normal(0, 0.3, x.size) > 2.2
-            frames.append(pd.DataFrame({
-                "task": task, "task_name": "gpt", "optimizer": opt, "optimizer_name": name, "seed": seed,
-                "hp.lr": lr, "hp.weight_decay": 0.1, "hp.clamp_c": ev if extra == "clamp_c" else np.nan,
-                "hp.f_star": ev if extra == "f_star" else np.nan,
-                "swept": json.dumps(["lr", extra] if extra else ["lr"]),
-                "init_loss": l0 + rng.normal(0, 0.01, x.size), "final": final, "is_div": diverged, "x": x,
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "task": task,
+                        "task_name": "gpt",
+                        "optimizer": opt,
+                        "optimizer_name": name,
+                        "seed": seed,
+                        "hp.lr": lr,
+                        "hp.weight_decay": 0.1,
+                        "hp.clamp_c": ev if extra == "clamp_c" else np.nan,
+                        "hp.f_star": ev if extra == "f_star" else np.nan,
+                        "swept": json.dumps(["lr", extra] if extra else ["lr"]),
+                        "init_loss": l0 + rng.normal(0, 0.01, x.size),
+                        "final": final,
+                        "is_div": diverged,
+                        "x": x,
+                    }
+                )
+            )
     df = pd.concat(frames, ignore_index=True)
     n = len(df)
     df["trial_id"] = [f"t{i:07d}" for i in range(n)]
@@ -70,15 +96,30 @@ def synthetic_results(n_tasks: int = 1, optimizers: list[str] | None = None, lr_
     done = np.where(status == "completed", total, np.maximum(log_every, (rng.random(n) * total).astype(int)))
     final = df["final"].to_numpy()
     ok = status == "completed"
-    trials = pd.DataFrame({
-        "trial_id": df["trial_id"], "sweep": "synthetic", "task": df["task"], "task_name": df["task_name"],
-        "optimizer": df["optimizer"], "optimizer_name": df["optimizer_name"], "seed": df["seed"],
-        **{c: df[c] for c in df.columns if c.startswith("hp.")}, "swept": df["swept"], "status": status,
-        "init_loss": df["init_loss"], "final_train_loss": np.where(ok, final - 0.02, np.nan),
-        "final_val_loss": np.where(ok, final, np.nan), "best_val_loss": np.where(ok, final - 0.005, np.nan),
-        "steps": total, "steps_done": done, "wall_time": done * 0.05 * (1 + 0.1 * rng.random(n)),
-        "error": np.where(is_failed, "RuntimeError: synthetic failure", ""), "attempt": "a0", "written_at": 0.0,
-    })
+    trials = pd.DataFrame(
+        {
+            "trial_id": df["trial_id"],
+            "sweep": "synthetic",
+            "task": df["task"],
+            "task_name": df["task_name"],
+            "optimizer": df["optimizer"],
+            "optimizer_name": df["optimizer_name"],
+            "seed": df["seed"],
+            **{c: df[c] for c in df.columns if c.startswith("hp.")},
+            "swept": df["swept"],
+            "status": status,
+            "init_loss": df["init_loss"],
+            "final_train_loss": np.where(ok, final - 0.02, np.nan),
+            "final_val_loss": np.where(ok, final, np.nan),
+            "best_val_loss": np.where(ok, final - 0.005, np.nan),
+            "steps": total,
+            "steps_done": done,
+            "wall_time": done * 0.05 * (1 + 0.1 * rng.random(n)),
+            "error": np.where(is_failed, "RuntimeError: synthetic failure", ""),
+            "attempt": "a0",
+            "written_at": 0.0,
+        }
+    )
     keep = rng.random(n) >= missing
     trials = trials[keep].reset_index(drop=True)
     return trials, _steps(df[keep].reset_index(drop=True), trials, log_rows, log_every, rng)
@@ -97,8 +138,14 @@ def _steps(df: pd.DataFrame, trials: pd.DataFrame, log_rows: int, log_every: int
     train = np.where(div, l0 * (1 + 2 * frac**2), train)
     val = np.where(step % (5 * log_every) == 0, train + 0.02, np.nan)
     lr = trials["hp.lr"].to_numpy()[trial]
-    out = {"trial_id": trials["trial_id"].to_numpy()[trial], "attempt": "a0", "step": step,
-           "train_loss": train, "val_loss": val, "lr": lr}
+    out = {
+        "trial_id": trials["trial_id"].to_numpy()[trial],
+        "attempt": "a0",
+        "step": step,
+        "train_loss": train,
+        "val_loss": val,
+        "lr": lr,
+    }
     opt = trials["optimizer"].to_numpy()[trial]
     x = df["x"].to_numpy()[trial]
     c = trials["hp.clamp_c"].to_numpy()[trial]

@@ -45,18 +45,29 @@ def render_text(a) -> str:
         widths = []
         for col in (basin, task_basin):
             width = _ci(r, col, ".2f")
-            widths.append((">=" if r.get(col + "_cut") else "") + width + ("+" if r.get(col + "_disjoint") is True else ""))
-        table.append({
-            "task": r["task"], "optimizer": r["optimizer"], "seeds": r["seeds"],
-            "best loss": _ci(r, "best_loss"), "cross-fit": _num(r["best_loss_xfit"]),
-            "best lr": _num(r["best_lr"], ".3g") + ("*" if lr_at_edge(r["best_at_edge"]) else ""),
-            f"basin {s.eps[0]:g} (dec)": widths[0], "task-wide": widths[1],
-            "lr sens": _ci(r, "lr_sensitivity", ".3g"),
-            f"E[best|k={k}]": _ci(r, f"expected_best_k{k}"),
-            "CP uniform": _num(r["tunability_uniform"]),
-            "div": _num(r["divergence_rate"], ".0%"),  # '-': no trial completed or diverged (a note says so)
-            "failed": r["failed"],
-        })
+            widths.append(
+                (">=" if r.get(col + "_cut") else "") + width + ("+" if r.get(col + "_disjoint") is True else "")
+            )
+        table.append(
+            {
+                "task": r["task"],
+                "optimizer": r["optimizer"],
+                "seeds": r["seeds"],
+                "best loss": _ci(r, "best_loss"),
+                "cross-fit": _num(r["best_loss_xfit"]),
+                "best lr": _num(r["best_lr"], ".3g") + ("*" if lr_at_edge(r["best_at_edge"]) else ""),
+                f"basin {s.eps[0]:g} (dec)": widths[0],
+                "task-wide": widths[1],
+                "lr sens": _ci(r, "lr_sensitivity", ".3g"),
+                f"E[best|k={k}]": _ci(r, f"expected_best_k{k}"),
+                "CP uniform": _num(r["tunability_uniform"]),
+                "div": _num(r["divergence_rate"], ".0%"),  # '-': no trial completed or diverged (a note says so)
+                "failed": r["failed"],
+            }
+        )
+    window = (
+        f"range {list(s.lr_range)}" if s.lr_range else f"{s.lr_decades:g} decades centred on the best lr over all seeds"
+    )
     lines = [
         f"Robustness leaderboard: loss = final validation loss, median over seeds (diverged and failed "
         f"trials count as their initial loss). [{pct}% bootstrap interval over seeds, {s.resamples} resamples, "
@@ -67,7 +78,7 @@ def render_text(a) -> str:
         f"optimizer's own best loss; task-wide: of the best loss of every optimizer on the task; interpolated "
         f"linearly in log10 lr. '-': undefined (see the notes). cross-fit: best loss with the point chosen on "
         f"the other seeds (no winner's curse). E[best|k] and CP: N counts trials (grid points x seeds). lr sens: "
-        f"Wortsman, {'range ' + str(list(s.lr_range)) if s.lr_range else f'{s.lr_decades:g} decades centred on the best lr over all seeds'}.",
+        f"Wortsman, {window}.",
     ]
     if not a.verdicts.empty:
         lines += [""] + verdict_lines(a)
@@ -81,19 +92,28 @@ def verdict_lines(a) -> list[str]:
     s = a.settings
     pct = round(100 * s.confidence)
     fam = a.verdicts.groupby("family")["tests"].max().to_dict()
-    lines = [f"Claims (paired sign-flip tests over seeds with the margin applied to the data; one two-sided "
-             f"test per claim and task, Holm over the primary family ({int(fam.get('primary', 0))} tests) and "
-             f"apart over the exploratory one ({int(fam.get('exploratory', 0))}), level {s.level:g}; effect = "
-             f"mean over seeds of A - B, {pct}% studentized bootstrap interval)"]
-    v = pd.DataFrame({
-        "claim": a.verdicts["claim"], "verdict": a.verdicts["verdict"].str.upper(),
-        "metric": [_display(m) for m in a.verdicts["metric"]],
-        "A vs B": a.verdicts["a"] + " vs " + a.verdicts["b"], "family": a.verdicts["family"],
-        "margin": [_num(m, ".3g") for m in a.verdicts["margin"]], "seeds": a.verdicts["seeds"],
-        "p": [_num(p, ".3g") for p in a.verdicts["p_value"]],
-        "effect [CI]": [f"{_num(e)} [{_num(lo)}, {_num(hi)}]" for e, lo, hi in
-                        zip(a.verdicts["effect"], a.verdicts["ci_low"], a.verdicts["ci_high"])],
-    })
+    lines = [
+        f"Claims (paired sign-flip tests over seeds with the margin applied to the data; one two-sided "
+        f"test per claim and task, Holm over the primary family ({int(fam.get('primary', 0))} tests) and "
+        f"apart over the exploratory one ({int(fam.get('exploratory', 0))}), level {s.level:g}; effect = "
+        f"mean over seeds of A - B, {pct}% studentized bootstrap interval)"
+    ]
+    v = pd.DataFrame(
+        {
+            "claim": a.verdicts["claim"],
+            "verdict": a.verdicts["verdict"].str.upper(),
+            "metric": [_display(m) for m in a.verdicts["metric"]],
+            "A vs B": a.verdicts["a"] + " vs " + a.verdicts["b"],
+            "family": a.verdicts["family"],
+            "margin": [_num(m, ".3g") for m in a.verdicts["margin"]],
+            "seeds": a.verdicts["seeds"],
+            "p": [_num(p, ".3g") for p in a.verdicts["p_value"]],
+            "effect [CI]": [
+                f"{_num(e)} [{_num(lo)}, {_num(hi)}]"
+                for e, lo, hi in zip(a.verdicts["effect"], a.verdicts["ci_low"], a.verdicts["ci_high"])
+            ],
+        }
+    )
     lines.append(v.to_string(index=False))
     for _, r in a.verdicts.iterrows():
         lines.append(f"  {r['claim']}: {r['reason']}")

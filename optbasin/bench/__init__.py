@@ -27,8 +27,15 @@ def main(args: argparse.Namespace) -> int:
     from optbasin.bench import overhead, population, report
 
     only = getattr(args, "only", None)
-    results: dict = {"optimizer_steps": [], "sweep": None, "memory": None, "report": None, "population": None,
-                     "overhead": None, "adaptive": None}
+    results: dict = {
+        "optimizer_steps": [],
+        "sweep": None,
+        "memory": None,
+        "report": None,
+        "population": None,
+        "overhead": None,
+        "adaptive": None,
+    }
     if only in (None, "report"):
         results["report"] = report.bench_report(getattr(args, "report_runs", None) or None)
         print(report.table(results["report"]), end="\n\n", flush=True)
@@ -64,7 +71,9 @@ def others(results: dict, args: argparse.Namespace, repeats: int) -> None:
     print(memory.table(results["memory"]), end="\n\n", flush=True)
     results["sweep"] = sweep.bench_sweep(args.sweep)
     s = results["sweep"]
-    print(f"sweep efficiency ({s['sweep']}, {s['trials']} trials, {s['cores']} cores): Ray wall {s['ray_wall_s']} s "
-          f"vs ideal {s['ideal_wall_s']} s (sum of trial compute {s['sum_trial_compute_s']} s / cores) -> "
-          f"{s['efficiency']}x ({s['efficiency_excluding_ray_start']}x without Ray start/stop); "
-          f"CPU utilisation {s['cpu_utilisation']}")
+    print(
+        f"sweep efficiency ({s['sweep']}, {s['trials']} trials, {s['cores']} cores): Ray wall {s['ray_wall_s']} s "
+        f"vs ideal {s['ideal_wall_s']} s (sum of trial compute {s['sum_trial_compute_s']} s / cores) -> "
+        f"{s['efficiency']}x ({s['efficiency_excluding_ray_start']}x without Ray start/stop); "
+        f"CPU utilisation {s['cpu_utilisation']}"
+    )

@@ -52,9 +52,14 @@ def coarse_doc(doc: dict, fixed_trials: int) -> dict:
             spacing = min(spacing, lr_spacing(grid["lr"]))
             grid["lr"] = thinned(grid["lr"])
         opts.append({**o, "grid": grid})
-    limits = {"resolution": round(spacing, 6) if math.isfinite(spacing) else 0.5, "seeds_per_round": 2,
-              "max_seeds": len(seeds), "max_trials": fixed_trials, "max_rounds": 12}
-    return {**doc, "seeds": seeds[:max(2, math.ceil(len(seeds) / 3))], "optimizers": opts, "adaptive": limits}
+    limits = {
+        "resolution": round(spacing, 6) if math.isfinite(spacing) else 0.5,
+        "seeds_per_round": 2,
+        "max_seeds": len(seeds),
+        "max_trials": fixed_trials,
+        "max_rounds": 12,
+    }
+    return {**doc, "seeds": seeds[: max(2, math.ceil(len(seeds) / 3))], "optimizers": opts, "adaptive": limits}
 
 
 def verdicts(run_dir: Path) -> dict[tuple[str, str], str]:
@@ -86,12 +91,16 @@ def simulated() -> dict[str, Any]:
     from optbasin.analysis.power import simulate
 
     r = simulate()
-    return {"fixed_seeds": r["design"]["fixed_seeds"], "sequential_limit": r["design"]["sequential_limit"],
-            "seeds_ratio": {f"{e['effect']:g} sd": round(e["seeds_ratio"], 2) for e in r["effects"]}}
+    return {
+        "fixed_seeds": r["design"]["fixed_seeds"],
+        "sequential_limit": r["design"]["sequential_limit"],
+        "seeds_ratio": {f"{e['effect']:g} sd": round(e["seeds_ratio"], 2) for e in r["effects"]},
+    }
 
 
-def bench_adaptive(sweep_file: str | Path, out_dir: str | Path | None = None,
-                   steps: int | None = None) -> dict[str, Any]:
+def bench_adaptive(
+    sweep_file: str | Path, out_dir: str | Path | None = None, steps: int | None = None
+) -> dict[str, Any]:
     """``steps``: every task's step budget (a smaller design of the same grids and claims)."""
     from optbasin.adaptive.driver import run_adaptive
     from optbasin.sweeps.sweep import execute, plan_doc
@@ -101,8 +110,9 @@ def bench_adaptive(sweep_file: str | Path, out_dir: str | Path | None = None,
     doc = read_yaml(sweep_file)
     doc.pop("output", None)
     if steps:
-        doc["tasks"] = [{"name": t, "steps": steps} if isinstance(t, str) else {**t, "steps": steps}
-                        for t in doc["tasks"]]
+        doc["tasks"] = [
+            {"name": t, "steps": steps} if isinstance(t, str) else {**t, "steps": steps} for t in doc["tasks"]
+        ]
     fixed = plan_doc({**doc, "output": str(root / "fixed")}, base_dir=sweep_file.parent)
     t0 = time.perf_counter()
     execute(fixed, progress=False)
@@ -116,27 +126,37 @@ def bench_adaptive(sweep_file: str | Path, out_dir: str | Path | None = None,
     n_adaptive = len(ap.store.trials())
     rows = [{"claim": c, "task": t, "fixed": vf[(c, t)], "adaptive": va.get((c, t), "(absent)")} for c, t in vf]
     return {
-        "sweep": str(sweep_file), "steps": steps, "run_dirs": str(root), "fixed_trials": len(fixed.trials),
-        "adaptive_trials": n_adaptive, "ratio": round(len(fixed.trials) / max(1, n_adaptive), 2),
-        "rounds": len(result.rounds) - 1, "stopped": result.stopped, "adaptive_limits": adoc["adaptive"],
-        "same_verdicts": sum(r["fixed"] == r["adaptive"] for r in rows), "verdicts": rows,
+        "sweep": str(sweep_file),
+        "steps": steps,
+        "run_dirs": str(root),
+        "fixed_trials": len(fixed.trials),
+        "adaptive_trials": n_adaptive,
+        "ratio": round(len(fixed.trials) / max(1, n_adaptive), 2),
+        "rounds": len(result.rounds) - 1,
+        "stopped": result.stopped,
+        "adaptive_limits": adoc["adaptive"],
+        "same_verdicts": sum(r["fixed"] == r["adaptive"] for r in rows),
+        "verdicts": rows,
         "fixed_edges": edges_off_bounds(root / "fixed", fixed.catalog),
         "adaptive_edges": edges_off_bounds(root / "adaptive", ap.catalog),
-        "fixed_wall_s": round(fixed_s, 1), "adaptive_wall_s": round(adaptive_s, 1),
+        "fixed_wall_s": round(fixed_s, 1),
+        "adaptive_wall_s": round(adaptive_s, 1),
         "simulated": simulated(),
     }
 
 
 def table(r: dict[str, Any]) -> str:
     steps = f", {r['steps']} steps per trial" if r.get("steps") else ""
-    lines = [f"adaptive sweep vs fixed design ({r['sweep']}{steps}; runs in {r['run_dirs']}):",
-             f"  fixed: {r['fixed_trials']} trials ({r['fixed_wall_s']} s); adaptive: {r['adaptive_trials']} trials in "
-             f"{r['rounds']} rounds after the coarse start ({r['adaptive_wall_s']} s), stopped: {r['stopped']}",
-             f"  trials ratio fixed / adaptive: {r['ratio']}x; same verdict on {r['same_verdicts']} of "
-             f"{len(r['verdicts'])} (claim, task) pairs",
-             f"  optima on a grid edge (not a declared bound): fixed {', '.join(r['fixed_edges']) or 'none'}; "
-             f"adaptive {', '.join(r['adaptive_edges']) or 'none'}",
-             f"  {'claim':<40} {'task':<12} {'fixed':<20} adaptive"]
+    lines = [
+        f"adaptive sweep vs fixed design ({r['sweep']}{steps}; runs in {r['run_dirs']}):",
+        f"  fixed: {r['fixed_trials']} trials ({r['fixed_wall_s']} s); adaptive: {r['adaptive_trials']} trials in "
+        f"{r['rounds']} rounds after the coarse start ({r['adaptive_wall_s']} s), stopped: {r['stopped']}",
+        f"  trials ratio fixed / adaptive: {r['ratio']}x; same verdict on {r['same_verdicts']} of "
+        f"{len(r['verdicts'])} (claim, task) pairs",
+        f"  optima on a grid edge (not a declared bound): fixed {', '.join(r['fixed_edges']) or 'none'}; "
+        f"adaptive {', '.join(r['adaptive_edges']) or 'none'}",
+        f"  {'claim':<40} {'task':<12} {'fixed':<20} adaptive",
+    ]
     lines += [f"  {v['claim']:<40} {v['task']:<12} {v['fixed']:<20} {v['adaptive']}" for v in r["verdicts"]]
     lines.append(f"  simulated (sequential test): {r['simulated']}")
     return "\n".join(lines)

@@ -52,14 +52,17 @@ print(json.dumps(out))
 def bench_memory(optimizers: list[str], steps: int = 10) -> list[dict]:
     rows = []
     for name in optimizers:
-        out = subprocess.run([sys.executable, "-c", CHILD, name, str(steps)], capture_output=True, text=True,
-                             check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, name, str(steps)], capture_output=True, text=True, check=True
+        )
         rows.append({"optimizer": name, **json.loads(out.stdout.strip().splitlines()[-1])})
     return rows
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["peak memory of one gpt-tiny trial, fresh process",
-             f"{'optimizer':<15}{'peak RSS MB':>12}{'trial adds MB':>15}"]
+    lines = [
+        "peak memory of one gpt-tiny trial, fresh process",
+        f"{'optimizer':<15}{'peak RSS MB':>12}{'trial adds MB':>15}",
+    ]
     lines += [f"{r['optimizer']:<15}{r['peak_rss_mb']:>12.0f}{r['trial_rss_mb']:>15.0f}" for r in rows]
     return "\n".join(lines)

@@ -10,15 +10,27 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from optbasin.catalog import Catalog, optimizer_class, task_factory
 from optbasin.optimizers import build_from_class, needs_loss
 
-OPTIMIZERS = ["adamw", "muon", "namo", "namo_d", "muonadam", "scion", "muonmax", "polargrad", "momo", "momo_adam",
-              "muonadam_momo", "muonmax_momo"]
+OPTIMIZERS = [
+    "adamw",
+    "muon",
+    "namo",
+    "namo_d",
+    "muonadam",
+    "scion",
+    "muonmax",
+    "polargrad",
+    "momo",
+    "momo_adam",
+    "muonadam_momo",
+    "muonmax_momo",
+]
 RATIOS = [("namo", "muon"), ("namo_d", "muon"), ("muonmax", "muon")]
 MODELS = {"gpt-tiny": {}, "gpt-w512": {"n_embd": 512, "n_head": 8}}  # gpt-tiny's params, overridden
 
@@ -67,24 +79,46 @@ def time_steps(name: str, params: dict, steps: int, repeats: int, device: torch.
     return median_time(lambda: step(fixed), steps, repeats, device), median_time(iteration, steps, repeats, device)
 
 
-def bench(model: str = "gpt-tiny", steps: int = 5, repeats: int = 5, device: str | None = None,
-          optimizers: list[str] = OPTIMIZERS) -> list[dict]:
+def bench(
+    model: str = "gpt-tiny",
+    steps: int = 5,
+    repeats: int = 5,
+    device: str | None = None,
+    optimizers: list[str] = OPTIMIZERS,
+) -> list[dict]:
     """One row per optimizer: {optimizer, model, device, step_ms, iter_ms, vs_adamw, iter_vs_adamw}."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     names = ["adamw"] + [n for n in optimizers if n != "adamw"]
     times = {n: time_steps(n, MODELS[model], steps, repeats, dev) for n in names}
     a_step, a_iter = times["adamw"]
-    return [{"optimizer": n, "model": model, "device": dev.type, "step_ms": 1e3 * s, "iter_ms": 1e3 * it,
-             "vs_adamw": s / a_step, "iter_vs_adamw": it / a_iter} for n, (s, it) in times.items()]
+    return [
+        {
+            "optimizer": n,
+            "model": model,
+            "device": dev.type,
+            "step_ms": 1e3 * s,
+            "iter_ms": 1e3 * it,
+            "vs_adamw": s / a_step,
+            "iter_vs_adamw": it / a_iter,
+        }
+        for n, (s, it) in times.items()
+    ]
 
 
 def table(rows: list[dict]) -> str:
     by = {r["optimizer"]: r for r in rows}
     r0 = rows[0]
-    lines = [f"{r0['model']} on {r0['device']}: optimizer step, and full iteration (forward + backward + step)",
-             f"{'optimizer':<15}{'step ms':>10}{'x AdamW':>9}{'iter ms':>10}{'x AdamW':>9}"]
-    lines += [f"{r['optimizer']:<15}{r['step_ms']:>10.2f}{r['vs_adamw']:>9.2f}{r['iter_ms']:>10.2f}"
-              f"{r['iter_vs_adamw']:>9.2f}" for r in rows]
-    lines += [f"{a}/{b}: step {by[a]['step_ms'] / by[b]['step_ms']:.3f}, "
-              f"iteration {by[a]['iter_ms'] / by[b]['iter_ms']:.3f}" for a, b in RATIOS if a in by and b in by]
+    lines = [
+        f"{r0['model']} on {r0['device']}: optimizer step, and full iteration (forward + backward + step)",
+        f"{'optimizer':<15}{'step ms':>10}{'x AdamW':>9}{'iter ms':>10}{'x AdamW':>9}",
+    ]
+    lines += [
+        f"{r['optimizer']:<15}{r['step_ms']:>10.2f}{r['vs_adamw']:>9.2f}{r['iter_ms']:>10.2f}{r['iter_vs_adamw']:>9.2f}"
+        for r in rows
+    ]
+    lines += [
+        f"{a}/{b}: step {by[a]['step_ms'] / by[b]['step_ms']:.3f}, iteration {by[a]['iter_ms'] / by[b]['iter_ms']:.3f}"
+        for a, b in RATIOS
+        if a in by and b in by
+    ]
     return "\n".join(lines)

@@ -64,8 +64,12 @@ def _timed(cmd: list[str]) -> tuple[float, float]:
 
 
 def _phases(launch: float, end: float, started: list[float], finished: list[float]) -> dict[str, float]:
-    return {"wall_s": end - launch, "startup_s": min(started) - launch,
-            "trials_s": max(finished) - min(started), "tail_s": end - max(finished)}
+    return {
+        "wall_s": end - launch,
+        "startup_s": min(started) - launch,
+        "trials_s": max(finished) - min(started),
+        "tail_s": end - max(finished),
+    }
 
 
 def _ray_arm(sweep_file: Path, tmp: Path) -> tuple[dict[str, float], dict[str, int]]:
@@ -79,8 +83,15 @@ def _ray_arm(sweep_file: Path, tmp: Path) -> tuple[dict[str, float], dict[str, i
 
 def _pool_arm(sweep_file: Path, tmp: Path) -> tuple[dict[str, float], dict[str, int]]:
     out = tmp / f"pool-{time.monotonic_ns()}.json"
-    launch, end = _timed([sys.executable, "-c", "import sys; from optbasin.bench.overhead import pool_main; "
-                          "pool_main(sys.argv[1], sys.argv[2])", str(sweep_file), str(out)])
+    launch, end = _timed(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from optbasin.bench.overhead import pool_main; pool_main(sys.argv[1], sys.argv[2])",
+            str(sweep_file),
+            str(out),
+        ]
+    )
     r = json.loads(out.read_text())
     counts: dict[str, int] = {}
     for x in r:
@@ -115,8 +126,13 @@ def bench_overhead(sweep_file: str | Path = "examples/quickstart.yaml", rounds: 
             copy.unlink(missing_ok=True)
     out: dict[str, Any] = {"sweep": str(sweep_file), "rounds": rounds, "cores": os.cpu_count(), "counts": counts}
     for arm in ARMS:
-        out[arm] = {k: {"median": round(statistics.median(r[k] for r in runs[arm]), 2),
-                        "all": [round(r[k], 2) for r in runs[arm]]} for k in runs[arm][0]}
+        out[arm] = {
+            k: {
+                "median": round(statistics.median(r[k] for r in runs[arm]), 2),
+                "all": [round(r[k], 2) for r in runs[arm]],
+            }
+            for k in runs[arm][0]
+        }
     pool = [r["wall_s"] for r in runs["pool"]]
     for arm in ("ray", "ray_population_1"):
         ratios = [r["wall_s"] / p for r, p in zip(runs[arm], pool)]  # each round against its own pool run
@@ -126,15 +142,19 @@ def bench_overhead(sweep_file: str | Path = "examples/quickstart.yaml", rounds: 
 
 def table(r: dict[str, Any]) -> str:
     names = {"ray": "optbasin run (Ray Tune)", "ray_population_1": "optbasin run, population: 1", "pool": "plain pool"}
-    lines = [f"sweep overhead ({r['sweep']}, {r['cores']} cores, median of {r['rounds']} interleaved rounds; "
-             "all rounds in brackets):",
-             f"  {'':<30} {'wall s':>24} {'start-up s':>11} {'trials s':>9} {'tail s':>7}"]
+    lines = [
+        f"sweep overhead ({r['sweep']}, {r['cores']} cores, median of {r['rounds']} interleaved rounds; "
+        "all rounds in brackets):",
+        f"  {'':<30} {'wall s':>24} {'start-up s':>11} {'trials s':>9} {'tail s':>7}",
+    ]
     for arm in ARMS:
         a = r[arm]
-        lines.append(f"  {names[arm]:<30} {a['wall_s']['median']:>6} {str(a['wall_s']['all']):>17} "
-                     f"{a['startup_s']['median']:>11} {a['trials_s']['median']:>9} {a['tail_s']['median']:>7}")
+        lines.append(
+            f"  {names[arm]:<30} {a['wall_s']['median']:>6} {str(a['wall_s']['all']):>17} "
+            f"{a['startup_s']['median']:>11} {a['trials_s']['median']:>9} {a['tail_s']['median']:>7}"
+        )
     for arm in ("ray", "ray_population_1"):
         x = r[f"{arm}_vs_pool"]
         lines.append(f"  {names[arm]} / plain pool: {x['median']}x (rounds: {x['all']})")
-    lines.append(f"  trial statuses: " + "; ".join(f"{names[a]} {r['counts'][a]}" for a in ARMS))
+    lines.append("  trial statuses: " + "; ".join(f"{names[a]} {r['counts'][a]}" for a in ARMS))
     return "\n".join(lines)

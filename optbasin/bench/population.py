@@ -46,9 +46,14 @@ ACHIEVED_FLOPS = 50e12  # achieved throughput on these small matrices (well belo
 def grid_specs(task: str, steps: int, optimizer: str, lrs: tuple[float, float], k: int) -> list[TrialSpec]:
     from optbasin.catalog import Catalog
 
-    spec = SweepSpec(name="bench-population", tasks=[{"name": task, "steps": steps}],
-                     optimizers=[{"name": optimizer, "grid": {"lr": {"log_range": list(lrs), "points": k}}}],
-                     budget=Budget(eval_every=max(1, steps // 4), log_every=10), schedule=Schedule(), seeds=[0])
+    spec = SweepSpec(
+        name="bench-population",
+        tasks=[{"name": task, "steps": steps}],
+        optimizers=[{"name": optimizer, "grid": {"lr": {"log_range": list(lrs), "points": k}}}],
+        budget=Budget(eval_every=max(1, steps // 4), log_every=10),
+        schedule=Schedule(),
+        seeds=[0],
+    )
     return expand(spec, Catalog.load())
 
 
@@ -67,10 +72,18 @@ def points_per_minute(specs: list[TrialSpec], repeats: int) -> dict[str, Any]:
         sep.append(_timed(lambda: [run_trial(s) for s in specs]))
         pop.append(_timed(lambda: run_population(specs, lambda *a: None)))
     k, s, p = len(specs), statistics.median(sep), statistics.median(pop)
-    return {"task": specs[0].task, "optimizer": specs[0].optimizer, "steps": specs[0].steps, "points": k,
-            "runs": repeats, "separate_s": round(s, 3), "population_s": round(p, 3),
-            "separate_points_per_min": round(60 * k / s, 1), "population_points_per_min": round(60 * k / p, 1),
-            "speedup": round(s / p, 2)}
+    return {
+        "task": specs[0].task,
+        "optimizer": specs[0].optimizer,
+        "steps": specs[0].steps,
+        "points": k,
+        "runs": repeats,
+        "separate_s": round(s, 3),
+        "population_s": round(p, 3),
+        "separate_points_per_min": round(60 * k / s, 1),
+        "population_points_per_min": round(60 * k / p, 1),
+        "speedup": round(s / p, 2),
+    }
 
 
 MEMORY_CHILD = r"""
@@ -97,11 +110,17 @@ print(json.dumps({"peak_mb": vm("VmHWM") - base}))
 def memory_per_member(task: str, optimizer: str, k1: int = 4, k2: int = 16) -> dict[str, Any]:
     peaks = {}
     for k in (k1, k2):
-        out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, task, optimizer, str(k)], capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", MEMORY_CHILD, task, optimizer, str(k)], capture_output=True, text=True, check=True
+        )
         peaks[k] = json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"]
-    return {"task": task, "optimizer": optimizer, f"peak_mb_k{k1}": round(peaks[k1], 1),
-            f"peak_mb_k{k2}": round(peaks[k2], 1), "mb_per_member": round((peaks[k2] - peaks[k1]) / (k2 - k1), 2)}
+    return {
+        "task": task,
+        "optimizer": optimizer,
+        f"peak_mb_k{k1}": round(peaks[k1], 1),
+        f"peak_mb_k{k2}": round(peaks[k2], 1),
+        "mb_per_member": round((peaks[k2] - peaks[k1]) / (k2 - k1), 2),
+    }
 
 
 class _CountOps(torch.utils._python_dispatch.TorchDispatchMode):
@@ -134,12 +153,18 @@ def gpu_projection(specs: list[TrialSpec]) -> dict[str, Any]:
     fk, nk = _per_step(lambda: run_population(short, lambda *a: None), 4)
     sep = k * (n1 * LAUNCH_S + f1 / ACHIEVED_FLOPS)
     pop = nk * LAUNCH_S + fk / ACHIEVED_FLOPS
-    return {"task": specs[0].task, "optimizer": specs[0].optimizer, "points": k,
-            "flops_per_step_one_trial": f1, "aten_calls_per_step_one_trial": round(n1),
-            "flops_per_step_population": fk, "aten_calls_per_step_population": round(nk),
-            "projected_speedup": round(sep / pop, 1),
-            "assumptions": f"{LAUNCH_S * 1e6:.0f} us per launched op, {ACHIEVED_FLOPS / 1e12:.0f} TFLOP/s achieved, "
-                           "no overlap of launches and compute; a 4-step run, its two evaluations included"}
+    return {
+        "task": specs[0].task,
+        "optimizer": specs[0].optimizer,
+        "points": k,
+        "flops_per_step_one_trial": f1,
+        "aten_calls_per_step_one_trial": round(n1),
+        "flops_per_step_population": fk,
+        "aten_calls_per_step_population": round(nk),
+        "projected_speedup": round(sep / pop, 1),
+        "assumptions": f"{LAUNCH_S * 1e6:.0f} us per launched op, {ACHIEVED_FLOPS / 1e12:.0f} TFLOP/s achieved, "
+        "no overlap of launches and compute; a 4-step run, its two evaluations included",
+    }
 
 
 def bench_population(repeats: int = 3, quick: bool = False) -> dict[str, Any]:
@@ -151,15 +176,18 @@ def bench_population(repeats: int = 3, quick: bool = False) -> dict[str, Any]:
         print(table_row(rows[-1]), flush=True)
         if k <= 16:
             projections.append(gpu_projection(specs))
-    memory = [memory_per_member(t, o) for t, o in (("digits-mlp", "adamw"), ("gpt-tiny", "adamw"),
-                                                   ("gpt-tiny", "muon"))][: 1 if quick else 3]
+    memory = [
+        memory_per_member(t, o) for t, o in (("digits-mlp", "adamw"), ("gpt-tiny", "adamw"), ("gpt-tiny", "muon"))
+    ][: 1 if quick else 3]
     return {"points_per_minute": rows, "memory_per_member": memory, "gpu_projection": projections}
 
 
 def table_row(r: dict[str, Any]) -> str:
-    return (f"{r['task']:<11}{r['optimizer']:<7}{r['points']:>4} pts x {r['steps']:>3} steps: separate "
-            f"{r['separate_points_per_min']:>8.1f} pts/min, population {r['population_points_per_min']:>8.1f} "
-            f"pts/min -> {r['speedup']:.2f}x")
+    return (
+        f"{r['task']:<11}{r['optimizer']:<7}{r['points']:>4} pts x {r['steps']:>3} steps: separate "
+        f"{r['separate_points_per_min']:>8.1f} pts/min, population {r['population_points_per_min']:>8.1f} "
+        f"pts/min -> {r['speedup']:.2f}x"
+    )
 
 
 def table(res: dict[str, Any]) -> str:
@@ -168,10 +196,13 @@ def table(res: dict[str, Any]) -> str:
     lines += ["memory per member (fresh processes, peak RSS of K=16 minus K=4, / 12):"]
     lines += [f"  {m['task']:<11}{m['optimizer']:<7}{m['mb_per_member']:>8.2f} MB" for m in res["memory_per_member"]]
     lines += ["GPU projection (counted FLOPs and aten calls per step; a projection, not a measurement):"]
-    lines += [f"  {g['task']:<11}{g['optimizer']:<7}{g['points']:>3} pts: one trial {g['aten_calls_per_step_one_trial']}"
-              f" calls {g['flops_per_step_one_trial'] / 1e9:.2f} GFLOP/step, population "
-              f"{g['aten_calls_per_step_population']} calls {g['flops_per_step_population'] / 1e9:.2f} GFLOP/step "
-              f"-> {g['projected_speedup']}x" for g in res["gpu_projection"]]
+    lines += [
+        f"  {g['task']:<11}{g['optimizer']:<7}{g['points']:>3} pts: one trial {g['aten_calls_per_step_one_trial']}"
+        f" calls {g['flops_per_step_one_trial'] / 1e9:.2f} GFLOP/step, population "
+        f"{g['aten_calls_per_step_population']} calls {g['flops_per_step_population'] / 1e9:.2f} GFLOP/step "
+        f"-> {g['projected_speedup']}x"
+        for g in res["gpu_projection"]
+    ]
     if res["gpu_projection"]:
         lines.append(f"  assumptions: {res['gpu_projection'][0]['assumptions']}")
     return "\n".join(lines)

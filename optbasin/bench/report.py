@@ -11,8 +11,9 @@ import statistics
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--window-size=1400,1000")
 
@@ -43,7 +44,9 @@ def _report(run_dirs: Sequence[str | Path] | None, out: Path) -> tuple[Path, int
 
         trials, steps = synthetic_results(n_tasks=2, seeds=3)
         a = analyze(trials, steps, settings={"resamples": 200})
-        return build_report(a, steps, [(Path("runs/synthetic"), {"sweep": "synthetic", "finished_at": "x"})], out), len(trials)
+        return build_report(a, steps, [(Path("runs/synthetic"), {"sweep": "synthetic", "finished_at": "x"})], out), len(
+            trials
+        )
 
 
 def load_times(page: Path, repeats: int = 3, timeout: float = 120.0) -> tuple[list[float], list[float]]:
@@ -59,8 +62,11 @@ def load_times(page: Path, repeats: int = 3, timeout: float = 120.0) -> tuple[li
                 if time.monotonic() - t0 > timeout:
                     raise RuntimeError(f"{page}: figures not drawn within {timeout:.0f} s")
                 time.sleep(0.02)
-            paint.append(driver.execute_script(
-                "const p = performance.getEntriesByName('first-contentful-paint')[0]; return p ? p.startTime : null"))
+            paint.append(
+                driver.execute_script(
+                    "const p = performance.getEntriesByName('first-contentful-paint')[0]; return p ? p.startTime : null"
+                )
+            )
             drawn.append(driver.execute_script("return performance.now()"))
         finally:
             driver.quit()
@@ -79,15 +85,22 @@ def bench_report(run_dirs: Sequence[str | Path] | None = None, repeats: int = 3)
         page, n = _report(run_dirs, Path(tmp) / "report.html")
         build = time.perf_counter() - t0
         paint, drawn = load_times(page, repeats)
-        return {"source": ", ".join(map(str, run_dirs)) if run_dirs else "synthetic (2 tasks x 8 optimizers)",
-                "trials": n, "size_mb": round(page.stat().st_size / 1e6, 2), "build_s": round(build, 2),
-                "first_paint_ms": round(statistics.median(paint)), "all_figures_ms": round(statistics.median(drawn)),
-                "loads": repeats}
+        return {
+            "source": ", ".join(map(str, run_dirs)) if run_dirs else "synthetic (2 tasks x 8 optimizers)",
+            "trials": n,
+            "size_mb": round(page.stat().st_size / 1e6, 2),
+            "build_s": round(build, 2),
+            "first_paint_ms": round(statistics.median(paint)),
+            "all_figures_ms": round(statistics.median(drawn)),
+            "loads": repeats,
+        }
 
 
 def table(r: dict[str, Any]) -> str:
     if "skipped" in r:
         return f"report load: skipped ({r['skipped']})"
-    return (f"report load ({r['source']}, {r['trials']} trials, {r['size_mb']} MB, built in {r['build_s']} s): first "
-            f"contentful paint {r['first_paint_ms']} ms, every figure drawn {r['all_figures_ms']} ms "
-            f"(headless Chromium, median of {r['loads']} loads, each in a fresh browser)")
+    return (
+        f"report load ({r['source']}, {r['trials']} trials, {r['size_mb']} MB, built in {r['build_s']} s): first "
+        f"contentful paint {r['first_paint_ms']} ms, every figure drawn {r['all_figures_ms']} ms "
+        f"(headless Chromium, median of {r['loads']} loads, each in a fresh browser)"
+    )

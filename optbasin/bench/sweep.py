@@ -49,8 +49,13 @@ def ray_sweep(sweep_file: str | Path) -> dict[str, Any]:
     util = None
     if cpu0 and cpu1 and cpu1[1] > cpu0[1]:
         util = (cpu1[0] - cpu0[0]) / (cpu1[1] - cpu0[1])
-    return {"wall_s": wall, "tune_s": outcome.elapsed, "trials": len(trials), "cpu_utilisation": util,
-            "sum_trial_wall_in_ray_s": float(trials["wall_time"].sum())}
+    return {
+        "wall_s": wall,
+        "tune_s": outcome.elapsed,
+        "trials": len(trials),
+        "cpu_utilisation": util,
+        "sum_trial_wall_in_ray_s": float(trials["wall_time"].sum()),
+    }
 
 
 def bench_sweep(sweep_file: str | Path = "examples/quickstart.yaml") -> dict[str, Any]:
@@ -60,9 +65,13 @@ def bench_sweep(sweep_file: str | Path = "examples/quickstart.yaml") -> dict[str
     ray = ray_sweep(sweep_file)
     ideal = compute / cores
     return {
-        "sweep": str(sweep_file), "cores": cores, "trials": len(p.trials),
-        "sum_trial_compute_s": round(compute, 2), "ideal_wall_s": round(ideal, 2),
-        "ray_wall_s": round(ray["wall_s"], 2), "ray_tune_fit_s": round(ray["tune_s"], 2),
+        "sweep": str(sweep_file),
+        "cores": cores,
+        "trials": len(p.trials),
+        "sum_trial_compute_s": round(compute, 2),
+        "ideal_wall_s": round(ideal, 2),
+        "ray_wall_s": round(ray["wall_s"], 2),
+        "ray_tune_fit_s": round(ray["tune_s"], 2),
         "efficiency": round(ray["wall_s"] / ideal, 3),
         "efficiency_excluding_ray_start": round(ray["tune_s"] / ideal, 3),
         "cpu_utilisation": None if ray["cpu_utilisation"] is None else round(ray["cpu_utilisation"], 3),

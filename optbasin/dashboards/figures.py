@@ -28,13 +28,30 @@ from optbasin.analysis.grid import LR
 from optbasin.analysis.loss_table import hp_columns
 from optbasin.analysis.specs import MetricSpec
 
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-           "#7f7f7f", "#bcbd22", "#393b79", "#637939"]
+PALETTE = [
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#7f7f7f",
+    "#bcbd22",
+    "#393b79",
+    "#637939",
+]
 MAX_CURVE_POINTS = 200  # per training curve
 LOSS = "final loss"  # the y axis of every loss figure; loss_axis() adds the unit
 # The unit of each catalog task's loss (tasks/catalog/*.yaml); other tasks: "task's units".
-LOSS_UNITS = {"quadratic": "MSE", "digits-mlp": "cross-entropy, nats", "digits-cnn": "cross-entropy, nats",
-              "gpt-tiny": "cross-entropy, nats/token", "gpt2-small": "cross-entropy, nats/token"}
+LOSS_UNITS = {
+    "quadratic": "MSE",
+    "digits-mlp": "cross-entropy, nats",
+    "digits-cnn": "cross-entropy, nats",
+    "gpt-tiny": "cross-entropy, nats/token",
+    "gpt2-small": "cross-entropy, nats/token",
+}
 
 
 def color_of(label: str) -> str:
@@ -88,7 +105,7 @@ def plural(n: int, word: str) -> str:
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
-    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
 
 
@@ -98,15 +115,34 @@ TOOLBAR_PX = 38  # plotly's mode bar: titles start below it
 def _title(text: str) -> tuple[dict, int]:
     """A left-aligned title below the mode bar, and the top margin its lines need."""
     lines = text.count("<br>") + 1
-    return (dict(text=text, font=dict(size=13), x=0.01, xanchor="left", xref="container", y=1, yref="container",
-                 yanchor="top", pad=dict(t=TOOLBAR_PX)), TOOLBAR_PX + 19 * lines + 16)
+    return (
+        dict(
+            text=text,
+            font=dict(size=13),
+            x=0.01,
+            xanchor="left",
+            xref="container",
+            y=1,
+            yref="container",
+            yanchor="top",
+            pad=dict(t=TOOLBAR_PX),
+        ),
+        TOOLBAR_PX + 19 * lines + 16,
+    )
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str, log_x: bool = False, height: int = 430,
-            hover: str = "x unified") -> go.Figure:
+def _layout(
+    fig: go.Figure, title: str, x: str, y: str, log_x: bool = False, height: int = 430, hover: str = "x unified"
+) -> go.Figure:
     t, top = _title(title)
-    fig.update_layout(title=t, height=height + top - 50, hovermode=hover, showlegend=True,
-                      margin=dict(l=70, r=30, t=top, b=50), legend=dict(font=dict(size=11)))
+    fig.update_layout(
+        title=t,
+        height=height + top - 50,
+        hovermode=hover,
+        showlegend=True,
+        margin=dict(l=70, r=30, t=top, b=50),
+        legend=dict(font=dict(size=11)),
+    )
     fig.update_xaxes(title_text=x)
     if log_x:
         fig.update_xaxes(type="log")
@@ -128,9 +164,18 @@ def _order(analysis, task: str) -> list[str]:
 
 def _band(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, color: str, alpha: float, name: str, group: str) -> go.Scatter:
     """A shaded band between lo and hi: lines only (no corner markers), never takes the hover."""
-    return go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([hi, lo[::-1]]), mode="lines",
-                      fill="toself", fillcolor=_rgba(color, alpha), line=dict(width=0), hoverinfo="skip",
-                      name=name, legendgroup=group, showlegend=False)
+    return go.Scatter(
+        x=np.concatenate([x, x[::-1]]),
+        y=np.concatenate([hi, lo[::-1]]),
+        mode="lines",
+        fill="toself",
+        fillcolor=_rgba(color, alpha),
+        line=dict(width=0),
+        hoverinfo="skip",
+        name=name,
+        legendgroup=group,
+        showlegend=False,
+    )
 
 
 def near_range(lo: float, hi: float) -> list[float]:
@@ -140,13 +185,31 @@ def near_range(lo: float, hi: float) -> list[float]:
 
 def y_views(near: list[float], full: tuple[float, float], positive: bool) -> list[dict]:
     """Buttons: the near-optimum view (default), every point, log y (only when every value > 0)."""
-    buttons = [dict(label="near the optimum", method="relayout", args=[{"yaxis.type": "linear", "yaxis.range": near}]),
-               dict(label="all points", method="relayout",
-                    args=[{"yaxis.type": "linear", "yaxis.range": list(full), "yaxis.autorange": True}])]
+    buttons = [
+        dict(label="near the optimum", method="relayout", args=[{"yaxis.type": "linear", "yaxis.range": near}]),
+        dict(
+            label="all points",
+            method="relayout",
+            args=[{"yaxis.type": "linear", "yaxis.range": list(full), "yaxis.autorange": True}],
+        ),
+    ]
     if positive:
         buttons.append(dict(label="log y", method="relayout", args=[{"yaxis.type": "log", "yaxis.autorange": True}]))
-    return [dict(type="buttons", direction="right", x=1, xanchor="right", y=1.0, yanchor="bottom", pad=dict(b=4),
-                 buttons=buttons, font=dict(size=10), showactive=True, active=0)]
+    return [
+        dict(
+            type="buttons",
+            direction="right",
+            x=1,
+            xanchor="right",
+            y=1.0,
+            yanchor="bottom",
+            pad=dict(b=4),
+            buttons=buttons,
+            font=dict(size=10),
+            showactive=True,
+            active=0,
+        )
+    ]
 
 
 def sensitivity_figure(analysis, task: str, eps: float | None = None) -> go.Figure | None:
@@ -173,17 +236,31 @@ def sensitivity_figure(analysis, task: str, eps: float | None = None) -> go.Figu
         c = curves[curves["optimizer"] == opt].sort_values("x")
         color, x = cmap[opt], c["x"].to_numpy(dtype=float)
         at = at_text(best_point(analysis, task, opt), skip=("lr",))
-        hover = [f"{opt}: lr {lr:.3g}{', ' + at if at else ''}: median {m:.4g} over {plural(n, 'seed')}"
-                 f" (min {lo:.4g}, max {hi:.4g})" + (f", {d} diverged" if d else "")
-                 for lr, m, n, lo, hi, d in zip(x, c["median"], c["n_seeds"], c["min"], c["max"], c["n_diverged"])]
+        hover = [
+            f"{opt}: lr {lr:.3g}{', ' + at if at else ''}: median {m:.4g} over {plural(n, 'seed')}"
+            f" (min {lo:.4g}, max {hi:.4g})" + (f", {d} diverged" if d else "")
+            for lr, m, n, lo, hi, d in zip(x, c["median"], c["n_seeds"], c["min"], c["max"], c["n_diverged"])
+        ]
         for lo, hi, alpha, name in (("min", "max", 0.10, "min-max"), ("q25", "q75", 0.22, "IQR")):
-            fig.add_trace(_band(x, c[lo].to_numpy(float), c[hi].to_numpy(float), color, alpha, f"{opt} {name}", opt),
-                          row=1, col=1)
+            fig.add_trace(
+                _band(x, c[lo].to_numpy(float), c[hi].to_numpy(float), color, alpha, f"{opt} {name}", opt), row=1, col=1
+            )
         sampled = opt in only_search  # no grid yet: the search's points, not joined into a curve
-        fig.add_trace(go.Scatter(x=x, y=c["median"], mode="markers" if sampled else "lines+markers",
-                                 name=f"{opt} (search points)" if sampled else opt, legendgroup=opt,
-                                 line=dict(color=color, width=2), marker=dict(size=6, color=color), text=hover,
-                                 hovertemplate="%{text}<extra></extra>"), row=1, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=c["median"],
+                mode="markers" if sampled else "lines+markers",
+                name=f"{opt} (search points)" if sampled else opt,
+                legendgroup=opt,
+                line=dict(color=color, width=2),
+                marker=dict(size=6, color=color),
+                text=hover,
+                hovertemplate="%{text}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
         if (task, opt) in apart.groups:
             fig.add_trace(_search_markers(apart.get_group((task, opt)), opt, color), row=1, col=1)
         r = lb.loc[(task, opt)] if (task, opt) in lb.index else None
@@ -191,38 +268,104 @@ def sensitivity_figure(analysis, task: str, eps: float | None = None) -> go.Figu
             lo, hi, lstar = float(r[col + "_lr_low"]), float(r[col + "_lr_high"]), float(r["best_loss"])
             thr = lstar + eps * abs(lstar)
             cut = r[col + "_cut"] if isinstance(r[col + "_cut"], str) else ""
-            label = (f"{opt} basin ({eps:g} rel.): {r[col]:.2f} decades, lr {lo:.3g} to {hi:.3g}"
-                     + (f"; cut by the grid's edge ({cut}): a lower bound" if cut else ""))
-            fig.add_trace(go.Scatter(
-                x=[lo, hi, hi, lo, lo], y=[lstar, lstar, thr, thr, lstar], mode="lines", fill="toself",
-                fillcolor=_rgba(color, 0.25), line=dict(color=color, width=1, dash="dash" if cut else "solid"),
-                name=f"{opt} basin", legendgroup=opt, showlegend=False, text=[label] * 5, hoverinfo="skip"),
-                row=1, col=1)
-            fig.add_trace(go.Scatter(
-                x=[lo, hi], y=[opt, opt], mode="lines+markers", name=f"{opt} basin interval", legendgroup=opt,
-                showlegend=False, line=dict(color=color, width=7),
-                marker=dict(size=11, color=color, symbol=["triangle-left" if "low" in cut else "line-ns-open",
-                                                          "triangle-right" if "high" in cut else "line-ns-open"]),
-                text=[label] * 2, hovertemplate="%{text}<extra></extra>"), row=2, col=1)
+            label = f"{opt} basin ({eps:g} rel.): {r[col]:.2f} decades, lr {lo:.3g} to {hi:.3g}" + (
+                f"; cut by the grid's edge ({cut}): a lower bound" if cut else ""
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=[lo, hi, hi, lo, lo],
+                    y=[lstar, lstar, thr, thr, lstar],
+                    mode="lines",
+                    fill="toself",
+                    fillcolor=_rgba(color, 0.25),
+                    line=dict(color=color, width=1, dash="dash" if cut else "solid"),
+                    name=f"{opt} basin",
+                    legendgroup=opt,
+                    showlegend=False,
+                    text=[label] * 5,
+                    hoverinfo="skip",
+                ),
+                row=1,
+                col=1,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=[lo, hi],
+                    y=[opt, opt],
+                    mode="lines+markers",
+                    name=f"{opt} basin interval",
+                    legendgroup=opt,
+                    showlegend=False,
+                    line=dict(color=color, width=7),
+                    marker=dict(
+                        size=11,
+                        color=color,
+                        symbol=[
+                            "triangle-left" if "low" in cut else "line-ns-open",
+                            "triangle-right" if "high" in cut else "line-ns-open",
+                        ],
+                    ),
+                    text=[label] * 2,
+                    hovertemplate="%{text}<extra></extra>",
+                ),
+                row=2,
+                col=1,
+            )
         if r is not None and np.isfinite(r["best_lr"]):
-            fig.add_trace(go.Scatter(x=[r["best_lr"]], y=[opt], mode="markers", name=f"{opt} best lr",
-                                     legendgroup=opt, showlegend=False,
-                                     marker=dict(symbol="circle", size=8, color="white", line=dict(width=2, color=color)),
-                                     hovertemplate=f"{opt}: best lr %{{x:.3g}}<extra></extra>"), row=2, col=1)
+            fig.add_trace(
+                go.Scatter(
+                    x=[r["best_lr"]],
+                    y=[opt],
+                    mode="markers",
+                    name=f"{opt} best lr",
+                    legendgroup=opt,
+                    showlegend=False,
+                    marker=dict(symbol="circle", size=8, color="white", line=dict(width=2, color=color)),
+                    hovertemplate=f"{opt}: best lr %{{x:.3g}}<extra></extra>",
+                ),
+                row=2,
+                col=1,
+            )
         d = c[c["n_diverged"] > 0]
         if len(d):
-            fig.add_trace(go.Scatter(
-                x=d["x"], y=[opt] * len(d), mode="markers", name=f"{opt} diverged", legendgroup=opt,
-                showlegend=False, marker=dict(symbol="x", size=10, color=color, line=dict(width=1, color="#222")),
-                text=[f"{opt}: {k} of {plural(n, 'seed')} diverged at lr {lr:.3g}" for k, n, lr in
-                      zip(d["n_diverged"], d["n_seeds"], d["x"])], hovertemplate="%{text}<extra></extra>"), row=2, col=1)
+            fig.add_trace(
+                go.Scatter(
+                    x=d["x"],
+                    y=[opt] * len(d),
+                    mode="markers",
+                    name=f"{opt} diverged",
+                    legendgroup=opt,
+                    showlegend=False,
+                    marker=dict(symbol="x", size=10, color=color, line=dict(width=1, color="#222")),
+                    text=[
+                        f"{opt}: {k} of {plural(n, 'seed')} diverged at lr {lr:.3g}"
+                        for k, n, lr in zip(d["n_diverged"], d["n_seeds"], d["x"])
+                    ],
+                    hovertemplate="%{text}<extra></extra>",
+                ),
+                row=2,
+                col=1,
+            )
         f = c[c["n_failed"] > 0]
         if len(f):
-            fig.add_trace(go.Scatter(
-                x=f["x"], y=[opt] * len(f), mode="markers", name=f"{opt} failed", legendgroup=opt, showlegend=False,
-                marker=dict(symbol="square-open", size=10, color="#555", line=dict(width=2)),
-                text=[f"{opt}: {k} of {plural(n, 'seed')} failed (counted as l0) at lr {lr:.3g}" for k, n, lr in
-                      zip(f["n_failed"], f["n_seeds"], f["x"])], hovertemplate="%{text}<extra></extra>"), row=2, col=1)
+            fig.add_trace(
+                go.Scatter(
+                    x=f["x"],
+                    y=[opt] * len(f),
+                    mode="markers",
+                    name=f"{opt} failed",
+                    legendgroup=opt,
+                    showlegend=False,
+                    marker=dict(symbol="square-open", size=10, color="#555", line=dict(width=2)),
+                    text=[
+                        f"{opt}: {k} of {plural(n, 'seed')} failed (counted as l0) at lr {lr:.3g}"
+                        for k, n, lr in zip(f["n_failed"], f["n_seeds"], f["x"])
+                    ],
+                    hovertemplate="%{text}<extra></extra>",
+                ),
+                row=2,
+                col=1,
+            )
     c = curves[curves["optimizer"].isin(order)]
     ok = c[c["n_diverged"] == 0]
     near = ok if len(ok) else c
@@ -231,18 +374,32 @@ def sensitivity_figure(analysis, task: str, eps: float | None = None) -> go.Figu
     fig.update_xaxes(type="log", row=1, col=1)
     fig.update_xaxes(type="log", title_text="learning rate", row=2, col=1)
     fig.update_yaxes(title_text=loss_axis(analysis, task), row=1, col=1)
-    fig.update_yaxes(type="category", categoryorder="array", categoryarray=order[::-1], tickfont=dict(size=10),
-                     row=2, col=1)
+    fig.update_yaxes(
+        type="category", categoryorder="array", categoryarray=order[::-1], tickfont=dict(size=10), row=2, col=1
+    )
     where = where_drawn(analysis, task, order, skip=("lr",))
-    title, top = _title(f"{task}: final loss vs lr (median over seeds; bands IQR, min-max; shaded: basin within "
-                        f"{eps:g} of l*)" + (f"<br><sup>other axes at each optimizer's best: {where}</sup>" if where else "")
-                        + "<br><sup>below: basin (bar; triangle = cut by the grid), best lr (o), diverged seeds (x), "
-                        "failed seeds (square)" + ("; open diamonds: search points off the grid (one seed each, in no "
-                                                   "curve or metric)" if any((task, o) in apart.groups for o in order)
-                                                   else "") + "</sup>")
-    fig.update_layout(title=title, height=290 + top + 24 * len(order), hovermode="x unified", showlegend=True,
-                      margin=dict(l=110, r=30, t=top + 14, b=50), legend=dict(font=dict(size=11)),
-                      updatemenus=y_views(near_range(lo, hi), full, positive=full[0] > 0))
+    title, top = _title(
+        f"{task}: final loss vs lr (median over seeds; bands IQR, min-max; shaded: basin within "
+        f"{eps:g} of l*)"
+        + (f"<br><sup>other axes at each optimizer's best: {where}</sup>" if where else "")
+        + "<br><sup>below: basin (bar; triangle = cut by the grid), best lr (o), diverged seeds (x), "
+        "failed seeds (square)"
+        + (
+            "; open diamonds: search points off the grid (one seed each, in no curve or metric)"
+            if any((task, o) in apart.groups for o in order)
+            else ""
+        )
+        + "</sup>"
+    )
+    fig.update_layout(
+        title=title,
+        height=290 + top + 24 * len(order),
+        hovermode="x unified",
+        showlegend=True,
+        margin=dict(l=110, r=30, t=top + 14, b=50),
+        legend=dict(font=dict(size=11)),
+        updatemenus=y_views(near_range(lo, hi), full, positive=full[0] > 0),
+    )
     fig.update_yaxes(range=near_range(lo, hi), row=1, col=1)
     return fig
 
@@ -266,11 +423,20 @@ def search_only(analysis, task: str) -> set[str]:
 
 def _search_markers(points: pd.DataFrame, opt: str, color: str) -> go.Scatter:
     """The optimizer's search points off the grid: one marker per trial (one seed each), never a curve."""
-    hover = [f"{opt}: search point, lr {lr:.3g}, seed {seed}: {status}, loss {loss:.4g}" for lr, seed, status, loss in
-             zip(points[LR], points["seed"], points["status"], points["loss"])]
-    return go.Scatter(x=points[LR], y=points["loss"], mode="markers", name=f"{opt} search points", legendgroup=opt,
-                      marker=dict(symbol="diamond-open", size=8, color=color, line=dict(width=1.5)), text=hover,
-                      hovertemplate="%{text}<extra></extra>")
+    hover = [
+        f"{opt}: search point, lr {lr:.3g}, seed {seed}: {status}, loss {loss:.4g}"
+        for lr, seed, status, loss in zip(points[LR], points["seed"], points["status"], points["loss"])
+    ]
+    return go.Scatter(
+        x=points[LR],
+        y=points["loss"],
+        mode="markers",
+        name=f"{opt} search points",
+        legendgroup=opt,
+        marker=dict(symbol="diamond-open", size=8, color=color, line=dict(width=1.5)),
+        text=hover,
+        hovertemplate="%{text}<extra></extra>",
+    )
 
 
 def surface_figure(analysis, task: str, optimizer: str, y_axis: str) -> go.Figure | None:
@@ -289,44 +455,93 @@ def surface_figure(analysis, task: str, optimizer: str, y_axis: str) -> go.Figur
     xi, yi = np.searchsorted(lrs, s["lr"]), np.searchsorted(ys, s["y"])
     all_div = (s["n_diverged"] == s["n_seeds"]).to_numpy()
     z[yi, xi] = np.where(all_div, np.nan, s["median"].to_numpy(float))
-    text[yi, xi] = [f"median {m:.4g} over {plural(n, 'seed')}, {d} diverged" for m, n, d in
-                    zip(s["median"], s["n_seeds"], s["n_diverged"])]
+    text[yi, xi] = [
+        f"median {m:.4g} over {plural(n, 'seed')}, {d} diverged"
+        for m, n, d in zip(s["median"], s["n_seeds"], s["n_diverged"])
+    ]
     label[yi, xi] = [f"{m:.3f}" if not a else "" for m, a in zip(s["median"], all_div)]
     lstar = np.nanmin(z) if np.isfinite(z).any() else 0.0
     eps = analysis.settings.eps[0]
     zmax = min(np.nanmax(z), lstar + 4 * eps * abs(lstar)) if np.isfinite(z).any() else 1.0
-    fig = go.Figure(go.Heatmap(
-        x=xl, y=yl, z=z, text=label, customdata=text, zmin=lstar, zmax=zmax, colorscale="Viridis_r",
-        colorbar=dict(title=dict(text=loss_axis(analysis, task, "median final loss"), side="right")),
-        hovertemplate="lr %{x}, " + y_axis + " %{y}<br>%{customdata}<extra></extra>", texttemplate="%{text}",
-        textfont=dict(size=10)))
+    fig = go.Figure(
+        go.Heatmap(
+            x=xl,
+            y=yl,
+            z=z,
+            text=label,
+            customdata=text,
+            zmin=lstar,
+            zmax=zmax,
+            colorscale="Viridis_r",
+            colorbar=dict(title=dict(text=loss_axis(analysis, task, "median final loss"), side="right")),
+            hovertemplate="lr %{x}, " + y_axis + " %{y}<br>%{customdata}<extra></extra>",
+            texttemplate="%{text}",
+            textfont=dict(size=10),
+        )
+    )
     full = s[all_div]
     some = s[(s["n_diverged"] > 0) & ~all_div]
-    fig.add_trace(go.Scatter(x=[value_label(v) for v in full["lr"]], y=[value_label(v) for v in full["y"]], mode="markers",
-                             name="diverged (all seeds)", marker=dict(symbol="x", size=14, color="#d62728"),
-                             hovertemplate="diverged at every seed<extra></extra>"))
+    fig.add_trace(
+        go.Scatter(
+            x=[value_label(v) for v in full["lr"]],
+            y=[value_label(v) for v in full["y"]],
+            mode="markers",
+            name="diverged (all seeds)",
+            marker=dict(symbol="x", size=14, color="#d62728"),
+            hovertemplate="diverged at every seed<extra></extra>",
+        )
+    )
     if len(some):
-        fig.add_trace(go.Scatter(x=[value_label(v) for v in some["lr"]], y=[value_label(v) for v in some["y"]],
-                                 mode="markers", name="diverged (some seeds)",
-                                 marker=dict(symbol="circle-open", size=14, color="#d62728", line=dict(width=2)),
-                                 hovertemplate="some seeds diverged<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=[value_label(v) for v in some["lr"]],
+                y=[value_label(v) for v in some["y"]],
+                mode="markers",
+                name="diverged (some seeds)",
+                marker=dict(symbol="circle-open", size=14, color="#d62728", line=dict(width=2)),
+                hovertemplate="some seeds diverged<extra></extra>",
+            )
+        )
     failed = s[s["n_failed"] > 0]
     if len(failed):
-        fig.add_trace(go.Scatter(x=[value_label(v) for v in failed["lr"]], y=[value_label(v) for v in failed["y"]],
-                                 mode="markers", name="failed (some seeds)",
-                                 marker=dict(symbol="square-open", size=18, color="#555", line=dict(width=2)),
-                                 text=[f"{k} of {plural(n, 'seed')} failed (counted as l0)" for k, n in
-                                       zip(failed["n_failed"], failed["n_seeds"])],
-                                 hovertemplate="%{text}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=[value_label(v) for v in failed["lr"]],
+                y=[value_label(v) for v in failed["y"]],
+                mode="markers",
+                name="failed (some seeds)",
+                marker=dict(symbol="square-open", size=18, color="#555", line=dict(width=2)),
+                text=[
+                    f"{k} of {plural(n, 'seed')} failed (counted as l0)"
+                    for k, n in zip(failed["n_failed"], failed["n_seeds"])
+                ],
+                hovertemplate="%{text}<extra></extra>",
+            )
+        )
     if s["median"].notna().any():  # (no best while every point is still unknown, e.g. only failures so far)
         best = s.loc[s["median"].idxmin()]
-        fig.add_trace(go.Scatter(x=[value_label(best["lr"])], y=[value_label(best["y"])], mode="markers", name="best",
-                                 marker=dict(symbol="square-open", size=34, color="white", line=dict(width=3)),
-                                 hovertemplate="best point<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=[value_label(best["lr"])],
+                y=[value_label(best["y"])],
+                mode="markers",
+                name="best",
+                marker=dict(symbol="square-open", size=34, color="white", line=dict(width=3)),
+                hovertemplate="best point<extra></extra>",
+            )
+        )
     at = at_text(best_point(analysis, task, optimizer), skip=("lr", y_axis))
-    fig = _layout(fig, f"{task} / {optimizer}: median loss over lr x {y_axis}" + (f" at {at}" if at else "")
-                  + f"<br><sup>colour clipped at l* + {4 * eps:g}|l*|; x: every seed diverged, o: some diverged, "
-                  "small square: some failed, white frame: best</sup>", "learning rate", y_axis, height=440, hover="closest")
+    fig = _layout(
+        fig,
+        f"{task} / {optimizer}: median loss over lr x {y_axis}"
+        + (f" at {at}" if at else "")
+        + f"<br><sup>colour clipped at l* + {4 * eps:g}|l*|; x: every seed diverged, o: some diverged, "
+        "small square: some failed, white frame: best</sup>",
+        "learning rate",
+        y_axis,
+        height=440,
+        hover="closest",
+    )
     fig.update_xaxes(type="category")
     fig.update_yaxes(type="category")
     fig.update_layout(legend=dict(orientation="h", y=-0.22), margin=dict(t=65))
@@ -343,14 +558,33 @@ def best_along_figure(analysis, task: str, axis: str) -> go.Figure | None:
     fig = go.Figure()
     for opt, c in b.groupby("optimizer", sort=True):
         c = c.sort_values("value")
-        fig.add_trace(go.Scatter(
-            x=c["value"], y=c["best_loss"], mode="lines+markers", name=opt, line=dict(color=cmap[opt]),
-            error_y=dict(type="data", symmetric=False, array=c["max"] - c["best_loss"],
-                         arrayminus=c["best_loss"] - c["min"], thickness=1),
-            text=[f"{opt}: {axis} {value_label(v)}, best lr {lr:.3g}, loss {m:.4g}" for v, lr, m in
-                  zip(c["value"], c["best_lr"], c["best_loss"])], hovertemplate="%{text}<extra></extra>"))
-    return _layout(fig, f"{task}: best loss vs {axis} (each value at its own best point of the other axes; "
-                        "bars: min-max over seeds)", axis, loss_axis(analysis, task, "best median final loss"))
+        fig.add_trace(
+            go.Scatter(
+                x=c["value"],
+                y=c["best_loss"],
+                mode="lines+markers",
+                name=opt,
+                line=dict(color=cmap[opt]),
+                error_y=dict(
+                    type="data",
+                    symmetric=False,
+                    array=c["max"] - c["best_loss"],
+                    arrayminus=c["best_loss"] - c["min"],
+                    thickness=1,
+                ),
+                text=[
+                    f"{opt}: {axis} {value_label(v)}, best lr {lr:.3g}, loss {m:.4g}"
+                    for v, lr, m in zip(c["value"], c["best_lr"], c["best_loss"])
+                ],
+                hovertemplate="%{text}<extra></extra>",
+            )
+        )
+    return _layout(
+        fig,
+        f"{task}: best loss vs {axis} (each value at its own best point of the other axes; bars: min-max over seeds)",
+        axis,
+        loss_axis(analysis, task, "best median final loss"),
+    )
 
 
 def expected_best_figure(analysis, task: str) -> go.Figure | None:
@@ -367,11 +601,25 @@ def expected_best_figure(analysis, task: str) -> go.Figure | None:
         c = e[e["optimizer"] == opt]
         k, m, sd = c["k"].to_numpy(), c["expected_best"].to_numpy(), c["sd"].to_numpy()
         fig.add_trace(_band(k, np.maximum(m - sd, floor), m + sd, cmap[opt], 0.06, f"{opt} +-1 sd", opt))
-        fig.add_trace(go.Scatter(x=k, y=m, mode="lines", name=opt, legendgroup=opt, line=dict(color=cmap[opt]),
-                                 hovertemplate=f"{opt}: %{{y:.4g}}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=k,
+                y=m,
+                mode="lines",
+                name=opt,
+                legendgroup=opt,
+                line=dict(color=cmap[opt]),
+                hovertemplate=f"{opt}: %{{y:.4g}}<extra></extra>",
+            )
+        )
     clip = ", clipped at 0: no loss is negative" if floor == 0 else ""
-    return _layout(fig, f"{task}: expected best loss after k random trials (Dodge et al.; band: +-1 sd{clip})",
-                   "trials k", loss_axis(analysis, task, "expected best final loss"), log_x=True)
+    return _layout(
+        fig,
+        f"{task}: expected best loss after k random trials (Dodge et al.; band: +-1 sd{clip})",
+        "trials k",
+        loss_axis(analysis, task, "expected best final loss"),
+        log_x=True,
+    )
 
 
 def _downsample(df: pd.DataFrame, n: int = MAX_CURVE_POINTS) -> pd.DataFrame:
@@ -412,8 +660,11 @@ def best_trials(analysis, task: str) -> dict[str, str]:
 def _drawn_at(analysis, task: str, ids: dict[str, str]) -> str:
     """'namo_d at lr = 0.0316, clamp_c = 0.9, seed 1; ...': the grid point and seed of each curve."""
     t = analysis.trials.set_index("trial_id")
-    return "; ".join(f"{o} at {at_text(best_point(analysis, task, o)) or 'its only point'}, seed {t.loc[i, 'seed']}"
-                     for o, i in ids.items() if i in t.index)
+    return "; ".join(
+        f"{o} at {at_text(best_point(analysis, task, o)) or 'its only point'}, seed {t.loc[i, 'seed']}"
+        for o, i in ids.items()
+        if i in t.index
+    )
 
 
 def training_figure(analysis, steps: pd.DataFrame, task: str, ids: dict[str, str]) -> go.Figure | None:
@@ -427,20 +678,45 @@ def training_figure(analysis, steps: pd.DataFrame, task: str, ids: dict[str, str
         if s.empty:
             continue
         d = _downsample(s)
-        fig.add_trace(go.Scatter(x=d["step"], y=d["train_loss"], mode="lines", name=f"{opt}", legendgroup=opt,
-                                 line=dict(color=cmap[opt], width=1.5)))
+        fig.add_trace(
+            go.Scatter(
+                x=d["step"],
+                y=d["train_loss"],
+                mode="lines",
+                name=f"{opt}",
+                legendgroup=opt,
+                line=dict(color=cmap[opt], width=1.5),
+            )
+        )
         v = s[s["val_loss"].notna()]
         if len(v):
             v = _downsample(v)
-            fig.add_trace(go.Scatter(x=v["step"], y=v["val_loss"], mode="markers", name=f"{opt} val",
-                                     legendgroup=opt, showlegend=False, marker=dict(color=cmap[opt], size=5)))
+            fig.add_trace(
+                go.Scatter(
+                    x=v["step"],
+                    y=v["val_loss"],
+                    mode="markers",
+                    name=f"{opt} val",
+                    legendgroup=opt,
+                    showlegend=False,
+                    marker=dict(color=cmap[opt], size=5),
+                )
+            )
     if not fig.data:
         return None
-    return _layout(fig, f"{task}: training curves of each optimizer's best trial (line: train, dots: validation)"
-                        f"<br><sup>{_drawn_at(analysis, task, ids)}</sup>", "step", loss_axis(analysis, task, "loss"))
+    return _layout(
+        fig,
+        f"{task}: training curves of each optimizer's best trial (line: train, dots: validation)"
+        f"<br><sup>{_drawn_at(analysis, task, ids)}</sup>",
+        "step",
+        loss_axis(analysis, task, "loss"),
+    )
 
 
-DIAG_LABELS = {"diag.clamped_frac": "NAMO-D clamped-column fraction", "diag.truncated": "Momo truncation active (tau < lr)"}
+DIAG_LABELS = {
+    "diag.clamped_frac": "NAMO-D clamped-column fraction",
+    "diag.truncated": "Momo truncation active (tau < lr)",
+}
 
 
 def diagnostics_figure(analysis, steps: pd.DataFrame, task: str, ids: dict[str, str]) -> go.Figure | None:
@@ -455,13 +731,24 @@ def diagnostics_figure(analysis, steps: pd.DataFrame, task: str, ids: dict[str, 
         for col in cols:
             if s[col].notna().any():
                 d = _downsample(s[s[col].notna()])
-                fig.add_trace(go.Scatter(x=d["step"], y=d[col], mode="lines", name=f"{opt}: {DIAG_LABELS[col]}",
-                                         line=dict(color=cmap[opt], dash="solid" if col == "diag.clamped_frac" else "dot")))
+                fig.add_trace(
+                    go.Scatter(
+                        x=d["step"],
+                        y=d[col],
+                        mode="lines",
+                        name=f"{opt}: {DIAG_LABELS[col]}",
+                        line=dict(color=cmap[opt], dash="solid" if col == "diag.clamped_frac" else "dot"),
+                    )
+                )
     if not fig.data:
         return None
     fig.update_yaxes(range=[-0.02, 1.02])
-    return _layout(fig, f"{task}: optimizer diagnostics over steps (best trials)<br><sup>{_drawn_at(analysis, task, ids)}"
-                        "</sup>", "step", "fraction (0 to 1)")
+    return _layout(
+        fig,
+        f"{task}: optimizer diagnostics over steps (best trials)<br><sup>{_drawn_at(analysis, task, ids)}</sup>",
+        "step",
+        "fraction (0 to 1)",
+    )
 
 
 def mechanism_figure(analysis, task: str, col: str, by: str) -> go.Figure | None:
@@ -486,13 +773,25 @@ def mechanism_figure(analysis, task: str, col: str, by: str) -> go.Figure | None
             c = g if v is None else g[g["hp." + by] == v]
             c = c.sort_values("hp.lr")
             label = opt if v is None else f"{opt}, {by}={value_label(v)}"
-            fig.add_trace(go.Scatter(x=c["hp.lr"], y=c[col], mode="lines+markers", name=label,
-                                     line=dict(color=cmap[opt], dash=dashes[i % len(dashes)])))
+            fig.add_trace(
+                go.Scatter(
+                    x=c["hp.lr"],
+                    y=c[col],
+                    mode="lines+markers",
+                    name=label,
+                    line=dict(color=cmap[opt], dash=dashes[i % len(dashes)]),
+                )
+            )
     fig.update_yaxes(range=[-0.02, 1.02])
     where = where_drawn(analysis, task, sorted(m["optimizer"].unique()), skip=("lr", by))
-    return _layout(fig, f"{task}: {DIAG_LABELS.get(col, col)} vs lr (median over seeds of each run's mean)"
-                   + (f"<br><sup>other axes at each optimizer's best: {where}</sup>" if where else ""),
-                   "learning rate", "fraction of steps / columns (0 to 1)", log_x=True)
+    return _layout(
+        fig,
+        f"{task}: {DIAG_LABELS.get(col, col)} vs lr (median over seeds of each run's mean)"
+        + (f"<br><sup>other axes at each optimizer's best: {where}</sup>" if where else ""),
+        "learning rate",
+        "fraction of steps / columns (0 to 1)",
+        log_x=True,
+    )
 
 
 def profile_figure(analysis, metric: str) -> go.Figure | None:
@@ -504,13 +803,24 @@ def profile_figure(analysis, metric: str) -> go.Figure | None:
     cmap = colors(analysis)
     fig = go.Figure()
     for opt, c in p.groupby("optimizer", sort=True):
-        fig.add_trace(go.Scatter(x=c["tau"], y=c["fraction"], mode="lines", line_shape="hv", name=opt,
-                                 line=dict(color=cmap.get(opt, "#444"))))
+        fig.add_trace(
+            go.Scatter(
+                x=c["tau"],
+                y=c["fraction"],
+                mode="lines",
+                line_shape="hv",
+                name=opt,
+                line=dict(color=cmap.get(opt, "#444")),
+            )
+        )
     fig.update_yaxes(range=[-0.02, 1.05])
-    return _layout(fig, f"Performance profile of {metric} across tasks", "tau (ratio to the best optimizer)",
-                   "fraction of tasks within tau", height=380)
-
-
+    return _layout(
+        fig,
+        f"Performance profile of {metric} across tasks",
+        "tau (ratio to the best optimizer)",
+        "fraction of tasks within tau",
+        height=380,
+    )
 
 
 def _dimension(label: str, values: pd.Series) -> dict:
@@ -545,8 +855,11 @@ def parallel_labels(labels: list[str], first_ticks: list[str], right: int) -> tu
     left = int(max(60, max((text_px(t, TICK_PX) for t in first_ticks), default=0) + 14))
     widths = [text_px(x, LABEL_PX) for x in labels]
     gap = (NARROWEST_FIG_PX - left - right) / max(len(labels) - 1, 1)
-    fits = (all((a + b) / 2 + 6 <= gap for a, b in zip(widths, widths[1:]))
-            and widths[0] / 2 <= left and widths[-1] / 2 <= right)
+    fits = (
+        all((a + b) / 2 + 6 <= gap for a, b in zip(widths, widths[1:]))
+        and widths[0] / 2 <= left
+        and widths[-1] / 2 <= right
+    )
     if fits:
         return 0, left, AXIS_TITLE_OFFSET + LABEL_PX, gap
     return -90, left, AXIS_TITLE_OFFSET + int(max(widths)) + 6, gap
@@ -556,7 +869,7 @@ def fit_ticks(ticks: list[str], px: float) -> list[str]:
     """Category tick labels shortened ("compl…") to fit ``px`` (they are drawn left of their axis,
     towards the previous one), unless shortening would make two of them alike."""
     chars = max(int((px - 6) / (GLYPH * TICK_PX)), 2)
-    short = [t if len(t) <= chars else t[:chars - 1] + "…" for t in ticks]
+    short = [t if len(t) <= chars else t[: chars - 1] + "…" for t in ticks]
     return short if len(set(short)) == len(set(ticks)) else ticks
 
 
@@ -572,8 +885,15 @@ def parallel_figure(analysis, task: str) -> go.Figure | None:
     status = pd.Series(np.where(t["failed"], 2, np.where(t["diverged"], 1, 0)), index=t.index)  # as the analysis counts
     dims = [_dimension("optimizer", t["optimizer"])]
     dims += [_dimension(c.removeprefix("hp."), t[c]) for c in swept]
-    dims.append(dict(label="status", values=status.tolist(), tickvals=[0, 1, 2],
-                     ticktext=["completed", "diverged", "failed"], range=[0, 2]))
+    dims.append(
+        dict(
+            label="status",
+            values=status.tolist(),
+            tickvals=[0, 1, 2],
+            ticktext=["completed", "diverged", "failed"],
+            range=[0, 2],
+        )
+    )
     loss = t["loss"].astype(float)
     dims.append(dict(label=LOSS, values=loss.tolist()))  # its unit in the title: a short axis title
     lstar = float(loss.min())
@@ -582,14 +902,28 @@ def parallel_figure(analysis, task: str) -> go.Figure | None:
     for d in dims[1:]:
         if "ticktext" in d:
             d["ticktext"] = fit_ticks(d["ticktext"], gap)
-    fig = go.Figure(go.Parcoords(
-        dimensions=dims, labelangle=angle, labelfont=dict(size=LABEL_PX), tickfont=dict(size=TICK_PX),
-        line=dict(color=loss, colorscale="Viridis", reversescale=True, showscale=True,
-                  cmin=lstar, cmax=float(loss.quantile(0.9)) if len(loss) > 1 else lstar + 1,
-                  colorbar=dict(title=dict(text="loss", side="right"), x=1.05, xanchor="left"))))
-    title, top = _title(f"{task}: all {plural(len(t), 'trial')}<br><sup>axes: hyperparameters, status, "
-                        f"{loss_axis(analysis, task)}, diverged and failed at l0</sup><br><sup>drag along an axis "
-                        "to select; colour clipped at the 90th percentile of the loss</sup>")
+    fig = go.Figure(
+        go.Parcoords(
+            dimensions=dims,
+            labelangle=angle,
+            labelfont=dict(size=LABEL_PX),
+            tickfont=dict(size=TICK_PX),
+            line=dict(
+                color=loss,
+                colorscale="Viridis",
+                reversescale=True,
+                showscale=True,
+                cmin=lstar,
+                cmax=float(loss.quantile(0.9)) if len(loss) > 1 else lstar + 1,
+                colorbar=dict(title=dict(text="loss", side="right"), x=1.05, xanchor="left"),
+            ),
+        )
+    )
+    title, top = _title(
+        f"{task}: all {plural(len(t), 'trial')}<br><sup>axes: hyperparameters, status, "
+        f"{loss_axis(analysis, task)}, diverged and failed at l0</sup><br><sup>drag along an axis "
+        "to select; colour clipped at the 90th percentile of the loss</sup>"
+    )
     fig.update_layout(title=title, height=410 + top + above, margin=dict(l=left, r=right, t=top + above, b=30))
     return fig
 
@@ -607,16 +941,36 @@ def history_figure(analysis, task: str) -> go.Figure | None:
     for opt, g in t.groupby("optimizer", sort=True):
         g = g.sort_values(order, kind="stable")
         n = np.arange(1, len(g) + 1)
-        fig.add_trace(go.Scatter(x=n, y=g["loss"], mode="markers", name=f"{opt} trials", legendgroup=opt,
-                                 marker=dict(color=cmap[opt], size=6, opacity=0.6,
-                                             symbol=np.where(g["diverged"], "x", "circle")),
-                                 text=[f"{opt} #{i}: {s}, loss {v:.4g}" for i, s, v in zip(n, g["status"], g["loss"])],
-                                 hovertemplate="%{text}<extra></extra>"))
-        fig.add_trace(go.Scatter(x=n, y=g["loss"].cummin(), mode="lines", line_shape="hv", name=f"{opt} best so far",
-                                 legendgroup=opt, line=dict(color=cmap[opt], width=2),
-                                 hovertemplate=f"{opt} best so far: %{{y:.4g}}<extra></extra>"))
-    return _layout(fig, f"{task}: optimization history of the search (x: diverged, at l0)",
-                   "trial (in the order it finished)", loss_axis(analysis, task))
+        fig.add_trace(
+            go.Scatter(
+                x=n,
+                y=g["loss"],
+                mode="markers",
+                name=f"{opt} trials",
+                legendgroup=opt,
+                marker=dict(color=cmap[opt], size=6, opacity=0.6, symbol=np.where(g["diverged"], "x", "circle")),
+                text=[f"{opt} #{i}: {s}, loss {v:.4g}" for i, s, v in zip(n, g["status"], g["loss"])],
+                hovertemplate="%{text}<extra></extra>",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=n,
+                y=g["loss"].cummin(),
+                mode="lines",
+                line_shape="hv",
+                name=f"{opt} best so far",
+                legendgroup=opt,
+                line=dict(color=cmap[opt], width=2),
+                hovertemplate=f"{opt} best so far: %{{y:.4g}}<extra></extra>",
+            )
+        )
+    return _layout(
+        fig,
+        f"{task}: optimization history of the search (x: diverged, at l0)",
+        "trial (in the order it finished)",
+        loss_axis(analysis, task),
+    )
 
 
 def importance_figure(analysis, task: str) -> go.Figure | None:
@@ -630,14 +984,29 @@ def importance_figure(analysis, task: str) -> go.Figure | None:
     fig = go.Figure()
     for opt, g in imp.groupby("optimizer", sort=True):
         g = g.sort_values("param")
-        fig.add_trace(go.Bar(x=g["param"], y=g["importance"], name=opt, marker=dict(color=cmap.get(opt, "#444")),
-                             text=[f"{v:.2f}" for v in g["importance"]], textposition="outside",
-                             hovertemplate=[f"{opt}: {p}: {v:.3f} of the variance over {n} grid points<extra></extra>"
-                                            for p, v, n in zip(g["param"], g["importance"], g["points"])]))
+        fig.add_trace(
+            go.Bar(
+                x=g["param"],
+                y=g["importance"],
+                name=opt,
+                marker=dict(color=cmap.get(opt, "#444")),
+                text=[f"{v:.2f}" for v in g["importance"]],
+                textposition="outside",
+                hovertemplate=[
+                    f"{opt}: {p}: {v:.3f} of the variance over {n} grid points<extra></extra>"
+                    for p, v, n in zip(g["param"], g["importance"], g["points"])
+                ],
+            )
+        )
     fig.update_layout(barmode="group")
     fig.update_yaxes(range=[0, 1.1])
-    return _layout(fig, f"{task}: hyperparameter importance (Optuna fANOVA over each optimizer's swept axes; "
-                        "bars of an optimizer sum to 1)<br><sup>share of the variance of the median loss over the "
-                        "grid explained by each axis, from a random forest fitted to the grid points: descriptive, "
-                        "no interval over seeds</sup>", "hyperparameter", "importance (fraction of variance)",
-                   hover="closest")
+    return _layout(
+        fig,
+        f"{task}: hyperparameter importance (Optuna fANOVA over each optimizer's swept axes; "
+        "bars of an optimizer sum to 1)<br><sup>share of the variance of the median loss over the "
+        "grid explained by each axis, from a random forest fitted to the grid points: descriptive, "
+        "no interval over seeds</sup>",
+        "hyperparameter",
+        "importance (fraction of variance)",
+        hover="closest",
+    )

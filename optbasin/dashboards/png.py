@@ -18,8 +18,16 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--hide-scrollbars",
-         "--disable-component-update", "--no-first-run", "--virtual-time-budget=5000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--hide-scrollbars",
+    "--disable-component-update",
+    "--no-first-run",
+    "--virtual-time-budget=5000",
+]
 
 
 def find_chromium() -> str | None:
@@ -46,8 +54,24 @@ def write_png(fig: go.Figure, path: Path, width: int = 1100, height: int | None 
         raise RuntimeError("no PNG renderer: install kaleido, or a Chromium (Debian package 'chromium')")
     with tempfile.TemporaryDirectory(prefix="optbasin-png-") as tmp:
         page = Path(tmp) / "figure.html"
-        fig.write_html(page, include_plotlyjs=True, full_html=True, default_width=width, default_height=height,
-                       config={"staticPlot": True})
-        subprocess.run([browser, *FLAGS, f"--user-data-dir={tmp}/profile", f"--window-size={width},{height}",
-                        f"--screenshot={path.resolve()}", page.as_uri()],
-                       check=True, capture_output=True, timeout=120)
+        fig.write_html(
+            page,
+            include_plotlyjs=True,
+            full_html=True,
+            default_width=width,
+            default_height=height,
+            config={"staticPlot": True},
+        )
+        subprocess.run(
+            [
+                browser,
+                *FLAGS,
+                f"--user-data-dir={tmp}/profile",
+                f"--window-size={width},{height}",
+                f"--screenshot={path.resolve()}",
+                page.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )

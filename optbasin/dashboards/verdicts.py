@@ -14,8 +14,10 @@ import pandas as pd
 
 from optbasin.analysis.specs import entry_of_column
 
-STYLE = ("<style>.verdict.mixed{background:#6a1b9a}.verdict.equivalent{background:#1565c0}.verdict.insufficient-seeds{background:#b35900}"
-         "tr.claim-head td{background:#f6f7f9;border-top:2px solid #ccc}</style>")
+STYLE = (
+    "<style>.verdict.mixed{background:#6a1b9a}.verdict.equivalent{background:#1565c0}.verdict.insufficient-seeds{background:#b35900}"
+    "tr.claim-head td{background:#f6f7f9;border-top:2px solid #ccc}</style>"
+)
 
 
 def num(x: Any, fmt: str = ".4g") -> str:
@@ -44,55 +46,87 @@ def _effect(r: pd.Series) -> str:
 
 
 def _edges(r: pd.Series) -> str:
-    marks = [f'{html.escape(o)}: {html.escape(str(edge))}' for o, edge in ((r["a"], r["edge_a"]), (r["b"], r["edge_b"]))
-             if isinstance(edge, str) and edge]
-    return ('<span class="warn" title="optimum at the grid\'s edge: a better point may lie outside">&#9888; '
-            + "; ".join(marks) + "</span>") if marks else ""
+    marks = [
+        f"{html.escape(o)}: {html.escape(str(edge))}"
+        for o, edge in ((r["a"], r["edge_a"]), (r["b"], r["edge_b"]))
+        if isinstance(edge, str) and edge
+    ]
+    return (
+        (
+            '<span class="warn" title="optimum at the grid\'s edge: a better point may lie outside">&#9888; '
+            + "; ".join(marks)
+            + "</span>"
+        )
+        if marks
+        else ""
+    )
 
 
 def verdicts_section(a) -> str:
     """HTML of the verdicts: one header row per claim, one row per task below it."""
     v, by_task = a.verdicts, a.verdicts_by_task
     if v.empty:
-        return ('<p class="muted">No claims declared (add a <code>claims:</code> list to the sweep file or pass '
-                'a claims file).</p>')
-    cols = ["claim / task", "verdict", "seeds", "p (Holm)", "effect: per-seed mean [interval]",
-            "A (all seeds)", "B (all seeds)", "grid edge", "reason"]
+        return (
+            '<p class="muted">No claims declared (add a <code>claims:</code> list to the sweep file or pass '
+            "a claims file).</p>"
+        )
+    cols = [
+        "claim / task",
+        "verdict",
+        "seeds",
+        "p (Holm)",
+        "effect: per-seed mean [interval]",
+        "A (all seeds)",
+        "B (all seeds)",
+        "grid edge",
+        "reason",
+    ]
     head = "".join(f"<th>{c}</th>" for c in cols)
     body = []
     for _, c in v.iterrows():
         kind = "A / B" if c["effect_kind"] == "ratio" else "A &minus; B"
         sign = "&gt;" if c["direction"] == "greater" else "&lt;"
-        title = (f'<b>{html.escape(c["claim"])}</b><div class="small">{_metric(c["metric"])}: {html.escape(c["a"])} vs '
-                 f'{html.escape(c["b"])}, claimed {kind} {sign} by more than the margin {num(c["margin"], "g")}'
-                 f' ({html.escape(c["family"])}{", given " + html.escape(c["given"]) if c["given"] else ""})</div>'
-                 + (f'<div class="muted">{html.escape(c["description"])}</div>' if c["description"] else ""))
-        body.append(f'<tr class="claim-head"><td>{title}</td><td>{_badge(c["verdict"])}</td><td>{c["seeds"]}</td>'
-                    f'<td>{num(c["p_value"], ".3g")}</td><td>{_effect(c)}</td><td></td><td></td><td></td>'
-                    f'<td class="small">{html.escape(str(c["reason"]))}</td></tr>')
+        title = (
+            f'<b>{html.escape(c["claim"])}</b><div class="small">{_metric(c["metric"])}: {html.escape(c["a"])} vs '
+            f"{html.escape(c['b'])}, claimed {kind} {sign} by more than the margin {num(c['margin'], 'g')}"
+            f" ({html.escape(c['family'])}{', given ' + html.escape(c['given']) if c['given'] else ''})</div>"
+            + (f'<div class="muted">{html.escape(c["description"])}</div>' if c["description"] else "")
+        )
+        body.append(
+            f'<tr class="claim-head"><td>{title}</td><td>{_badge(c["verdict"])}</td><td>{c["seeds"]}</td>'
+            f"<td>{num(c['p_value'], '.3g')}</td><td>{_effect(c)}</td><td></td><td></td><td></td>"
+            f'<td class="small">{html.escape(str(c["reason"]))}</td></tr>'
+        )
         rows = by_task[by_task["claim"] == c["claim"]] if not by_task.empty else by_task
         for _, r in rows.iterrows():
             caveats = f'<div class="muted">{html.escape(r["caveats"])}</div>' if r["caveats"] else ""
-            body.append(f'<tr><td>&nbsp;&nbsp;{html.escape(r["task"])}</td><td>{_badge(r["verdict"])}</td>'
-                        f'<td>{r["seeds"]}</td><td>{num(r["p_holm"], ".3g")}</td><td>{_effect(r)}</td>'
-                        f'<td>{num(r["value_a"])}</td><td>{num(r["value_b"])}</td><td>{_edges(r)}</td>'
-                        f'<td class="small">{html.escape(str(r["reason"]))}{caveats}</td></tr>')
+            body.append(
+                f"<tr><td>&nbsp;&nbsp;{html.escape(r['task'])}</td><td>{_badge(r['verdict'])}</td>"
+                f"<td>{r['seeds']}</td><td>{num(r['p_holm'], '.3g')}</td><td>{_effect(r)}</td>"
+                f"<td>{num(r['value_a'])}</td><td>{num(r['value_b'])}</td><td>{_edges(r)}</td>"
+                f'<td class="small">{html.escape(str(r["reason"]))}{caveats}</td></tr>'
+            )
     s = a.settings
     fam = v.groupby("family")["tests"].max().to_dict()
-    legend = (f'<p class="muted">Each task: paired sign-flip tests over seeds (exact over all 2^m swaps of A\'s and '
-              f"B's results of a seed; Monte Carlo beyond 12 seeds) with the claim's margin applied to the data "
-              f"before the swaps: <i>supported</i> = better by more than the margin, <i>contradicted</i> = worse by "
-              f"more than the margin, <i>equivalent</i> = within plus or minus the margin (two one-sided tests). One "
-              f"two-sided test per claim and task; Holm's correction over the primary claims' "
-              f"{int(fam.get('primary', 0))} tests and apart over the exploratory claims' "
-              f"{int(fam.get('exploratory', 0))}, level {s.level:g}. "
-              f"A finding holds overall only when every task reaches it: the claim's "
-              f"p-value is the largest of its tasks'; tasks that disagree give <i>mixed</i>. <i>insufficient seeds</i>: "
-              f"no outcome with this many seeds could reach the level. Effect: mean over seeds of A &minus; B (geometric "
-              f"mean for a ratio), {round(100 * s.confidence)}% studentized bootstrap interval over seeds ({s.resamples} "
-              f"resamples, rng seed {s.seed}); never averaged across tasks. A and B (all seeds): the leaderboard values, each computed once from every seed "
-              f"(e.g. from the median over seeds of each grid point); the effect averages the differences of the "
-              f"metric computed on each seed alone, so it need not equal A &minus; B (a metric of medians is not the "
-              f"mean of per-seed metrics; for the best loss the per-seed values are cross-fitted). "
-              f"&#9888;: optimum at the grid's edge. Definitions: docs/statistics.md.</p>")
-    return f'{STYLE}<table class="verdicts"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{legend}'
+    legend = (
+        f'<p class="muted">Each task: paired sign-flip tests over seeds (exact over all 2^m swaps of A\'s and '
+        f"B's results of a seed; Monte Carlo beyond 12 seeds) with the claim's margin applied to the data "
+        f"before the swaps: <i>supported</i> = better by more than the margin, <i>contradicted</i> = worse by "
+        f"more than the margin, <i>equivalent</i> = within plus or minus the margin (two one-sided tests). One "
+        f"two-sided test per claim and task; Holm's correction over the primary claims' "
+        f"{int(fam.get('primary', 0))} tests and apart over the exploratory claims' "
+        f"{int(fam.get('exploratory', 0))}, level {s.level:g}. "
+        f"A finding holds overall only when every task reaches it: the claim's "
+        f"p-value is the largest of its tasks'; tasks that disagree give <i>mixed</i>. <i>insufficient seeds</i>: "
+        f"no outcome with this many seeds could reach the level. Effect: mean over seeds of A &minus; B (geometric "
+        f"mean for a ratio), {round(100 * s.confidence)}% studentized bootstrap interval over seeds ({s.resamples} "
+        f"resamples, rng seed {s.seed}); never averaged across tasks. A and B (all seeds): the leaderboard values, "
+        f"each computed once from every seed "
+        f"(e.g. from the median over seeds of each grid point); the effect averages the differences of the "
+        f"metric computed on each seed alone, so it need not equal A &minus; B (a metric of medians is not the "
+        f"mean of per-seed metrics; for the best loss the per-seed values are cross-fitted). "
+        f"&#9888;: optimum at the grid's edge. Definitions: docs/statistics.md.</p>"
+    )
+    return (
+        f'{STYLE}<table class="verdicts"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{legend}'
+    )

@@ -5,19 +5,23 @@ onto that tool. Each tracker's package is an optional extra (``pip install 'optb
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from optbasin.errors import OptbasinError
 from optbasin.export.common import MissingTracker, read_run, require
 
-BACKENDS = {"mlflow": "optbasin.export.to_mlflow", "tensorboard": "optbasin.export.to_tensorboard",
-            "wandb": "optbasin.export.to_wandb"}
+BACKENDS = {
+    "mlflow": "optbasin.export.to_mlflow",
+    "tensorboard": "optbasin.export.to_tensorboard",
+    "wandb": "optbasin.export.to_wandb",
+}
 PACKAGES = {"mlflow": "mlflow", "tensorboard": "tensorboard", "wandb": "wandb"}
 
 
-def export_run(run_dir: str | Path, to: str, out: str | Path | None = None,
-               log: Callable[[str], None] = lambda m: None) -> dict:
+def export_run(
+    run_dir: str | Path, to: str, out: str | Path | None = None, log: Callable[[str], None] = lambda m: None
+) -> dict:
     """Export every trial of ``run_dir`` to tracker ``to``; returns {destination, trials, written,
     unchanged}. Raises MissingTracker when the tracker's package is absent."""
     if to not in BACKENDS:
@@ -26,8 +30,10 @@ def export_run(run_dir: str | Path, to: str, out: str | Path | None = None,
     if out is None and to == "tensorboard":
         raise OptbasinError("--to tensorboard: --out DIR is required (the log directory for tensorboard --logdir)")
     if out is not None and to != "tensorboard":
-        raise OptbasinError(f"--out: only for --to tensorboard; {to} picks its destination itself "
-                            + ("(MLFLOW_TRACKING_URI)" if to == "mlflow" else "(WANDB_MODE, WANDB_DIR)"))
+        raise OptbasinError(
+            f"--out: only for --to tensorboard; {to} picks its destination itself "
+            + ("(MLFLOW_TRACKING_URI)" if to == "mlflow" else "(WANDB_MODE, WANDB_DIR)")
+        )
     backend = importlib.import_module(BACKENDS[to])
     with read_run(run_dir) as run:
         result = backend.export(run, None if out is None else str(out), log)

@@ -8,10 +8,11 @@ import importlib
 import json
 import math
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,7 @@ import pandas as pd
 from optbasin.errors import OptbasinError
 
 TAGS = ("sweep", "task", "optimizer", "seed", "trial_id")  # every backend's tags (plus status)
-SUMMARY = ("init_loss", "final_train_loss", "final_val_loss", "best_val_loss", "steps_done", "wall_time",
-           "cpu_time")
+SUMMARY = ("init_loss", "final_train_loss", "final_val_loss", "best_val_loss", "steps_done", "wall_time", "cpu_time")
 ANALYSIS_FILES = ("leaderboard.csv", "verdicts.csv", "verdicts_by_task.csv", "analysis.md")
 
 
@@ -33,20 +33,22 @@ def require(module: str, extra: str):
     try:
         return importlib.import_module(module)
     except ImportError as e:
-        raise MissingTracker(f"--to {extra}: the package {module.split('.')[0]!r} is not installed ({e}); "
-                             f"install it with: pip install 'optbasin[{extra}]'") from None
+        raise MissingTracker(
+            f"--to {extra}: the package {module.split('.')[0]!r} is not installed ({e}); "
+            f"install it with: pip install 'optbasin[{extra}]'"
+        ) from None
 
 
 @dataclass
 class TrialRecord:
     trial_id: str
-    name: str                   # "task/optimizer seed=S lr=..." (a readable run name)
-    status: str                 # completed | diverged | failed
-    attempt: str                # the store's attempt id: a rerun trial has a new one
-    params: dict[str, Any]      # hyperparameters (hp.<name> without the prefix), task and optimizer
-    tags: dict[str, str]        # TAGS + status
-    summary: dict[str, float]   # finite summary values (SUMMARY)
-    steps: pd.DataFrame         # one row per logged step: step + numeric columns (train_loss, val_loss, lr, diag.*)
+    name: str  # "task/optimizer seed=S lr=..." (a readable run name)
+    status: str  # completed | diverged | failed
+    attempt: str  # the store's attempt id: a rerun trial has a new one
+    params: dict[str, Any]  # hyperparameters (hp.<name> without the prefix), task and optimizer
+    tags: dict[str, str]  # TAGS + status
+    summary: dict[str, float]  # finite summary values (SUMMARY)
+    steps: pd.DataFrame  # one row per logged step: step + numeric columns (train_loss, val_loss, lr, diag.*)
     error: str = ""
     metrics: list[str] = field(default_factory=list)  # the step columns, in order
 
@@ -105,15 +107,29 @@ def records(trials: pd.DataFrame, steps: pd.DataFrame, sweep: str) -> list[Trial
         swept = json.loads(t["swept"]) if isinstance(t.get("swept"), str) and t["swept"] else []
         hp = {k.removeprefix("hp."): _plain(v) for k, v in t.items() if k.startswith("hp.") and not _missing(v)}
         s = by_trial.get(t["trial_id"], pd.DataFrame({"step": []}))
-        metrics = [c for c in s.columns if c not in ("trial_id", "attempt", "step")
-                   and pd.api.types.is_numeric_dtype(s[c]) and not pd.api.types.is_bool_dtype(s[c])]
+        metrics = [
+            c
+            for c in s.columns
+            if c not in ("trial_id", "attempt", "step")
+            and pd.api.types.is_numeric_dtype(s[c])
+            and not pd.api.types.is_bool_dtype(s[c])
+        ]
         s = s.sort_values("step")[["step", *metrics]]
         tags = {k: str(t.get(k, sweep if k == "sweep" else "")) for k in TAGS} | {"status": str(t["status"])}
-        out.append(TrialRecord(
-            trial_id=t["trial_id"], name=_run_name(t, swept), status=str(t["status"]), attempt=str(t["attempt"]),
-            params={"task": t["task"], "optimizer": t["optimizer"], "seed": _plain(t["seed"]), **hp},
-            tags=tags, summary={k: float(t[k]) for k in SUMMARY if k in t and _finite(t[k])},
-            steps=s, error=str(t.get("error") or ""), metrics=metrics))
+        out.append(
+            TrialRecord(
+                trial_id=t["trial_id"],
+                name=_run_name(t, swept),
+                status=str(t["status"]),
+                attempt=str(t["attempt"]),
+                params={"task": t["task"], "optimizer": t["optimizer"], "seed": _plain(t["seed"]), **hp},
+                tags=tags,
+                summary={k: float(t[k]) for k in SUMMARY if k in t and _finite(t[k])},
+                steps=s,
+                error=str(t.get("error") or ""),
+                metrics=metrics,
+            )
+        )
     return out
 
 

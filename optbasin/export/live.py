@@ -7,8 +7,8 @@ MLflow and W&B go where their environment variables say."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from optbasin.export import PACKAGES, export_run
 from optbasin.export.common import require

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from optbasin.errors import OptbasinError
 from optbasin.export.common import RunExport, TrialRecord, require
@@ -38,7 +38,7 @@ def _experiment(client, name: str) -> str:
 
 
 def _log_trial(client, entities, experiment_id: str, parent_id: str, t: TrialRecord) -> None:
-    Metric, Param, RunTag = entities.Metric, entities.Param, entities.RunTag
+    Metric, Param = entities.Metric, entities.Param
     tags = {**t.tags, ATTEMPT: t.attempt, KIND: "trial", "mlflow.parentRunId": parent_id}
     if t.error:
         tags["error"] = t.error[:5000]
@@ -49,9 +49,9 @@ def _log_trial(client, entities, experiment_id: str, parent_id: str, t: TrialRec
     last = int(t.summary.get("steps_done", 0))
     metrics += [Metric(f"summary.{k}", v, now, last) for k, v in t.summary.items()]
     for i in range(0, len(params), MAX_PARAMS):
-        client.log_batch(rid, params=params[i: i + MAX_PARAMS])
+        client.log_batch(rid, params=params[i : i + MAX_PARAMS])
     for i in range(0, len(metrics), MAX_METRICS):
-        client.log_batch(rid, metrics=metrics[i: i + MAX_METRICS])
+        client.log_batch(rid, metrics=metrics[i : i + MAX_METRICS])
     client.set_terminated(rid, "FAILED" if t.status == "failed" else "FINISHED")
 
 
@@ -74,8 +74,9 @@ def _export(mlflow, run: RunExport) -> dict:
     if parents:
         parent_id = parents[0].info.run_id
     else:
-        parent_id = client.create_run(experiment_id, run_name=run.sweep,
-                                      tags={KIND: "sweep", "sweep": run.sweep}).info.run_id
+        parent_id = client.create_run(
+            experiment_id, run_name=run.sweep, tags={KIND: "sweep", "sweep": run.sweep}
+        ).info.run_id
     by_trial: dict[str, list] = {}
     for r in existing:
         if r.data.tags.get(KIND) == "trial":
@@ -93,5 +94,8 @@ def _export(mlflow, run: RunExport) -> dict:
     for path in run.analysis_files():
         client.log_artifact(parent_id, str(path))  # same name: replaced
     client.set_terminated(parent_id, "FINISHED")
-    return {"destination": f"{mlflow.get_tracking_uri()} experiment {name!r} (id {experiment_id})",
-            "written": written, "unchanged": unchanged}
+    return {
+        "destination": f"{mlflow.get_tracking_uri()} experiment {name!r} (id {experiment_id})",
+        "written": written,
+        "unchanged": unchanged,
+    }

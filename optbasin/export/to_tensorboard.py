@@ -8,8 +8,8 @@ trial's directory is deleted and rewritten (event files are append-only logs).""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from optbasin.errors import OptbasinError
 from optbasin.export.common import RunExport, TrialRecord, require
@@ -56,5 +56,8 @@ def export(run: RunExport, out: str | None, log: Callable[[str], None]) -> dict:
         w.add_text("analysis", (run.analysis_dir / "analysis.md").read_text(), 0)
     for path in run.analysis_files():
         shutil.copy(path, analysis / path.name)
-    return {"destination": f"{root} (tensorboard --logdir {Path(out).expanduser()})",
-            "written": len(run.trials), "unchanged": 0}
+    return {
+        "destination": f"{root} (tensorboard --logdir {Path(out).expanduser()})",
+        "written": len(run.trials),
+        "unchanged": 0,
+    }

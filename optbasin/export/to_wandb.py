@@ -13,8 +13,8 @@ import hashlib
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from optbasin.export.common import RunExport, TrialRecord, require
 
@@ -40,8 +40,16 @@ def _init(wandb, project: str, run_id: str, **kw):
 
 def _log_trial(wandb, project: str, group: str, t: TrialRecord):
     tags = [f"{k}:{v}"[:64] for k, v in t.tags.items()]
-    r = _init(wandb, project, t.trial_id, name=t.name, group=group, job_type=str(t.params["task"]),
-              config={**t.params, **{k: v for k, v in t.tags.items() if k not in t.params}}, tags=tags)
+    r = _init(
+        wandb,
+        project,
+        t.trial_id,
+        name=t.name,
+        group=group,
+        job_type=str(t.params["task"]),
+        config={**t.params, **{k: v for k, v in t.tags.items() if k not in t.params}},
+        tags=tags,
+    )
     for step, values in t.step_values():
         r.log(values, step=step)
     r.summary.update({**t.summary, "status": t.status, **({"error": t.error} if t.error else {})})
@@ -60,8 +68,16 @@ def export(run: RunExport, out: str | None, log: Callable[[str], None]) -> dict:
             _drop_offline_copies(wandb_dir, run_id)
     for t in run.trials:
         _log_trial(wandb, project, run.sweep, t)
-    r = _init(wandb, project, ids[-1], name=f"{run.sweep} analysis", group=run.sweep, job_type="analysis",
-              config={"sweep": run.sweep, "trials": len(run.trials)}, tags=[f"sweep:{run.sweep}"[:64]])
+    r = _init(
+        wandb,
+        project,
+        ids[-1],
+        name=f"{run.sweep} analysis",
+        group=run.sweep,
+        job_type="analysis",
+        config={"sweep": run.sweep, "trials": len(run.trials)},
+        tags=[f"sweep:{run.sweep}"[:64]],
+    )
     artifact = wandb.Artifact(f"{ids[-1]}", type="analysis", description=f"optbasin analysis of sweep {run.sweep!r}")
     for path in run.analysis_files():
         artifact.add_file(str(path))

@@ -12,7 +12,8 @@ optbasin constructs the class from values it checked against the entry in use).
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from optbasin.catalog import builtin, check_hparams
 
@@ -38,8 +39,9 @@ def hparams_for(cls: type, given: dict[str, Any]) -> dict[str, Any]:
     defaults = {k: p.default for k, p in inspect.signature(cls).parameters.items() if k != "params"}
     unknown = sorted(set(given) - set(defaults))
     if unknown:
-        raise TypeError(f"{cls.__name__} got unexpected hyperparameter(s) {', '.join(unknown)}; "
-                        f"it takes: {', '.join(defaults)}")
+        raise TypeError(
+            f"{cls.__name__} got unexpected hyperparameter(s) {', '.join(unknown)}; it takes: {', '.join(defaults)}"
+        )
     values = {**defaults, **given}
     check_hparams(cls, cls.catalog_entry, values)
     return values

@@ -46,8 +46,9 @@ def matrix_of(t: Tensor) -> Tensor:
     return t if t.ndim == 2 else t.reshape(t.shape[0], -1)
 
 
-def sgd_update(p: Tensor, g: Tensor, st: dict, lr: Scalar, momentum: Scalar, weight_decay: Scalar,
-               nesterov: bool) -> None:
+def sgd_update(
+    p: Tensor, g: Tensor, st: dict, lr: Scalar, momentum: Scalar, weight_decay: Scalar, nesterov: bool
+) -> None:
     """torch.optim.SGD (dampening 0): g += wd p; buf = momentum buf + g (buf starts at 0, so the
     first step's buf is g, as torch's); p -= lr (g + momentum buf) (Nesterov) or lr buf."""
     g = g + weight_decay * p
@@ -60,8 +61,9 @@ def adamw_state(p: Tensor) -> dict[str, Tensor]:
     return {"exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
 
 
-def adamw_update(p: Tensor, g: Tensor, st: dict, t: int, lr: Scalar, beta1: Scalar, beta2: Scalar, eps: Scalar,
-                 weight_decay: Scalar) -> None:
+def adamw_update(
+    p: Tensor, g: Tensor, st: dict, t: int, lr: Scalar, beta1: Scalar, beta2: Scalar, eps: Scalar, weight_decay: Scalar
+) -> None:
     """torch.optim.AdamW: p *= 1 - lr wd; m, v EMAs of g and g^2 (zero init);
     p -= lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
     m, v = st["exp_avg"], st["exp_avg_sq"]

@@ -42,8 +42,16 @@ def step_size(hp: dict, gs: dict, fbar: Tensor, dot: Tensor, gam: Tensor, norm: 
     return tau, t1
 
 
-def momo_rule(params: list[Tensor], grads: list[Tensor], states: list[dict], gs: dict, hp: dict, kinds: list[str],
-              t: int, loss: Tensor) -> dict[str, Tensor]:
+def momo_rule(
+    params: list[Tensor],
+    grads: list[Tensor],
+    states: list[dict],
+    gs: dict,
+    hp: dict,
+    kinds: list[str],
+    t: int,
+    loss: Tensor,
+) -> dict[str, Tensor]:
     """One Momo step (the module docstring); returns the diagnostics."""
     beta, bc, lr, wd = hp["momentum"], hp["bias_correction"], hp["lr"], hp["weight_decay"]
     start = t == 1 and not bc  # without bias correction the EMAs start at their first value, else at 0
@@ -54,15 +62,30 @@ def momo_rule(params: list[Tensor], grads: list[Tensor], states: list[dict], gs:
         ema_or_start_(st["grad_dot_w"], dot(p, g), beta, start)
         ema_or_start_(st["grad_avg"], g, beta, start)
     d = [st["grad_avg"] for st in states]
-    tau, t1 = step_size(hp, gs, gs["fbar"], sum(map(dot, params, d)), sum(st["grad_dot_w"] for st in states),
-                        sum(dot(x, x) for x in d), rho)
+    tau, t1 = step_size(
+        hp,
+        gs,
+        gs["fbar"],
+        sum(map(dot, params, d)),
+        sum(st["grad_dot_w"] for st in states),
+        sum(dot(x, x) for x in d),
+        rho,
+    )
     for p, x in zip(params, d):
         p.sub_(tau * x).div_(1 + lr * wd)
     return {"tau_over_lr": tau / lr, "truncated": (t1 < lr / rho).float()}
 
 
-def momo_adam_rule(params: list[Tensor], grads: list[Tensor], states: list[dict], gs: dict, hp: dict,
-                   kinds: list[str], t: int, loss: Tensor) -> dict[str, Tensor]:
+def momo_adam_rule(
+    params: list[Tensor],
+    grads: list[Tensor],
+    states: list[dict],
+    gs: dict,
+    hp: dict,
+    kinds: list[str],
+    t: int,
+    loss: Tensor,
+) -> dict[str, Tensor]:
     """One Momo-Adam step (the module docstring); returns the diagnostics."""
     beta1, beta2, lr, wd = hp["beta1"], hp["beta2"], hp["lr"], hp["weight_decay"]
     rho = 1 - beta1**t
@@ -74,8 +97,15 @@ def momo_adam_rule(params: list[Tensor], grads: list[Tensor], states: list[dict]
         ema_(st["grad_avg_sq"], g * g, beta2)
     d = [st["grad_avg"] for st in states]
     D = [(st["grad_avg_sq"] / (1 - beta2**t)).sqrt() + hp["eps"] for st in states]
-    tau, t1 = step_size(hp, gs, gs["fbar"], sum(map(dot, params, d)), sum(st["grad_dot_w"] for st in states),
-                        sum(dot(x, x / y) for x, y in zip(d, D)), rho)
+    tau, t1 = step_size(
+        hp,
+        gs,
+        gs["fbar"],
+        sum(map(dot, params, d)),
+        sum(st["grad_dot_w"] for st in states),
+        sum(dot(x, x / y) for x, y in zip(d, D)),
+        rho,
+    )
     for p, x, y in zip(params, d, D):
         if hp["divide"]:
             p.sub_(tau * x / y).div_(1 + lr * wd)
@@ -118,5 +148,8 @@ class MomoAdam(_MomoBase):
 
     @staticmethod
     def param_state(p: Tensor, kind: str) -> dict[str, Tensor]:
-        return {"grad_avg": torch.zeros_like(p), "grad_avg_sq": torch.zeros_like(p),
-                "grad_dot_w": torch.zeros_like(p.sum())}
+        return {
+            "grad_avg": torch.zeros_like(p),
+            "grad_avg_sq": torch.zeros_like(p),
+            "grad_dot_w": torch.zeros_like(p.sum()),
+        }

@@ -18,8 +18,8 @@ Choices of optbasin where torch.optim.Muon's defaults differ (docs/optimizers.md
 
 from __future__ import annotations
 
-from torch import Tensor
 import torch
+from torch import Tensor
 
 from optbasin.optimizers.declared import declared
 from optbasin.optimizers.functional import adamw_others, adjusted_lr, ema_, matrix_of, matrix_or_adamw_state
@@ -28,8 +28,16 @@ from optbasin.optimizers.orth import compute_dtype, orthogonalize_many
 from optbasin.optimizers.split import MATRIX
 
 
-def muon_rule(params: list[Tensor], grads: list[Tensor], states: list[dict], gstate: dict, hp: dict,
-              kinds: list[str], t: int, loss=None) -> dict:
+def muon_rule(
+    params: list[Tensor],
+    grads: list[Tensor],
+    states: list[dict],
+    gstate: dict,
+    hp: dict,
+    kinds: list[str],
+    t: int,
+    loss=None,
+) -> dict:
     """One Muon step: the matrix update above on the matrices, AdamW on the others."""
     W = [p for p, k in zip(params, kinds) if k == MATRIX]
     G = [g for g, k in zip(grads, kinds) if k == MATRIX]

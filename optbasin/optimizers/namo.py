@@ -39,8 +39,17 @@ from optbasin.optimizers.split import MATRIX
 TINY = 1e-30
 
 
-def namo_rule(params: list[Tensor], grads: list[Tensor], states: list[dict], gstate: dict, hp: dict,
-              kinds: list[str], t: int, loss=None, per_column: bool = False) -> dict[str, Tensor]:
+def namo_rule(
+    params: list[Tensor],
+    grads: list[Tensor],
+    states: list[dict],
+    gstate: dict,
+    hp: dict,
+    kinds: list[str],
+    t: int,
+    loss=None,
+    per_column: bool = False,
+) -> dict[str, Tensor]:
     """One NAMO (per_column=False) or NAMO-D step: the matrix update above, AdamW on the others."""
     mats = [i for i, k in enumerate(kinds) if k == MATRIX]
     mu1, mu2 = hp["momentum"], hp["beta2"]

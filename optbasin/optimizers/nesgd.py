@@ -60,8 +60,11 @@ def block_scales(nuclear: Tensor, l1: Tensor, aggregation: str, mode: str, s) ->
     d_hidden = r * nuclear
     if aggregation == "max":
         total = d_hidden.sum() + l1.sum()
-        k_hidden, k_sign = (torch.ones_like(d_hidden), torch.ones_like(l1)) if mode == "lmo" else (
-            total.expand_as(d_hidden), total.expand_as(l1))
+        k_hidden, k_sign = (
+            (torch.ones_like(d_hidden), torch.ones_like(l1))
+            if mode == "lmo"
+            else (total.expand_as(d_hidden), total.expand_as(l1))
+        )
     elif aggregation == "l2":
         total = (d_hidden.square().sum() + l1.square().sum()).sqrt().clamp_min(TINY)
         k_hidden, k_sign = (d_hidden / total, l1 / total) if mode == "lmo" else (d_hidden, l1)
@@ -73,8 +76,16 @@ def block_scales(nuclear: Tensor, l1: Tensor, aggregation: str, mode: str, s) ->
     return r * k_hidden, k_sign
 
 
-def nesgd_rule(params: list[Tensor], grads: list[Tensor], states: list[dict], gs: dict, hp: dict, kinds: list[str],
-               t: int, loss: Tensor | None = None) -> dict[str, Tensor]:
+def nesgd_rule(
+    params: list[Tensor],
+    grads: list[Tensor],
+    states: list[dict],
+    gs: dict,
+    hp: dict,
+    kinds: list[str],
+    t: int,
+    loss: Tensor | None = None,
+) -> dict[str, Tensor]:
     """One NESGD step (the module docstring); returns the diagnostics."""
     beta, first, adam = hp["momentum"], t == 1, hp["other_rule"] == "adam"
     hidden = [i for i, k in enumerate(kinds) if k == MATRIX]
@@ -87,13 +98,19 @@ def nesgd_rule(params: list[Tensor], grads: list[Tensor], states: list[dict], gs
             ema_or_start_(states[i]["exp_avg_sq"], grads[i].square(), hp["beta2"], first)
     M = [states[i]["momentum_buffer"] for i in hidden]
     m = [states[i]["exp_avg"] for i in other]
-    dirs = [x / (states[i]["exp_avg_sq"].sqrt() + hp["eps"]) for i, x in zip(other, m)] if adam else [
-        x.sign() for x in m]
+    dirs = (
+        [x / (states[i]["exp_avg_sq"].sqrt() + hp["eps"]) for i, x in zip(other, m)] if adam else [x.sign() for x in m]
+    )
 
     # orthogonalize, nuclear norms <M, Polar(M)>, block scales
     none = params[0].new_zeros(0)
-    orths, inners = orthogonalize_many([matrix_of(x) for x in M], hp["orth"], hp["ns_steps"],
-                                       compute_dtype(hp["orth_dtype"], params[0].device), with_inner=True)
+    orths, inners = orthogonalize_many(
+        [matrix_of(x) for x in M],
+        hp["orth"],
+        hp["ns_steps"],
+        compute_dtype(hp["orth_dtype"], params[0].device),
+        with_inner=True,
+    )
     nuclear = torch.stack(inners) if hidden else none
     scale_nuclear = nuclear
     if hp["stale_nuclear_norm"] and hidden:

@@ -34,8 +34,13 @@ import torch
 from torch import Tensor
 
 METHODS = ("ns5", "polar_express", "polar_express_paper", "svd")
-DTYPES = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
-          "float64": torch.float64}
+DTYPES = {
+    "auto": None,
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+    "float64": torch.float64,
+}
 
 NS5_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 NORM_EPS = 1e-7
@@ -115,8 +120,9 @@ def orthogonalize(x: Tensor, method: str = "ns5", steps: int = 5, dtype: torch.d
         if method == "ns5":
             y = _ns5(y, steps)
         else:
-            y = _polar_express(y, steps, POLAR_EXPRESS_COEFFICIENTS if method == "polar_express"
-                               else POLAR_EXPRESS_PAPER_COEFFICIENTS)
+            y = _polar_express(
+                y, steps, POLAR_EXPRESS_COEFFICIENTS if method == "polar_express" else POLAR_EXPRESS_PAPER_COEFFICIENTS
+            )
         out = y.mT if tall else y
     return out.to(x.dtype).reshape(x.shape)
 

@@ -19,7 +19,8 @@ hyperparameters are shared. The rule is not written twice.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -35,8 +36,16 @@ def stacked_state(make: Callable[[Tensor], dict], p: Tensor) -> dict[str, Tensor
     return {k: v.contiguous() for k, v in torch.func.vmap(make)(p).items()}  # contiguous: writable
 
 
-def population_step(cls: type, state: dict, params: list[Tensor], grads: list[Tensor], kinds: list[str], hp: dict,
-                    step: int, loss: Tensor | None = None) -> dict[str, Tensor]:
+def population_step(
+    cls: type,
+    state: dict,
+    params: list[Tensor],
+    grads: list[Tensor],
+    kinds: list[str],
+    hp: dict,
+    step: int,
+    loss: Tensor | None = None,
+) -> dict[str, Tensor]:
     """``cls.rule`` on a population: params, grads and the (K,) tensors of ``hp`` carry a leading
     member dimension; ``state`` (empty at the first step) is kept here, per parameter index and
     under "global". Returns the diagnostics, one value per member."""
@@ -101,8 +110,9 @@ class RuleOptimizer(torch.optim.Optimizer):
             states = [self._state(p, k) for p, k in items]
             if "rule" not in gs:
                 gs["rule"] = self.global_state_of(params[0])
-            self._diag.update(self.rule(params, [p.grad for p in params], states, gs["rule"], self._hp(groups),
-                                        kinds, t, loss))
+            self._diag.update(
+                self.rule(params, [p.grad for p in params], states, gs["rule"], self._hp(groups), kinds, t, loss)
+            )
         return loss
 
     def _state(self, p: Tensor, kind: str) -> dict:
@@ -115,6 +125,8 @@ class RuleOptimizer(torch.optim.Optimizer):
         for g in groups[1:]:
             for key in ("lr", "weight_decay"):
                 if g[key] != groups[0][key]:
-                    raise ValueError(f"{type(self).__name__} takes one {key} for all parameter groups, "
-                                     f"got {groups[0][key]!r} and {g[key]!r}")
+                    raise ValueError(
+                        f"{type(self).__name__} takes one {key} for all parameter groups, "
+                        f"got {groups[0][key]!r} and {g[key]!r}"
+                    )
         return groups[0]

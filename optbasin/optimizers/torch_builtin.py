@@ -63,5 +63,6 @@ class AdamW(torch.optim.AdamW):
 
     def __init__(self, params, **hparams):
         hp = hparams_for(type(self), hparams)
-        super().__init__(params, lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]), eps=hp["eps"],
-                         weight_decay=hp["weight_decay"])
+        super().__init__(
+            params, lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]), eps=hp["eps"], weight_decay=hp["weight_decay"]
+        )

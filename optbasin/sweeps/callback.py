@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from optbasin.errors import StoreError
-from optbasin.sweeps.populations import runs_as_population
 from optbasin.sweeps.batching import specs_of
+from optbasin.sweeps.populations import runs_as_population
 from optbasin.sweeps.progress import Progress
 from optbasin.sweeps.rows import trial_row
 from optbasin.sweeps.signals import StopRequest
-from optbasin.training.trial_spec import TrialSpec
 from optbasin.sweeps.store import ResultsStore
 from optbasin.training.loop import FAILED
+from optbasin.training.trial_spec import TrialSpec
 
 
 @dataclass

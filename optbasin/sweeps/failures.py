@@ -6,7 +6,7 @@ every trial fails with one ``TypeError`` says so once, with the count and one tr
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 

@@ -36,10 +36,15 @@ class RunLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise StoreError(f"{self.path.parent}: in use by {self.holder()}; wait for that run to end "
-                             "(or stop it), or choose another output directory (--output)") from None
-        me = {"pid": os.getpid(), "host": platform.node(),
-              "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+            raise StoreError(
+                f"{self.path.parent}: in use by {self.holder()}; wait for that run to end "
+                "(or stop it), or choose another output directory (--output)"
+            ) from None
+        me = {
+            "pid": os.getpid(),
+            "host": platform.node(),
+            "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me).encode(), 0)
         self.fd = fd
@@ -59,7 +64,7 @@ class RunLock:
             os.close(self.fd)
             self.fd = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         self.acquire()
         return self
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import math
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -101,6 +102,9 @@ def run_populations(specs: list[TrialSpec], size: int, report: Report) -> set[in
         try:
             run_population(group, done)
         except Exception as e:  # e.g. vmap refuses a random op: the unfinished members run alone
-            print(f"optbasin: population of {len(group)} ({group[0].task}, {group[0].optimizer}) fell back to "
-                  f"one trial at a time: {type(e).__name__}: {e}", file=sys.stderr)
+            print(
+                f"optbasin: population of {len(group)} ({group[0].task}, {group[0].optimizer}) fell back to "
+                f"one trial at a time: {type(e).__name__}: {e}",
+                file=sys.stderr,
+            )
     return finished

@@ -68,22 +68,33 @@ class Progress:
         eta = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
         eta_s = _clock(eta) if eta == eta else "--:--"
         skipped = f" ({self.skipped} already in store)" if self.skipped else ""
-        return (f"[{self.done}/{self.total} done{skipped} | {self.running} running | "
-                f"{self.counts['diverged']} diverged | {self.counts['failed']} failed | "
-                f"{_clock(elapsed)} elapsed | ETA {eta_s}]")
+        return (
+            f"[{self.done}/{self.total} done{skipped} | {self.running} running | "
+            f"{self.counts['diverged']} diverged | {self.counts['failed']} failed | "
+            f"{_clock(elapsed)} elapsed | ETA {eta_s}]"
+        )
 
     def _states(self) -> str:
         skipped = f", {self.skipped} already in store" if self.skipped else ""
-        return (f"{self.running} running, {self.counts['diverged']} diverged, "
-                f"{self.counts['failed']} failed{skipped}")
+        return f"{self.running} running, {self.counts['diverged']} diverged, {self.counts['failed']} failed{skipped}"
 
     def _show_bar(self, force: bool) -> None:
         if self._bar is None:  # (again after unpickling)
             from tqdm import tqdm
 
             cols, rows = _size(self.stream)
-            self._bar = tqdm(total=self.total, file=self.stream, unit="trial", desc="sweep", ncols=cols, nrows=rows,
-                             mininterval=self.interval, smoothing=0, postfix=self._states(), leave=True)
+            self._bar = tqdm(
+                total=self.total,
+                file=self.stream,
+                unit="trial",
+                desc="sweep",
+                ncols=cols,
+                nrows=rows,
+                mininterval=self.interval,
+                smoothing=0,
+                postfix=self._states(),
+                leave=True,
+            )
         self._bar.ncols, self._bar.nrows = _size(self.stream)  # follows a resized terminal
         self._bar.n = self.done
         self._bar.set_postfix_str(self._states(), refresh=False)

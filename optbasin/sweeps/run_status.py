@@ -37,8 +37,10 @@ def status_lines(run_dir: str, meta: dict[str, Any], trials: pd.DataFrame) -> li
     """The lines ``optbasin status`` prints."""
     counts = trials["status"].value_counts().to_dict() if not trials.empty else {}
     planned = meta.get("trials_planned", "?")
-    lines = [f"sweep {meta['sweep']!r} in {run_dir}: {len(trials)}/{planned} trials recorded"
-             + "".join(f", {v} {k}" for k, v in sorted(counts.items()))]
+    lines = [
+        f"sweep {meta['sweep']!r} in {run_dir}: {len(trials)}/{planned} trials recorded"
+        + "".join(f", {v} {k}" for k, v in sorted(counts.items()))
+    ]
     stopped = meta.get("interrupted")
     elapsed = float(meta.get("elapsed_s") or 0.0)
     sessions = len(meta.get("runs") or []) or 1
@@ -48,9 +50,11 @@ def status_lines(run_dir: str, meta: dict[str, Any], trials: pd.DataFrame) -> li
         state = f"interrupted ({stopped['signal']} at {stopped['at']}; continue with: optbasin resume {run_dir})"
     else:
         since = _ago(session_started_at(meta))
-        state = ("not finished: running"
-                 + (f" for {since:.0f} s in this session" if since is not None else "")
-                 + ", or its driver was killed (a killed session's time is not counted below)")
+        state = (
+            "not finished: running"
+            + (f" for {since:.0f} s in this session" if since is not None else "")
+            + ", or its driver was killed (a killed session's time is not counted below)"
+        )
     over = f" over {sessions} sessions" if sessions > 1 else ""
     lines.append(f"started {meta.get('started_at')}, {state}, {elapsed:.0f} s of running{over}")
     lines += adaptive_lines(meta)
@@ -68,8 +72,11 @@ def adaptive_lines(meta: dict[str, Any]) -> list[str]:
     if not rounds:
         return []
     stopped = meta.get("adaptive_stopped")
-    tail = (f"adaptive: stopped after round {stopped['after_round']}: {stopped['reason']}" if stopped else
-            "adaptive: not settled yet (running, or stopped: continue with optbasin resume)")
+    tail = (
+        f"adaptive: stopped after round {stopped['after_round']}: {stopped['reason']}"
+        if stopped
+        else "adaptive: not settled yet (running, or stopped: continue with optbasin resume)"
+    )
     return [round_line(r) for r in rounds] + [tail]
 
 

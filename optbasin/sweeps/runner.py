@@ -22,15 +22,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from optbasin.sweeps.populations import population_size
 from optbasin.sweeps.batching import batched_space, populated_space
 from optbasin.sweeps.callback import Outcome, StoreCallback, stopper, tune_callback
+from optbasin.sweeps.populations import population_size
 from optbasin.sweeps.progress import Progress
 from optbasin.sweeps.ray_session import concurrent_slots, ray_session, tune_environment
 from optbasin.sweeps.signals import StopRequest, graceful, stop_on_signals
-from optbasin.training.trial_spec import TrialSpec
 from optbasin.sweeps.store import ResultsStore
 from optbasin.sweeps.trainable import tune_trainable
+from optbasin.training.trial_spec import TrialSpec
 
 TUNE_DIR = ".tune"  # Ray Tune's experiment state of the running sweep, inside the run directory
 

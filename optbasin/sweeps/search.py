@@ -15,8 +15,9 @@ equal to a search point is that trial, kept as it is: the source does not change
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -50,9 +51,16 @@ def search_trials(spec: SweepSpec) -> int:
     return len(spec.tasks) * sum(1 for o in spec.optimizers if o.grid) * spec.search.trials
 
 
-def run_search(spec: SweepSpec, catalog: Any, store: ResultsStore, *, address: str | None = None,
-               progress: bool = True, show_ray_logs: bool = False,
-               on_commit: Callable[[], None] | None = None) -> Outcome:
+def run_search(
+    spec: SweepSpec,
+    catalog: Any,
+    store: ResultsStore,
+    *,
+    address: str | None = None,
+    progress: bool = True,
+    show_ray_logs: bool = False,
+    on_commit: Callable[[], None] | None = None,
+) -> Outcome:
     """TPE search per task x optimizer, ``spec.search.trials`` trials each (fewer if resumed)."""
     from ray.tune.search.optuna import OptunaSearch
 
@@ -72,15 +80,27 @@ def run_search(spec: SweepSpec, catalog: Any, store: ResultsStore, *, address: s
     with ray_session(address, show_ray_logs):  # one Ray for every task x optimizer's search
         for base, o, prior in todo:
             searcher = OptunaSearch(
-                metric="loss", mode="min", seed=0,
+                metric="loss",
+                mode="min",
+                seed=0,
                 points_to_evaluate=[p for p, _ in prior] or None,
                 evaluated_rewards=[r for _, r in prior] or None,
             )
             remaining = spec.search.trials - len(prior)
             view = Progress(remaining, enabled=progress)
-            tune_run({"specs": [base.model_dump()], "hp": search_space(o.grid)}, base, store, view, outcome,
-                     retries=spec.retries, address=address, show_ray_logs=show_ray_logs, on_commit=on_commit,
-                     search_alg=searcher, num_samples=remaining)
+            tune_run(
+                {"specs": [base.model_dump()], "hp": search_space(o.grid)},
+                base,
+                store,
+                view,
+                outcome,
+                retries=spec.retries,
+                address=address,
+                show_ray_logs=show_ray_logs,
+                on_commit=on_commit,
+                search_alg=searcher,
+                num_samples=remaining,
+            )
     return outcome
 
 
@@ -88,8 +108,12 @@ def _prior(done: Any, base: TrialSpec, names: list[str]) -> list[tuple[dict[str,
     """Earlier search results of this task x optimizer: (sampled point, objective)."""
     if done.empty:
         return []
-    rows = done[(done.task == base.task) & (done.optimizer == base.optimizer) & (sources(done) == "search")
-                & done.status.isin(["completed", "diverged"])]
+    rows = done[
+        (done.task == base.task)
+        & (done.optimizer == base.optimizer)
+        & (sources(done) == "search")
+        & done.status.isin(["completed", "diverged"])
+    ]
     return [({n: r[f"hp.{n}"] for n in names}, objective(r.to_dict())) for _, r in rows.iterrows()]
 
 
@@ -113,8 +137,13 @@ def refine_sweep(spec: SweepSpec, store: ResultsStore, decades: float = 1.0, per
             continue
         bests = rows.loc[rows.groupby("task", sort=False)["objective"].idxmin()]
         fixed = {n: _plain(bests.iloc[0][f"hp.{n}"]) for n in o.grid if n != "lr"}
-        entries.append({**o.model_dump(mode="json", exclude_defaults=True), "hparams": {**o.hparams, **fixed},
-                        "grid": {"lr": refine_lrs(bests["hp.lr"].tolist(), decades, per_decade)}})
+        entries.append(
+            {
+                **o.model_dump(mode="json", exclude_defaults=True),
+                "hparams": {**o.hparams, **fixed},
+                "grid": {"lr": refine_lrs(bests["hp.lr"].tolist(), decades, per_decade)},
+            }
+        )
     doc["optimizers"] = entries
     return doc
 
@@ -140,8 +169,10 @@ REFINE_FILE = "refine.yaml"
 def write_refine(spec: SweepSpec, store: ResultsStore, decades: float, per_decade: int) -> Path:
     """Write RUN_DIR/refine.yaml and return its path."""
     path = store.root / REFINE_FILE
-    path.write_text("# written by `optbasin refine`: a grid around each optimizer's best point\n"
-                    + yaml.safe_dump(refine_sweep(spec, store, decades, per_decade), sort_keys=False))
+    path.write_text(
+        "# written by `optbasin refine`: a grid around each optimizer's best point\n"
+        + yaml.safe_dump(refine_sweep(spec, store, decades, per_decade), sort_keys=False)
+    )
     return path
 
 

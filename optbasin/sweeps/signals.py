@@ -15,8 +15,8 @@ The CLI turns Interrupted into the resume hint and exit code 128 + signal (130, 
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from optbasin.errors import Interrupted
 

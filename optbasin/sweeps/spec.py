@@ -2,7 +2,8 @@
 
 Validation has two layers: the pydantic schema (config.SweepSpec), then the checks that need the
 catalog (unknown optimizer, task or hyperparameter, values outside their declared range, classes
-that do not import or do not take the hyperparameters their entry declares: class_check.py). All problems are collected and raised together as one ConfigError.
+that do not import or do not take the hyperparameters their entry declares: class_check.py). All
+problems are collected and raised together as one ConfigError.
 """
 
 from __future__ import annotations
@@ -18,20 +19,26 @@ from optbasin.errors import ConfigError, DataError, Problem
 from optbasin.training.trial_spec import TrialSpec
 
 
-def load_sweep(path: str | Path, catalog_dirs: list[str | Path] = (), base_dir: str | Path | None = None,
-               max_trials: int = MAX_TRIALS) -> tuple[SweepSpec, Catalog]:
+def load_sweep(
+    path: str | Path,
+    catalog_dirs: list[str | Path] = (),
+    base_dir: str | Path | None = None,
+    max_trials: int = MAX_TRIALS,
+) -> tuple[SweepSpec, Catalog]:
     """Read and fully validate a sweep file; raise ConfigError listing every problem.
 
     The sweep's own ``catalog:`` directories are relative to ``base_dir`` (default: the file's folder).
     A sweep of more than ``max_trials`` trials is refused before anything is expanded.
     """
     path = Path(path)
-    return load_sweep_doc(read_yaml(path), str(path), base_dir if base_dir is not None else path.parent,
-                          catalog_dirs, max_trials)
+    return load_sweep_doc(
+        read_yaml(path), str(path), base_dir if base_dir is not None else path.parent, catalog_dirs, max_trials
+    )
 
 
-def load_sweep_doc(doc: Any, file: str, base_dir: str | Path, catalog_dirs: list[str | Path] = (),
-                   max_trials: int = MAX_TRIALS) -> tuple[SweepSpec, Catalog]:
+def load_sweep_doc(
+    doc: Any, file: str, base_dir: str | Path, catalog_dirs: list[str | Path] = (), max_trials: int = MAX_TRIALS
+) -> tuple[SweepSpec, Catalog]:
     """``load_sweep`` of a document already read (e.g. a dict given in Python): problems name
     ``file`` (a label such as "(sweep dict)" where there is no file) and the field."""
     spec: SweepSpec = parse(SweepSpec, doc, file)
@@ -88,17 +95,29 @@ def check_against_catalog(spec: SweepSpec, catalog: Catalog, file: str) -> list[
     for i, t in enumerate(spec.tasks):
         where = f"tasks[{i}]"
         if t.key in seen:
-            problems.append(Problem(file, f"{where}.name", f"duplicate task entry {t.key!r} (also tasks[{seen[t.key]}]); "
-                                    "give one a distinct 'label'"))
+            problems.append(
+                Problem(
+                    file,
+                    f"{where}.name",
+                    f"duplicate task entry {t.key!r} (also tasks[{seen[t.key]}]); give one a distinct 'label'",
+                )
+            )
         seen[t.key] = i
         if t.name not in catalog.tasks:
-            problems.append(Problem(file, f"{where}.name", f"unknown task {t.name!r}; known: {', '.join(sorted(catalog.tasks))}"))
+            problems.append(
+                Problem(file, f"{where}.name", f"unknown task {t.name!r}; known: {', '.join(sorted(catalog.tasks))}")
+            )
             continue
         d = catalog.tasks[t.name]
         for k, v in t.params.items():
             if k not in d.params:
-                problems.append(Problem(file, f"{where}.params.{k}", f"unknown parameter of task {t.name}; known: "
-                                        f"{', '.join(sorted(d.params)) or '(none)'}"))
+                problems.append(
+                    Problem(
+                        file,
+                        f"{where}.params.{k}",
+                        f"unknown parameter of task {t.name}; known: {', '.join(sorted(d.params)) or '(none)'}",
+                    )
+                )
             else:
                 problems += _check_value(d.params[k], v, file, f"{where}.params.{k}")
         try:
@@ -112,12 +131,23 @@ def check_against_catalog(spec: SweepSpec, catalog: Catalog, file: str) -> list[
     for i, o in enumerate(spec.optimizers):
         where = f"optimizers[{i}]"
         if o.key in seen:
-            problems.append(Problem(file, f"{where}.name", f"duplicate optimizer entry {o.key!r} (also optimizers[{seen[o.key]}]); "
-                                    "give one a distinct 'label'"))
+            problems.append(
+                Problem(
+                    file,
+                    f"{where}.name",
+                    f"duplicate optimizer entry {o.key!r} (also optimizers[{seen[o.key]}]); "
+                    "give one a distinct 'label'",
+                )
+            )
         seen[o.key] = i
         if o.name not in catalog.optimizers:
-            problems.append(Problem(file, f"{where}.name", f"unknown optimizer {o.name!r}; known: "
-                                    f"{', '.join(sorted(catalog.optimizers))}"))
+            problems.append(
+                Problem(
+                    file,
+                    f"{where}.name",
+                    f"unknown optimizer {o.name!r}; known: {', '.join(sorted(catalog.optimizers))}",
+                )
+            )
             continue
         d = catalog.optimizers[o.name]
         declared |= set(d.hyperparameters)
@@ -125,8 +155,13 @@ def check_against_catalog(spec: SweepSpec, catalog: Catalog, file: str) -> list[
             for k, v in values.items():
                 field = f"{where}.{section}.{k}"
                 if k not in d.hyperparameters:
-                    problems.append(Problem(file, field, f"unknown hyperparameter of {o.name}; known: "
-                                            f"{', '.join(sorted(d.hyperparameters))}"))
+                    problems.append(
+                        Problem(
+                            file,
+                            field,
+                            f"unknown hyperparameter of {o.name}; known: {', '.join(sorted(d.hyperparameters))}",
+                        )
+                    )
                     continue
                 if section == "hparams":
                     problems += _check_value(d.hyperparameters[k], v, file, field)
@@ -165,12 +200,13 @@ def expand(spec: SweepSpec, catalog: Catalog) -> list[TrialSpec]:
     trials = []
     for t in spec.tasks:
         for o in spec.optimizers:
-            trials += [trial_spec(spec, catalog, t, o, point, seed)
-                       for point in grid_points(o) for seed in spec.seeds]
+            trials += [trial_spec(spec, catalog, t, o, point, seed) for point in grid_points(o) for seed in spec.seeds]
     return trials
 
 
-def trial_spec(spec: SweepSpec, catalog: Catalog, t: Any, o: OptimizerEntry, point: dict[str, Any], seed: int) -> TrialSpec:
+def trial_spec(
+    spec: SweepSpec, catalog: Catalog, t: Any, o: OptimizerEntry, point: dict[str, Any], seed: int
+) -> TrialSpec:
     """One resolved trial: catalog defaults < shared < fixed hparams < grid point."""
     td, od = catalog.tasks[t.name], catalog.optimizers[o.name]
     shared = {k: v for k, v in spec.shared.items() if k in od.hyperparameters}
@@ -181,12 +217,29 @@ def trial_spec(spec: SweepSpec, catalog: Catalog, t: Any, o: OptimizerEntry, poi
     split_matrix = [*(t.split.matrix if t.split else []), *(o.split.matrix if o.split else [])]
     split_other = [*(t.split.other if t.split else []), *(o.split.other if o.split else [])]
     return TrialSpec(
-        sweep=spec.name, task=t.key, task_name=t.name, task_factory=td.factory, task_params=params,
-        optimizer=o.key, optimizer_name=o.name, optimizer_class=od.cls, hparams=hp, optimizer_tuples=od.tuples,
+        sweep=spec.name,
+        task=t.key,
+        task_name=t.name,
+        task_factory=td.factory,
+        task_params=params,
+        optimizer=o.key,
+        optimizer_name=o.name,
+        optimizer_class=od.cls,
+        hparams=hp,
+        optimizer_tuples=od.tuples,
         swept=list(o.grid),
-        seed=seed, steps=t.steps or spec.budget.steps or td.steps,
-        eval_every=spec.budget.eval_every, log_every=spec.budget.log_every, accumulate=spec.budget.accumulate,
-        grad_clip=spec.budget.grad_clip, timeout_s=t.timeout_s or spec.budget.timeout_s, schedule=spec.schedule,
-        divergence_threshold=spec.divergence.threshold, split_matrix=split_matrix, split_other=split_other,
-        cpus=spec.resources.cpus, gpus=spec.resources.gpus, import_paths=catalog.dirs,
+        seed=seed,
+        steps=t.steps or spec.budget.steps or td.steps,
+        eval_every=spec.budget.eval_every,
+        log_every=spec.budget.log_every,
+        accumulate=spec.budget.accumulate,
+        grad_clip=spec.budget.grad_clip,
+        timeout_s=t.timeout_s or spec.budget.timeout_s,
+        schedule=spec.schedule,
+        divergence_threshold=spec.divergence.threshold,
+        split_matrix=split_matrix,
+        split_other=split_other,
+        cpus=spec.resources.cpus,
+        gpus=spec.resources.gpus,
+        import_paths=catalog.dirs,
     )

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 import time
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +78,10 @@ def _read_parts(folder: Path) -> pd.DataFrame:
             continue
         missing = [c for c in REQUIRED[folder.name] if c not in frame.columns]
         if missing:
-            raise StoreError(f"{part}: not an optbasin {folder.name} part (no column {', '.join(missing)}); "
-                             "move it out of the run directory to continue")
+            raise StoreError(
+                f"{part}: not an optbasin {folder.name} part (no column {', '.join(missing)}); "
+                "move it out of the run directory to continue"
+            )
         frames.append(frame)
     return _concat(frames)
 
@@ -114,8 +116,9 @@ class ResultsStore:
         step_df = pd.DataFrame(steps) if steps else pd.DataFrame({"step": pd.Series([], dtype="int64")})
         step_df.insert(0, "attempt", attempt)
         step_df.insert(0, "trial_id", trial["trial_id"])
-        row = pa.Table.from_pandas(pd.DataFrame([{**trial, "attempt": attempt, "written_at": now}]),
-                                   preserve_index=False)  # converted first: an unwritable row writes nothing
+        row = pa.Table.from_pandas(
+            pd.DataFrame([{**trial, "attempt": attempt, "written_at": now}]), preserve_index=False
+        )  # converted first: an unwritable row writes nothing
         _atomic_write_table(pa.Table.from_pandas(step_df, preserve_index=False), self.root / STEPS / name)
         try:
             _atomic_write_table(row, self.root / TRIALS / name)
@@ -195,9 +198,12 @@ def load_runs(dirs: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     trials, steps = latest_attempts(_concat(trials), _concat(steps))
     missing = trials_without_steps(trials, steps)
     if missing:
-        warnings.warn(f"{len(missing)} finished trial(s) have no step rows (a steps part was moved aside or "
-                      f"lost; e.g. trial {missing[0]}): step curves and step tables omit them",
-                      MissingStepsWarning, stacklevel=2)
+        warnings.warn(
+            f"{len(missing)} finished trial(s) have no step rows (a steps part was moved aside or "
+            f"lost; e.g. trial {missing[0]}): step curves and step tables omit them",
+            MissingStepsWarning,
+            stacklevel=2,
+        )
     return trials, steps
 
 

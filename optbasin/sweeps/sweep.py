@@ -13,10 +13,10 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
@@ -80,17 +80,33 @@ class Plan:
 DOC_LABEL = "(sweep dict)"  # names a sweep given as a Python dict in its problems (there is no file)
 
 
-def plan(sweep_file: str | Path, catalog_dirs: list[str] = (), output: str | None = None,
-         base_dir: str | Path | None = None, max_trials: int = MAX_TRIALS) -> Plan:
+def plan(
+    sweep_file: str | Path,
+    catalog_dirs: list[str] = (),
+    output: str | None = None,
+    base_dir: str | Path | None = None,
+    max_trials: int = MAX_TRIALS,
+) -> Plan:
     """Validate and expand a sweep file (refused above ``max_trials`` trials); nothing is written."""
     spec, catalog = load_sweep(sweep_file, catalog_dirs, base_dir, max_trials)
     out = Path(output) if output else spec.output_dir()
-    return Plan(spec, catalog, expand(spec, catalog), ResultsStore(out), Path(sweep_file),
-                [str(Path(d).resolve()) for d in catalog_dirs])
+    return Plan(
+        spec,
+        catalog,
+        expand(spec, catalog),
+        ResultsStore(out),
+        Path(sweep_file),
+        [str(Path(d).resolve()) for d in catalog_dirs],
+    )
 
 
-def plan_doc(doc: dict, catalog_dirs: list[str] = (), output: str | None = None,
-             base_dir: str | Path | None = None, max_trials: int = MAX_TRIALS) -> Plan:
+def plan_doc(
+    doc: dict,
+    catalog_dirs: list[str] = (),
+    output: str | None = None,
+    base_dir: str | Path | None = None,
+    max_trials: int = MAX_TRIALS,
+) -> Plan:
     """``plan`` of a sweep given as a dict (the Python API): the same validation, its problems
     named DOC_LABEL and the field; relative paths in it are relative to ``base_dir`` (default: the
     working directory). The run directory keeps it as sweep.yaml, with those paths made absolute,
@@ -103,11 +119,25 @@ def plan_doc(doc: dict, catalog_dirs: list[str] = (), output: str | None = None,
     try:
         text = yaml.safe_dump(kept, sort_keys=False)
     except yaml.YAMLError as e:
-        raise ConfigError([Problem(DOC_LABEL, "(document)", f"cannot be kept as YAML: {e}; give plain "
-                                   "Python numbers, strings, lists and dicts")]) from None
+        raise ConfigError(
+            [
+                Problem(
+                    DOC_LABEL,
+                    "(document)",
+                    f"cannot be kept as YAML: {e}; give plain Python numbers, strings, lists and dicts",
+                )
+            ]
+        ) from None
     out = Path(output) if output else spec.output_dir()
-    return Plan(spec, catalog, expand(spec, catalog), ResultsStore(out), out / SWEEP_COPY,
-                [str(Path(d).resolve()) for d in catalog_dirs], sweep_yaml=text)
+    return Plan(
+        spec,
+        catalog,
+        expand(spec, catalog),
+        ResultsStore(out),
+        out / SWEEP_COPY,
+        [str(Path(d).resolve()) for d in catalog_dirs],
+        sweep_yaml=text,
+    )
 
 
 def check_directory(p: Plan) -> None:
@@ -117,11 +147,15 @@ def check_directory(p: Plan) -> None:
         raise StoreError(f"{root}: output is not a directory; choose a directory (--output)")
     meta = p.store.read_meta()
     if meta is not None and meta.get("sweep") != p.spec.name:
-        raise StoreError(f"{root}: holds results of sweep {meta.get('sweep')!r}, not {p.spec.name!r}; "
-                         "choose another output directory (--output)")
+        raise StoreError(
+            f"{root}: holds results of sweep {meta.get('sweep')!r}, not {p.spec.name!r}; "
+            "choose another output directory (--output)"
+        )
     if meta is None and root.exists() and any(not _ours_and_empty(n) for n in root.iterdir()):
-        raise StoreError(f"{root}: exists, is not empty and is not an optbasin run directory; "
-                         "choose another output directory (--output)")
+        raise StoreError(
+            f"{root}: exists, is not empty and is not an optbasin run directory; "
+            "choose another output directory (--output)"
+        )
 
 
 def _ours_and_empty(path: Path) -> bool:
@@ -157,16 +191,24 @@ def claim_directory(p: Plan) -> dict:
         "elapsed_s": (meta or {}).get("elapsed_s", 0.0),
         "trials_planned": p.n_trials,
         "counts": (meta or {}).get("counts", {}),
-        "runs": [*(meta or {}).get("runs", []),
-                 {"sweep_file": str(p.sweep_file.resolve()), "command": sys.argv, "started_at": now}],
+        "runs": [
+            *(meta or {}).get("runs", []),
+            {"sweep_file": str(p.sweep_file.resolve()), "command": sys.argv, "started_at": now},
+        ],
     }
     meta.update(p.meta_extra or {})
     p.store.write_meta(meta)
     return meta
 
 
-def execute(p: Plan, *, address: str | None = None, progress: bool = True, show_ray_logs: bool = False,
-            on_commit: Callable[[], None] | None = None) -> Outcome:
+def execute(
+    p: Plan,
+    *,
+    address: str | None = None,
+    progress: bool = True,
+    show_ray_logs: bool = False,
+    on_commit: Callable[[], None] | None = None,
+) -> Outcome:
     """Run the plan's pending trials and record the sweep's metadata, holding RUN_DIR/.lock.
 
     Interrupted (a signal) leaves ``finished_at`` unset and records ``interrupted``. However the
@@ -180,12 +222,26 @@ def execute(p: Plan, *, address: str | None = None, progress: bool = True, show_
         call_side_job(on_commit, "at the sweep's start")  # the live report exists from the sweep's start
         try:
             if p.spec.search.method == "optuna":
-                outcome = run_search(p.spec, p.catalog, p.store, address=address, progress=progress,
-                                     show_ray_logs=show_ray_logs, on_commit=on_commit)
+                outcome = run_search(
+                    p.spec,
+                    p.catalog,
+                    p.store,
+                    address=address,
+                    progress=progress,
+                    show_ray_logs=show_ray_logs,
+                    on_commit=on_commit,
+                )
             else:
-                outcome = run_trials(p.trials, p.store, retries=p.spec.retries, address=address,
-                                     progress=progress, show_ray_logs=show_ray_logs, on_commit=on_commit,
-                                     population=p.spec.population)
+                outcome = run_trials(
+                    p.trials,
+                    p.store,
+                    retries=p.spec.retries,
+                    address=address,
+                    progress=progress,
+                    show_ray_logs=show_ray_logs,
+                    on_commit=on_commit,
+                    population=p.spec.population,
+                )
             p.store.compact()  # the counts below then read one merged file, not every trial's part
         except (Interrupted, KeyboardInterrupt) as e:
             signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
@@ -222,5 +278,10 @@ def resume_plan(run_dir: str | Path, max_trials: int = MAX_TRIALS) -> Plan:
     copy = Path(run_dir) / SWEEP_COPY
     if meta is None or not copy.exists():
         raise StoreError(f"{run_dir}: not an optbasin run directory (no meta.json / {SWEEP_COPY})")
-    return plan(copy, meta.get("catalog_dirs", []), output=str(run_dir), base_dir=Path(meta["sweep_file"]).parent,
-                max_trials=max_trials)
+    return plan(
+        copy,
+        meta.get("catalog_dirs", []),
+        output=str(run_dir),
+        base_dir=Path(meta["sweep_file"]).parent,
+        max_trials=max_trials,
+    )

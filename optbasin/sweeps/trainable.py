@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from optbasin.sweeps.populations import run_populations
 from optbasin.sweeps.batching import specs_of
+from optbasin.sweeps.populations import run_populations
 from optbasin.training.loop import FAILED
 from optbasin.training.single import run_trial
 

@@ -18,7 +18,8 @@ Loss at initialization is ``evaluate`` of the freshly built model (the trial rec
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -46,5 +47,5 @@ class Task(ABC):
         """The task's reference loss (a trivial predictor's) and known floor; NaN: not declared."""
         return {"ref_loss": float("nan"), "floor_loss": float("nan")}
 
-    def check_data(self) -> None:
+    def check_data(self) -> None:  # noqa: B027 (an optional hook: a task with no data files keeps it)
         """Raise optbasin.errors.DataError naming the file if the task's data cannot be used."""

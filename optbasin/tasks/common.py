@@ -8,7 +8,7 @@ seed and a stream name, so init and data order are independent streams of one se
 from __future__ import annotations
 
 import zlib
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -31,8 +31,9 @@ def build_seeded(seed: int, make: Callable[[], nn.Module]) -> nn.Module:
         return make()
 
 
-def shuffled_batches(tensors: tuple[torch.Tensor, ...], batch_size: int, seed: int,
-                     device: torch.device) -> Iterator[tuple[torch.Tensor, ...]]:
+def shuffled_batches(
+    tensors: tuple[torch.Tensor, ...], batch_size: int, seed: int, device: torch.device
+) -> Iterator[tuple[torch.Tensor, ...]]:
     """Endless minibatches of ``tensors`` (same first dimension): a fresh permutation per epoch,
     drawn from the trial seed; the data is moved to ``device`` once. Short last batches are
     dropped so every step sees ``batch_size`` examples."""
@@ -43,7 +44,7 @@ def shuffled_batches(tensors: tuple[torch.Tensor, ...], batch_size: int, seed: i
     while True:
         perm = torch.randperm(n, generator=gen).to(device)
         for i in range(0, n - bs + 1, bs):
-            idx = perm[i:i + bs]
+            idx = perm[i : i + bs]
             yield tuple(t[idx] for t in data)
 
 
@@ -66,8 +67,9 @@ class evaluating:
         return False
 
 
-def quick_train(task, make_optimizer: Callable, steps: int, seed: int = 0,
-                device: torch.device | str = "cpu") -> tuple[float, float, list[float]]:
+def quick_train(
+    task, make_optimizer: Callable, steps: int, seed: int = 0, device: torch.device | str = "cpu"
+) -> tuple[float, float, list[float]]:
     """A bare trial loop for tests, notebooks and timing (the real trial lives in optbasin.training):
     returns (val loss at init, val loss at the end, training losses)."""
     device = torch.device(device)

@@ -8,9 +8,9 @@ statistics, cross-entropy loss. Two models: an MLP (``digits-mlp``) and a small 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -89,10 +89,13 @@ class SmallCNN(nn.Module):
         super().__init__()
         c = channels
         self.features = nn.Sequential(
-            nn.Conv2d(1, c, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(c, 2 * c, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(1, c, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c, 2 * c, 3, padding=1),
+            nn.ReLU(),
             nn.MaxPool2d(2),
-            nn.Conv2d(2 * c, 2 * c, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(2 * c, 2 * c, 3, padding=1),
+            nn.ReLU(),
         )
         self.head = nn.Linear(2 * c, N_CLASSES)
 
@@ -144,10 +147,14 @@ class DigitsMLP(DigitsTask):
     default_steps = 500
     head = "auto"  # the last nn.Linear: the projection to the 10 classes
 
-    def __init__(self, hidden: int = 128, depth: int = 2, dropout: float = 0.0, batch_size: int = 64,
-                 val_fraction: float = 0.2):
-        check_task_params(type(self), self.name, dict(hidden=hidden, depth=depth, dropout=dropout,
-                                                      batch_size=batch_size, val_fraction=val_fraction))
+    def __init__(
+        self, hidden: int = 128, depth: int = 2, dropout: float = 0.0, batch_size: int = 64, val_fraction: float = 0.2
+    ):
+        check_task_params(
+            type(self),
+            self.name,
+            dict(hidden=hidden, depth=depth, dropout=dropout, batch_size=batch_size, val_fraction=val_fraction),
+        )
         super().__init__(batch_size, val_fraction)
         self.hidden, self.depth, self.dropout = int(hidden), int(depth), float(dropout)
 
@@ -161,8 +168,9 @@ class DigitsCNN(DigitsTask):
     head = "head"
 
     def __init__(self, channels: int = 16, batch_size: int = 64, val_fraction: float = 0.2):
-        check_task_params(type(self), self.name, dict(channels=channels, batch_size=batch_size,
-                                                      val_fraction=val_fraction))
+        check_task_params(
+            type(self), self.name, dict(channels=channels, batch_size=batch_size, val_fraction=val_fraction)
+        )
         super().__init__(batch_size, val_fraction)
         self.channels = int(channels)
 

@@ -12,7 +12,7 @@ CUDA (weights and optimizer state stay float32, as in nanoGPT); it is ignored on
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -39,14 +39,39 @@ class GPTTask(Task):
     head = "lm_head"  # tied to the token embedding: "other" either way
     default_steps = 800  # gpt-tiny; the catalog entry sets the budget of each preset
 
-    def __init__(self, n_layer: int = 2, n_head: int = 4, n_embd: int = 128, block_size: int = 64,
-                 dropout: float = 0.0, bias: bool = True, vocab_size: int | None = None,
-                 batch_size: int = 16, eval_batches: int = 8, text_file: str | None = None,
-                 data_dir: str | None = None, bf16: bool = False):
-        check_task_params(type(self), "gpt-tiny", dict(
-            n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size, dropout=dropout, bias=bias,
-            vocab_size=vocab_size, batch_size=batch_size, eval_batches=eval_batches, text_file=text_file,
-            data_dir=data_dir, bf16=bf16))
+    def __init__(
+        self,
+        n_layer: int = 2,
+        n_head: int = 4,
+        n_embd: int = 128,
+        block_size: int = 64,
+        dropout: float = 0.0,
+        bias: bool = True,
+        vocab_size: int | None = None,
+        batch_size: int = 16,
+        eval_batches: int = 8,
+        text_file: str | None = None,
+        data_dir: str | None = None,
+        bf16: bool = False,
+    ):
+        check_task_params(
+            type(self),
+            "gpt-tiny",
+            dict(
+                n_layer=n_layer,
+                n_head=n_head,
+                n_embd=n_embd,
+                block_size=block_size,
+                dropout=dropout,
+                bias=bias,
+                vocab_size=vocab_size,
+                batch_size=batch_size,
+                eval_batches=eval_batches,
+                text_file=text_file,
+                data_dir=data_dir,
+                bf16=bf16,
+            ),
+        )
         if text_file and data_dir:
             raise ValueError("give text_file or data_dir, not both")
         self.batch_size, self.eval_batches = int(batch_size), int(eval_batches)
@@ -58,8 +83,15 @@ class GPTTask(Task):
             vocab_size = vocab_size or BYTE_VOCAB
         else:
             vocab_size = vocab_size or GPT2_VOCAB
-        self.config = GPTConfig(vocab_size=int(vocab_size), block_size=int(block_size), n_layer=int(n_layer),
-                                n_head=int(n_head), n_embd=int(n_embd), dropout=float(dropout), bias=bool(bias))
+        self.config = GPTConfig(
+            vocab_size=int(vocab_size),
+            block_size=int(block_size),
+            n_layer=int(n_layer),
+            n_head=int(n_head),
+            n_embd=int(n_embd),
+            dropout=float(dropout),
+            bias=bool(bias),
+        )
         self._eval_windows: torch.Tensor | None = None
 
     def data(self) -> TokenData:
@@ -117,7 +149,6 @@ class GPTTask(Task):
                 total += float(self.loss(model, (w[:, :-1].to(device), w[:, 1:].to(device)))) * len(w)
         return total / len(windows)
 
-
     def reference_losses(self) -> dict[str, float]:
         """The bigram loss of its own data (counted on the train split, scored on the validation
         windows ``evaluate`` uses): what a model must beat to have learned more than token pairs."""
@@ -125,8 +156,10 @@ class GPTTask(Task):
             from optbasin.tasks.reference import bigram_loss
 
             w = self.eval_windows().numpy()
-            self._reference = {"ref_loss": bigram_loss(self.data().train, w[:, :-1], w[:, 1:], self.config.vocab_size),
-                               "floor_loss": float("nan")}
+            self._reference = {
+                "ref_loss": bigram_loss(self.data().train, w[:, :-1], w[:, 1:], self.config.vocab_size),
+                "floor_loss": float("nan"),
+            }
         return self._reference
 
 

@@ -26,7 +26,7 @@ divergence threshold compares train loss, noise included, with a noise-free init
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -34,7 +34,6 @@ from torch import nn
 from optbasin.catalog import check_task_params
 from optbasin.tasks.base import Task
 from optbasin.tasks.common import build_seeded, generator
-
 
 
 def _log_spaced(n: int, ratio: float) -> torch.Tensor:
@@ -72,13 +71,39 @@ class QuadraticTask(Task):
     default_steps = 2000
     head = None  # the only matrix is the model itself: nothing is an output head
 
-    def __init__(self, d_in: int = 64, d_out: int = 32, cond: float = 100.0, hessian: str = "block",
-                 spread: float = 10.0, rotate: bool = True, noise: float = 0.5, noise_spread: float = 1.0,
-                 batch_size: int = 16, init_scale: float = 1.0, excess: bool = False, problem_seed: int = 0):
-        check_task_params(type(self), self.name, dict(
-            d_in=d_in, d_out=d_out, cond=cond, hessian=hessian, spread=spread, rotate=rotate, noise=noise,
-            noise_spread=noise_spread, batch_size=batch_size, init_scale=init_scale, excess=excess,
-            problem_seed=problem_seed))
+    def __init__(
+        self,
+        d_in: int = 64,
+        d_out: int = 32,
+        cond: float = 100.0,
+        hessian: str = "block",
+        spread: float = 10.0,
+        rotate: bool = True,
+        noise: float = 0.5,
+        noise_spread: float = 1.0,
+        batch_size: int = 16,
+        init_scale: float = 1.0,
+        excess: bool = False,
+        problem_seed: int = 0,
+    ):
+        check_task_params(
+            type(self),
+            self.name,
+            dict(
+                d_in=d_in,
+                d_out=d_out,
+                cond=cond,
+                hessian=hessian,
+                spread=spread,
+                rotate=rotate,
+                noise=noise,
+                noise_spread=noise_spread,
+                batch_size=batch_size,
+                init_scale=init_scale,
+                excess=excess,
+                problem_seed=problem_seed,
+            ),
+        )
         self.d_in, self.d_out, self.hessian = int(d_in), int(d_out), hessian
         self.batch_size = int(batch_size)
         self.init_scale, self.excess = float(init_scale), bool(excess)
@@ -111,8 +136,14 @@ class QuadraticTask(Task):
 
     def build_model(self, seed: int) -> nn.Module:
         std = self.init_scale / math.sqrt(self.d_in)
-        return build_seeded(seed, lambda: MatrixModel(torch.randn(self.d_out, self.d_in) * std,
-                                                      self.scale.clone(), None if self.mix is None else self.mix.clone()))
+        return build_seeded(
+            seed,
+            lambda: MatrixModel(
+                torch.randn(self.d_out, self.d_in) * std,
+                self.scale.clone(),
+                None if self.mix is None else self.mix.clone(),
+            ),
+        )
 
     def train_batches(self, seed: int, device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         gen = generator(seed, "data")

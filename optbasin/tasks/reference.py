@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 COUNT_TOKENS = 4_000_000  # bigram counts come from at most this many training tokens
-SMOOTHING = 1.0           # Dirichlet prior weight on the unigram distribution
+SMOOTHING = 1.0  # Dirichlet prior weight on the unigram distribution
 
 
 def bigram_loss(train: np.ndarray, inputs: np.ndarray, targets: np.ndarray, vocab: int) -> float:

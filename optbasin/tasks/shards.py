@@ -28,11 +28,11 @@ import os
 import re
 import signal
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from multiprocessing import Pool
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -59,8 +59,11 @@ def corpus_files(paths: list[str | Path]) -> list[Path]:
     files: list[Path] = []
     for p in (Path(x).expanduser() for x in paths):
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file()
-                           and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            found = sorted(
+                f
+                for f in p.rglob("*")
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
             if not found:
                 raise DataError(f"{p}: the directory holds no files")
             files += found
@@ -160,7 +163,9 @@ def _tasks(units: Iterator[tuple[str, bool]], chars: int = BLOCK_BYTES) -> Itera
 
 def _write_error(e: OSError, out: Path) -> DataError:
     where = e.filename or out
-    return DataError(f"{where}: cannot write the shards: " + ("disk full" if e.errno in NO_SPACE else (e.strerror or str(e))))
+    return DataError(
+        f"{where}: cannot write the shards: " + ("disk full" if e.errno in NO_SPACE else (e.strerror or str(e)))
+    )
 
 
 # One tokenizer per worker process (set by _init_worker, or directly when workers == 1).
@@ -202,13 +207,20 @@ def _move_tail(src: Path, dst: Path, keep: int) -> None:
     tokens = np.memmap(src, dtype=np.uint16, mode="r")
     with dst.open("wb") as f:
         for i in range(keep, len(tokens), COPY_TOKENS):
-            np.asarray(tokens[i: i + COPY_TOKENS]).tofile(f)
+            np.asarray(tokens[i : i + COPY_TOKENS]).tofile(f)
     del tokens
     os.truncate(src, keep * 2)
 
 
-def write_shards(texts: list[str | Path], tokenizer_dir: str | Path, out: str | Path, val_fraction: float = 0.0005,
-                 force: bool = False, workers: int = 1, log: Callable[[str], None] = lambda m: None) -> ShardSummary:
+def write_shards(
+    texts: list[str | Path],
+    tokenizer_dir: str | Path,
+    out: str | Path,
+    val_fraction: float = 0.0005,
+    force: bool = False,
+    workers: int = 1,
+    log: Callable[[str], None] = lambda m: None,
+) -> ShardSummary:
     """Tokenize ``texts`` with the GPT-2 tokenizer in ``tokenizer_dir`` into ``out``/train.bin and
     ``out``/val.bin. Bad input (missing or unreadable files, empty corpus, existing shards without
     ``force``) raises DataError naming the file, before anything is written where possible."""
@@ -226,8 +238,10 @@ def write_shards(texts: list[str | Path], tokenizer_dir: str | Path, out: str | 
     tokenizer = Tokenizer.load(tokenizer_dir)
     files = corpus_files(texts)
     if not any(f.stat().st_size for f in files):
-        raise DataError(f"{files[0] if len(files) == 1 else 'the corpus'}: empty: no text to tokenize "
-                        f"({len(files)} file(s), all empty)")
+        raise DataError(
+            f"{files[0] if len(files) == 1 else 'the corpus'}: empty: no text to tokenize "
+            f"({len(files)} file(s), all empty)"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -246,8 +260,10 @@ def write_shards(texts: list[str | Path], tokenizer_dir: str | Path, out: str | 
                     log(f"{n / 1e6:.1f} M tokens, {n / (last_log - start) / 1e6:.2f} M tokens/s")
         n_val = math.ceil(n * val_fraction)
         if n - n_val < 1:
-            raise DataError(f"{files[0] if len(files) == 1 else 'the corpus'}: too short: {n} tokens cannot be "
-                            f"split into training and validation tokens at --val-fraction {val_fraction}")
+            raise DataError(
+                f"{files[0] if len(files) == 1 else 'the corpus'}: too short: {n} tokens cannot be "
+                f"split into training and validation tokens at --val-fraction {val_fraction}"
+            )
         _move_tail(partial_train, partial_val, n - n_val)
         os.replace(partial_val, val)
         os.replace(partial_train, train)

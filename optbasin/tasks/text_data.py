@@ -36,15 +36,76 @@ VAL_EVERY = 10  # every 10th chunk is validation
 # Pure-Python modules present in CPython 3.10 to 3.14 (a missing one is skipped, so the corpus
 # of an exotic install is smaller but still deterministic). Order matters: do not sort.
 STDLIB_MODULES = (
-    "argparse", "ast", "asyncio.events", "asyncio.tasks", "base64", "bisect", "calendar",
-    "collections", "configparser", "contextlib", "copy", "csv", "dataclasses", "datetime",
-    "_pydecimal", "difflib", "doctest", "email.message", "enum", "fractions", "ftplib", "functools",
-    "getopt", "glob", "heapq", "hmac", "http.client", "http.server", "imaplib", "inspect",
-    "ipaddress", "json", "json.decoder", "logging", "mailbox", "optparse", "os", "pathlib", "pdb",
-    "pickle", "pickletools", "pprint", "pydoc", "queue", "random", "re", "shlex", "shutil",
-    "smtplib", "socket", "socketserver", "statistics", "string", "subprocess", "tarfile",
-    "tempfile", "textwrap", "threading", "tokenize", "trace", "traceback", "turtle", "typing",
-    "unittest.case", "urllib.parse", "urllib.request", "uuid", "warnings", "weakref", "zipfile",
+    "argparse",
+    "ast",
+    "asyncio.events",
+    "asyncio.tasks",
+    "base64",
+    "bisect",
+    "calendar",
+    "collections",
+    "configparser",
+    "contextlib",
+    "copy",
+    "csv",
+    "dataclasses",
+    "datetime",
+    "_pydecimal",
+    "difflib",
+    "doctest",
+    "email.message",
+    "enum",
+    "fractions",
+    "ftplib",
+    "functools",
+    "getopt",
+    "glob",
+    "heapq",
+    "hmac",
+    "http.client",
+    "http.server",
+    "imaplib",
+    "inspect",
+    "ipaddress",
+    "json",
+    "json.decoder",
+    "logging",
+    "mailbox",
+    "optparse",
+    "os",
+    "pathlib",
+    "pdb",
+    "pickle",
+    "pickletools",
+    "pprint",
+    "pydoc",
+    "queue",
+    "random",
+    "re",
+    "shlex",
+    "shutil",
+    "smtplib",
+    "socket",
+    "socketserver",
+    "statistics",
+    "string",
+    "subprocess",
+    "tarfile",
+    "tempfile",
+    "textwrap",
+    "threading",
+    "tokenize",
+    "trace",
+    "traceback",
+    "turtle",
+    "typing",
+    "unittest.case",
+    "urllib.parse",
+    "urllib.request",
+    "uuid",
+    "warnings",
+    "weakref",
+    "zipfile",
 )
 
 
@@ -102,8 +163,9 @@ def _cache_dir() -> Path:
 @lru_cache(maxsize=1)
 def stdlib_corpus() -> TokenData:
     """The stdlib docstring corpus, cached on disk per Python minor version and module list."""
-    key = hashlib.sha256(repr((sys.version_info[:2], sysconfig.get_paths()["stdlib"],
-                               STDLIB_MODULES, CHUNK)).encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        repr((sys.version_info[:2], sysconfig.get_paths()["stdlib"], STDLIB_MODULES, CHUNK)).encode()
+    ).hexdigest()[:16]
     cache = _cache_dir() / f"stdlib-docstrings-{key}.txt"
     text = None
     if cache.is_file():
@@ -135,8 +197,10 @@ def split_bytes(text: bytes, source: str, min_len: int = 0) -> TokenData:
         cut = int(len(data) * 0.9)
         train, val = data[:cut], data[cut:]
     if min(len(train), len(val)) < min_len:
-        raise DataError(f"{source}: too short: {len(data)} bytes gives {len(train)} training and "
-                        f"{len(val)} validation bytes; need at least {min_len} in each (block_size + 1)")
+        raise DataError(
+            f"{source}: too short: {len(data)} bytes gives {len(train)} training and "
+            f"{len(val)} validation bytes; need at least {min_len} in each (block_size + 1)"
+        )
     return TokenData(train, val, BYTE_VOCAB, source, hashlib.sha256(text).hexdigest())
 
 
@@ -159,7 +223,7 @@ def text_file_tokens(path: str | os.PathLike, min_len: int = 0) -> TokenData:
         raise DataError(f"{p}: cannot read: {e.strerror or e}") from None
     if not text:
         raise DataError(f"{p}: the text file is empty")
-    if b"\x00" in text[:CHUNK * 4]:
+    if b"\x00" in text[: CHUNK * 4]:
         raise DataError(f"{p}: looks binary (NUL bytes), expected a text file; for token shards use data_dir")
     return split_bytes(text, str(p), min_len)
 
@@ -169,8 +233,10 @@ def text_file_tokens(path: str | os.PathLike, min_len: int = 0) -> TokenData:
 # ---------------------------------------------------------------------------------------------
 def _open_shard(path: Path, min_len: int, vocab_size: int) -> np.ndarray:
     if not path.is_file():
-        raise DataError(f"{path}: token shard not found (data_dir needs train.bin and val.bin, "
-                        "raw uint16 token ids as nanoGPT's prepare.py writes them)")
+        raise DataError(
+            f"{path}: token shard not found (data_dir needs train.bin and val.bin, "
+            "raw uint16 token ids as nanoGPT's prepare.py writes them)"
+        )
     size = path.stat().st_size
     if size % 2:
         raise DataError(f"{path}: malformed token shard: {size} bytes is not a whole number of uint16 tokens")
@@ -183,8 +249,10 @@ def _open_shard(path: Path, min_len: int, vocab_size: int) -> np.ndarray:
     head = tokens[: 1 << 20]  # check a prefix: scanning billions of tokens per trial is too slow
     top = int(head.max())
     if top >= vocab_size:
-        raise DataError(f"{path}: malformed token shard: token id {top} >= vocab_size {vocab_size} "
-                        "(wrong file, or set the task's vocab_size)")
+        raise DataError(
+            f"{path}: malformed token shard: token id {top} >= vocab_size {vocab_size} "
+            "(wrong file, or set the task's vocab_size)"
+        )
     return tokens
 
 

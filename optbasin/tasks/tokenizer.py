@@ -44,17 +44,23 @@ def bytes_to_unicode() -> dict[int, str]:
 
 def _find_files(directory: Path) -> tuple[Path, Path]:
     if not directory.is_dir():
-        raise DataError(f"{directory}: tokenizer directory not found (expected GPT-2's encoder.json + vocab.bpe, "
-                        "or vocab.json + merges.txt)")
+        raise DataError(
+            f"{directory}: tokenizer directory not found (expected GPT-2's encoder.json + vocab.bpe, "
+            "or vocab.json + merges.txt)"
+        )
     for vocab, merges in FILE_PAIRS:
         if (directory / vocab).is_file() or (directory / merges).is_file():
             for name in (vocab, merges):
                 if not (directory / name).is_file():
-                    raise DataError(f"{directory / name}: tokenizer file not found (it comes with "
-                                    f"{vocab if name == merges else merges}: GPT-2's files come in pairs)")
+                    raise DataError(
+                        f"{directory / name}: tokenizer file not found (it comes with "
+                        f"{vocab if name == merges else merges}: GPT-2's files come in pairs)"
+                    )
             return directory / vocab, directory / merges
-    raise DataError(f"{directory}: no GPT-2 tokenizer files: need encoder.json + vocab.bpe (OpenAI) "
-                    "or vocab.json + merges.txt (Hugging Face)")
+    raise DataError(
+        f"{directory}: no GPT-2 tokenizer files: need encoder.json + vocab.bpe (OpenAI) "
+        "or vocab.json + merges.txt (Hugging Face)"
+    )
 
 
 def _read_text(path: Path) -> str:
@@ -71,8 +77,11 @@ def _read_vocab(path: Path) -> dict[str, int]:
         vocab = json.loads(_read_text(path))
     except json.JSONDecodeError as e:
         raise DataError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
-    if not (isinstance(vocab, dict) and vocab
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in vocab.values())):
+    if not (
+        isinstance(vocab, dict)
+        and vocab
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in vocab.values())
+    ):
         raise DataError(f"{path}: expected a JSON object mapping tokens to integer ids")
     return vocab
 
@@ -99,7 +108,8 @@ class Tokenizer:
     source: str = ""
 
     def __post_init__(self):
-        from tokenizers import Tokenizer as Rust, decoders, models, pre_tokenizers
+        from tokenizers import Tokenizer as Rust
+        from tokenizers import decoders, models, pre_tokenizers
 
         self.id_symbol = {i: s for s, i in self.vocab.items()}
         self._rust = Rust(models.BPE(self.vocab, self.merges))
@@ -113,12 +123,16 @@ class Tokenizer:
         vocab, merges = _read_vocab(vocab_path), _read_merges(merges_path)
         missing = [s for s in bytes_to_unicode().values() if s not in vocab]
         if missing:
-            raise DataError(f"{vocab_path}: not a byte-level BPE vocabulary: {len(missing)} of the 256 byte "
-                            f"symbols are missing (e.g. {missing[0]!r})")
+            raise DataError(
+                f"{vocab_path}: not a byte-level BPE vocabulary: {len(missing)} of the 256 byte "
+                f"symbols are missing (e.g. {missing[0]!r})"
+            )
         for n, (a, b) in enumerate(merges):
             if a + b not in vocab or a not in vocab or b not in vocab:
-                raise DataError(f"{merges_path}: merge {n + 1} ({a} {b}) makes or uses a symbol that "
-                                f"{vocab_path.name} lacks: the two files do not belong together")
+                raise DataError(
+                    f"{merges_path}: merge {n + 1} ({a} {b}) makes or uses a symbol that "
+                    f"{vocab_path.name} lacks: the two files do not belong together"
+                )
         if EOT not in vocab:
             raise DataError(f"{vocab_path}: no {EOT} token (GPT-2's end-of-text token, 50256)")
         top = max(vocab.values())

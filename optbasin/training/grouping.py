@@ -33,4 +33,4 @@ def populations(specs: list[TrialSpec], size: int) -> list[list[TrialSpec]]:
     for s in specs:
         groups[group_key(s)].append(s)
     size = max(1, int(size))
-    return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
+    return [g[i : i + size] for g in groups.values() for i in range(0, len(g), size)]

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Iterator, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -84,8 +85,12 @@ def window_mean(total: Any, n: int, k: int) -> list[float]:
     return [float(total) / n] * k
 
 
-def run_loop(spec: TrialSpec, build_engine: Callable[[nn.Module, Task, torch.device], Engine],
-             done: Done, emit: Emit | None = None) -> None:
+def run_loop(
+    spec: TrialSpec,
+    build_engine: Callable[[nn.Module, Task, torch.device], Engine],
+    done: Done,
+    emit: Emit | None = None,
+) -> None:
     """Train the members ``build_engine(model, task, device)`` makes for ``spec``'s task, seed and
     budget. ``emit(i, rows)`` (if given) gets member i's new rows at each eval; ``done(i, rows,
     summary)`` is called as soon as member i ends (diverged members first, the rest after the last
@@ -108,19 +113,23 @@ def run_loop(spec: TrialSpec, build_engine: Callable[[nn.Module, Task, torch.dev
     last_train, val_loss, best_val = [math.nan] * k0, [math.nan] * k0, [math.inf] * k0
 
     def finish(i: int, status: str, step: int) -> None:
-        done(i, rows[i], {
-            "status": status,
-            "init_loss": init_loss,
-            **task.reference_losses(),
-            "final_train_loss": last_train[i] if status == COMPLETED else math.nan,
-            "final_val_loss": val_loss[i] if status == COMPLETED else math.nan,
-            "best_val_loss": best_val[i] if math.isfinite(best_val[i]) else math.nan,
-            "steps_done": step,
-            "wall_time": (time.perf_counter() - t0) / k0,
-            "cpu_time": (time.process_time() - c0) / k0,
-            "device": str(device),
-            **engine.extra,
-        })
+        done(
+            i,
+            rows[i],
+            {
+                "status": status,
+                "init_loss": init_loss,
+                **task.reference_losses(),
+                "final_train_loss": last_train[i] if status == COMPLETED else math.nan,
+                "final_val_loss": val_loss[i] if status == COMPLETED else math.nan,
+                "best_val_loss": best_val[i] if math.isfinite(best_val[i]) else math.nan,
+                "steps_done": step,
+                "wall_time": (time.perf_counter() - t0) / k0,
+                "cpu_time": (time.process_time() - c0) / k0,
+                "device": str(device),
+                **engine.extra,
+            },
+        )
 
     window_loss, window_n, window_diag = 0.0, 0, {}
     for step in range(1, spec.steps + 1):

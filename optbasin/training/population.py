@@ -44,8 +44,9 @@ def supports_population(cls: type) -> bool:
 def class_hparams(cls: type, given: dict[str, Any]) -> dict[str, Any]:
     """Every constructor hyperparameter of ``cls``: its signature's defaults, overridden by ``given``."""
     sig = inspect.signature(cls)
-    defaults = {n: p.default for n, p in sig.parameters.items()
-                if p.default is not inspect.Parameter.empty and n != "params"}
+    defaults = {
+        n: p.default for n, p in sig.parameters.items() if p.default is not inspect.Parameter.empty and n != "params"
+    }
     return {**defaults, **given}
 
 
@@ -114,12 +115,14 @@ class Population:
             self.kinds = [OTHER] * len(self.names)
         self.own = dict(model.named_parameters())
         k0 = self.size
-        self.params = [self.own[n].detach().unsqueeze(0).repeat(k0, *([1] * self.own[n].ndim)).requires_grad_()
-                       for n in self.names]
+        self.params = [
+            self.own[n].detach().unsqueeze(0).repeat(k0, *([1] * self.own[n].ndim)).requires_grad_() for n in self.names
+        ]
         self.hp = member_hparams(specs, cls, torch.float64, device)  # cast to the parameters' dtype where used
         self.one_lr = None if isinstance(self.hp["lr"], Tensor) else float(self.hp["lr"])  # stays a number
-        self.base_lr = (self.hp["lr"] if self.one_lr is None
-                        else torch.full((k0,), self.one_lr, dtype=torch.float64, device=device))
+        self.base_lr = (
+            self.hp["lr"] if self.one_lr is None else torch.full((k0,), self.one_lr, dtype=torch.float64, device=device)
+        )
         self.state: dict = {}
         self.grads: list[Tensor] | None = None
         wrapper = _LossOf(task, model)

@@ -8,8 +8,9 @@ sweeps/runner.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -23,8 +24,9 @@ from optbasin.training.trial_spec import TrialSpec
 
 def build_optimizer(spec: TrialSpec, model: nn.Module, task: Task) -> torch.optim.Optimizer:
     cls = optimizer_class(spec.optimizer_class, spec.import_paths)
-    return build_from_class(cls, model, dict(spec.hparams), task.head, spec.split_matrix, spec.split_other,
-                            spec.optimizer_tuples)
+    return build_from_class(
+        cls, model, dict(spec.hparams), task.head, spec.split_matrix, spec.split_other, spec.optimizer_tuples
+    )
 
 
 class SingleModel:

@@ -46,8 +46,17 @@ class TrialSpec(BaseModel):
     gpus: float = 0
     import_paths: list[str] = []
 
-    IDENTITY_EXCLUDE: ClassVar[set[str]] = {"sweep", "cpus", "gpus", "import_paths", "swept", "source", "timeout_s",
-                                         "round", "added_for"}
+    IDENTITY_EXCLUDE: ClassVar[set[str]] = {
+        "sweep",
+        "cpus",
+        "gpus",
+        "import_paths",
+        "swept",
+        "source",
+        "timeout_s",
+        "round",
+        "added_for",
+    }
 
     @property
     def trial_id(self) -> str:
