@@ -2,7 +2,7 @@
 the resolution, seeds only for open claims), the limits, provenance, bad `adaptive:` fields.
 
 The losses are synthetic, a known function of the hyperparameters, turned into the store's own rows
-(runner.trial_row) and analysed by the real analysis; the rounds then run as adaptive.py runs them.
+(sweeps/rows.py trial_row) and analysed by the real analysis; the rounds then run as adaptive/driver.py runs them.
 """
 
 from __future__ import annotations

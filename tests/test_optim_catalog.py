@@ -228,7 +228,7 @@ hyperparameters:
   orth_dtype: {type: str, default: auto, choices: [auto, float32, bfloat16, float16, float64]}
   stale_nuclear_norm: {type: bool, default: true}
   momo: {type: bool, default: false}
-  f_star: {type: float, default: 0.0}
+  f_star: {type: float, default: 0.0, ge: 0.0}
   momo_clamp: {type: bool, default: false}
 """
 
