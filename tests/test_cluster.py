@@ -54,13 +54,15 @@ def stop_node(proc: subprocess.Popen) -> None:
 
 
 def wait_for_nodes(address: str, n: int, env: dict, timeout: float = 90) -> None:
+    """Until the cluster lists ``n`` nodes and their ``n`` CPUs (a node can be listed before the
+    scheduler counts its resources: a sweep started then would place every trial on the head)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         out = subprocess.run([RAY, "status", f"--address={address}"], env=env, capture_output=True, text=True)
-        if out.returncode == 0 and out.stdout.count(" node_") >= n:
+        if out.returncode == 0 and out.stdout.count(" node_") >= n and f"/{float(n)} CPU" in out.stdout:
             return
         time.sleep(1)
-    raise TimeoutError(f"the Ray cluster at {address} did not show {n} nodes in {timeout} s")
+    raise TimeoutError(f"the Ray cluster at {address} did not show {n} nodes and CPUs in {timeout} s")
 
 
 @pytest.fixture
@@ -89,6 +91,7 @@ def two_node_cluster(monkeypatch, tmp_path):
 def test_sweep_on_a_two_node_cluster(two_node_cluster, tmp_path):
     doc = base_sweep(tmp_path / "run")
     doc["tasks"][0]["steps"] = 400
+    doc["population"] = 1  # 12 trials in several Ray Tune trials, so that two run at once, one per node
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(doc))
     assert main(["run", str(path), "--address", two_node_cluster, "--quiet"]) == 0
