@@ -65,20 +65,15 @@ def coarse_doc(doc: dict, fixed_trials: int) -> dict:
     return {**doc, "seeds": seeds[: max(2, math.ceil(len(seeds) / 3))], "optimizers": opts, "adaptive": limits}
 
 
-def verdicts(run_dir: Path) -> dict[tuple[str, str], str]:
-    """The fixed design's verdict per (claim, task)."""
-    from optbasin.analysis import analyze_runs
-
-    a = analyze_runs([run_dir])
+def verdicts(a: Any) -> dict[tuple[str, str], str]:
+    """The fixed design's verdict per (claim, task) of an Analysis."""
     return {(r["claim"], r["task"]): r["verdict"] for r in a.verdicts_by_task.to_dict("records")}
 
 
-def sequential_states(run_dir: Path) -> dict[tuple[str, str], str]:
+def sequential_states(a: Any) -> dict[tuple[str, str], str]:
     """The adaptive run's decision per (claim, task): the anytime-valid test's state (a fixed-design
     verdict on data whose seeds were added where claims were open would not hold its level)."""
-    from optbasin.analysis.analyze import run_states
-
-    return {(s.claim, s.task): s.state for s in run_states([run_dir])}
+    return {(r["claim"], r["task"]): r["state"] for r in a.sequential.to_dict("records")}
 
 
 def same_decision(fixed: str, adaptive: str) -> bool:
@@ -87,12 +82,10 @@ def same_decision(fixed: str, adaptive: str) -> bool:
     return fixed == adaptive if fixed in findings or adaptive in findings else True
 
 
-def edges_off_bounds(run_dir: Path, catalog: Any) -> list[str]:
+def edges_off_bounds(a: Any, catalog: Any) -> list[str]:
     """Optima on a grid edge that is not a declared bound of its hyperparameter ("task/opt: lr:high")."""
-    from optbasin.analysis import analyze_runs
-
     out = []
-    for r in analyze_runs([run_dir]).leaderboard.to_dict("records"):
+    for r in a.leaderboard.to_dict("records"):
         best = json.loads(r["best_point"])
         hps = catalog.optimizers[r["optimizer_name"]].hyperparameters
         for flag in filter(None, str(r["best_at_edge"]).split(",")):
@@ -140,7 +133,10 @@ def bench_adaptive(
     t0 = time.perf_counter()
     result = run_adaptive(ap, progress=False, log=None)
     adaptive_s = time.perf_counter() - t0
-    vf, va = verdicts(root / "fixed"), sequential_states(root / "adaptive")
+    from optbasin.analysis import analyze_runs
+
+    fixed_a, adaptive_a = analyze_runs([root / "fixed"]), analyze_runs([root / "adaptive"])  # once each
+    vf, va = verdicts(fixed_a), sequential_states(adaptive_a)
     n_adaptive = len(ap.store.trials())
     rows = [{"claim": c, "task": t, "fixed": vf[(c, t)], "adaptive": va.get((c, t), "(absent)")} for c, t in vf]
     return {
@@ -155,8 +151,8 @@ def bench_adaptive(
         "adaptive_limits": adoc["adaptive"],
         "same_verdicts": sum(same_decision(r["fixed"], r["adaptive"]) for r in rows),
         "verdicts": rows,
-        "fixed_edges": edges_off_bounds(root / "fixed", fixed.catalog),
-        "adaptive_edges": edges_off_bounds(root / "adaptive", ap.catalog),
+        "fixed_edges": edges_off_bounds(fixed_a, fixed.catalog),
+        "adaptive_edges": edges_off_bounds(adaptive_a, ap.catalog),
         "fixed_wall_s": round(fixed_s, 1),
         "adaptive_wall_s": round(adaptive_s, 1),
         "simulated": simulated(),
