@@ -482,6 +482,10 @@ class AdaptiveSpec(Strict):
     resolution: float = Field(default=0.1, gt=0, le=10)  # decades of lr: basin edges and windows this fine
     seeds_per_round: int = Field(default=2, ge=1, le=MAX_SEEDS)  # seeds added to a cell of an open claim
     max_seeds: int = Field(default=20, ge=2, le=MAX_SEEDS)  # seeds of a cell, at most
+    # The error rate of this run's sequential decisions. A study split into k runs (one per model
+    # size, say) gives each level / k: analysed together, their level is the sum (analysis/analyze.py,
+    # adaptive_level), so the study's family-wise error rate stays at the total (Bonferroni).
+    level: float = Field(default=0.05, gt=0, lt=1)
 
 
 class SweepSpec(Strict):

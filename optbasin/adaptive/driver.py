@@ -86,7 +86,9 @@ def within_budget(additions: list[Addition], room: int) -> tuple[list[Addition],
 def next_round(p: Plan, planned: list[TrialSpec], settings: AdaptiveSpec) -> tuple[list[Addition], list[str]]:
     """What the store's results ask for next (points.plan_round)."""
     trials, _ = load_runs([p.store.root])
-    analysis = analyze(trials, None, claims=p.spec.claims, max_seeds=settings.max_seeds)
+    analysis = analyze(
+        trials, None, claims=p.spec.claims, settings={"level": settings.level}, max_seeds=settings.max_seeds
+    )
     states = pair_states(analysis)
     return plan_round(p.spec, p.catalog, planned, analysis, states, settings)
 

@@ -376,6 +376,7 @@ def analyze_runs(
 
     trials, steps = load_runs([Path(d) for d in run_dirs])
     claims = load_claims(claims_file) if claims_file is not None else claims_from_runs(run_dirs)
+    settings = adaptive_settings(run_dirs) if settings is None else settings
     return analyze(trials, steps, claims=claims, settings=settings, max_seeds=adaptive_max_seeds(run_dirs))
 
 
@@ -391,19 +392,34 @@ def claims_from_runs(run_dirs: Sequence[str | Path]) -> list[Claim]:
     return claims
 
 
-def adaptive_max_seeds(run_dirs: Sequence[str | Path]) -> int | None:
-    """The seed limit of the adaptive sweep the runs came from (``adaptive: max_seeds`` in the sweep
-    file kept in meta.json), or None."""
-    limits = []
+def adaptive_blocks(run_dirs: Sequence[str | Path]) -> list[dict | None]:
+    """Each run's ``adaptive:`` block of the sweep file kept in meta.json (None: not adaptive)."""
+    blocks = []
     for d in run_dirs:
         try:
             doc = yaml.safe_load(read_meta(d).get("sweep_yaml") or "")
         except yaml.YAMLError:
-            continue
+            doc = None
         block = doc.get("adaptive") if isinstance(doc, dict) else None
-        if isinstance(block, dict) and isinstance(block.get("max_seeds"), int):
-            limits.append(block["max_seeds"])
+        blocks.append(block if isinstance(block, dict) else None)
+    return blocks
+
+
+def adaptive_max_seeds(run_dirs: Sequence[str | Path]) -> int | None:
+    """The seed limit of the adaptive sweep the runs came from (``adaptive: max_seeds`` in the sweep
+    file kept in meta.json), or None."""
+    limits = [b["max_seeds"] for b in adaptive_blocks(run_dirs) if b and isinstance(b.get("max_seeds"), int)]
     return max(limits) if limits else None
+
+
+def adaptive_settings(run_dirs: Sequence[str | Path]) -> dict | None:
+    """The analysis level of adaptive runs that declare ``adaptive: level``: the sum of their levels
+    (k runs of a study at level / k each are judged together at the study's level); None (the
+    default level) unless every run declares one."""
+    levels = [b.get("level") for b in adaptive_blocks(run_dirs)]
+    if not levels or not all(isinstance(v, (int, float)) for v in levels):
+        return None
+    return {"level": float(sum(levels))}
 
 
 def run_states(
@@ -419,7 +435,7 @@ def run_states(
         trials,
         steps,
         claims=claims_from_runs(run_dirs) if claims is None else claims,
-        settings=settings,
+        settings=adaptive_settings(run_dirs) if settings is None else settings,
         max_seeds=limit,
     )
     return pair_states(result)

@@ -1,5 +1,5 @@
 """The GPT language-modelling task: a GPT (gpt_model.py) on one of three token sources
-(text_data.py): the built-in stdlib docstring corpus (default), a user's ``text_file`` (bytes),
+(text_data.py): a built-in stdlib corpus (``corpus``: docstrings, the default, or source), a user's ``text_file`` (bytes),
 or nanoGPT token shards in ``data_dir``. Catalog presets: ``gpt-tiny`` (CPU, seconds) and
 ``gpt2-small`` (124M, GPUs).
 
@@ -52,6 +52,7 @@ class GPTTask(Task):
         eval_batches: int = 8,
         text_file: str | None = None,
         data_dir: str | None = None,
+        corpus: str = "docstrings",
         bf16: bool = False,
     ):
         check_task_params(
@@ -69,6 +70,7 @@ class GPTTask(Task):
                 eval_batches=eval_batches,
                 text_file=text_file,
                 data_dir=data_dir,
+                corpus=corpus,
                 bf16=bf16,
             ),
         )
@@ -76,6 +78,7 @@ class GPTTask(Task):
             raise ValueError("give text_file or data_dir, not both")
         self.batch_size, self.eval_batches = int(batch_size), int(eval_batches)
         self.text_file, self.data_dir = text_file or None, data_dir or None
+        self.corpus = str(corpus)
         self.bf16 = bool(bf16)
         if self.data_dir is None:
             if vocab_size is not None and vocab_size < BYTE_VOCAB:  # depends on the data source: not a bound
@@ -101,9 +104,9 @@ class GPTTask(Task):
             return shard_tokens(self.data_dir, self.config.vocab_size, need)
         if self.text_file:
             return text_file_tokens(self.text_file, need)
-        data = stdlib_corpus()
+        data = stdlib_corpus(self.corpus)
         if min(len(data.train), len(data.val)) < need:
-            raise ValueError(f"block_size {self.config.block_size} is too long for the stdlib corpus")
+            raise ValueError(f"block_size {self.config.block_size} is too long for the stdlib {self.corpus} corpus")
         return data
 
     def check_data(self) -> None:

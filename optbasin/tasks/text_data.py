@@ -1,9 +1,12 @@
 """Token streams for the GPT task: three sources, one shape (train / val token arrays).
 
-- ``stdlib_corpus()``: a byte-level English corpus built offline from the docstrings of a fixed
-  list of standard-library modules (read with ``ast``, never imported), in a fixed order. Every
-  Python install ships it, so nothing is downloaded. Docstrings change little between Python
-  versions, but they do change: ``TokenData.digest`` identifies the exact corpus of a run.
+- ``stdlib_corpus(name)``: a byte-level corpus built offline from the local Python install, so
+  nothing is downloaded. ``docstrings`` (the default, 0.74 MB): the docstrings of a fixed list of
+  standard-library modules (read with ``ast``, never imported), in a fixed order. ``source``
+  (about 10 MB on CPython 3.11): the source text of every pure-Python standard-library module
+  outside the test suites, IDLE, tkinter, lib2to3 and site-packages, in sorted path order; the
+  corpus for long budgets, where the docstrings would be read many times over. Both change a
+  little between Python versions: ``TokenData.digest`` identifies the exact corpus of a run.
 - ``text_file_tokens(path)``: any text file, as bytes (vocabulary 256).
 - ``shard_tokens(data_dir)``: nanoGPT-format token shards, ``train.bin`` and ``val.bin`` of raw
   uint16 token ids, memory-mapped.
@@ -156,22 +159,45 @@ def build_stdlib_text(modules: tuple[str, ...] = STDLIB_MODULES) -> bytes:
     return ("\n\n\n".join(parts) + "\n").encode("utf-8")
 
 
+SOURCE_SKIP = ("site-packages", "test", "tests", "idlelib", "lib2to3", "tkinter", "turtledemo")
+
+
+def build_stdlib_source() -> bytes:
+    """Corpus ``source``: per file a header line, then the file's text, in sorted path order."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    parts = []
+    for path in sorted(stdlib.rglob("*.py")):
+        rel = path.relative_to(stdlib)
+        if any(part in SOURCE_SKIP for part in rel.parts):
+            continue
+        try:
+            text = path.read_bytes()
+        except OSError:
+            continue
+        parts.append(f"# {rel.as_posix()}\n\n".encode() + text)
+    return b"\n\n\n".join(parts) + b"\n"
+
+
+CORPORA = {"docstrings": build_stdlib_text, "source": build_stdlib_source}
+
+
 def _cache_dir() -> Path:
     return Path(os.environ.get("OPTBASIN_CACHE") or Path.home() / ".cache" / "optbasin")
 
 
-@lru_cache(maxsize=1)
-def stdlib_corpus() -> TokenData:
-    """The stdlib docstring corpus, cached on disk per Python minor version and module list."""
-    key = hashlib.sha256(
-        repr((sys.version_info[:2], sysconfig.get_paths()["stdlib"], STDLIB_MODULES, CHUNK)).encode()
-    ).hexdigest()[:16]
-    cache = _cache_dir() / f"stdlib-docstrings-{key}.txt"
+@lru_cache(maxsize=2)
+def stdlib_corpus(name: str = "docstrings") -> TokenData:
+    """A stdlib corpus (CORPORA), cached on disk per Python minor version and module list."""
+    if name not in CORPORA:
+        raise ValueError(f"corpus: got {name!r}; expected one of {', '.join(CORPORA)}")
+    recipe = STDLIB_MODULES if name == "docstrings" else SOURCE_SKIP
+    key = hashlib.sha256(repr((sys.version_info[:2], sysconfig.get_paths()["stdlib"], recipe, CHUNK)).encode())
+    cache = _cache_dir() / f"stdlib-{name}-{key.hexdigest()[:16]}.txt"
     text = None
     if cache.is_file():
         text = cache.read_bytes()
     if not text:
-        text = build_stdlib_text()
+        text = CORPORA[name]()
         try:  # best effort, atomic: concurrent trials may race to write it
             cache.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=cache.name + ".")
@@ -181,7 +207,7 @@ def stdlib_corpus() -> TokenData:
             os.replace(tmp, cache)
         except OSError:
             pass
-    return split_bytes(text, "python standard library docstrings")
+    return split_bytes(text, f"python standard library {name}")
 
 
 def split_bytes(text: bytes, source: str, min_len: int = 0) -> TokenData:
