@@ -460,3 +460,43 @@ def test_a_run_killed_inside_or_between_rounds_resumes_to_the_same_rounds(tmp_pa
     a, b = ResultsStore(tmp_path / "whole").raw()[0], ResultsStore(tmp_path / "killed").raw()[0]
     assert b["trial_id"].is_unique and set(a["trial_id"]) == set(b["trial_id"])
     assert ResultsStore(tmp_path / "killed").read_meta()["adaptive_stopped"]["reason"] == whole.stopped
+
+
+def _run_dir(path, adaptive: dict | None):
+    import json
+
+    doc = {"name": path.name, "tasks": ["quadratic"], "optimizers": [{"name": "sgd"}]}
+    if adaptive is not None:
+        doc["adaptive"] = adaptive
+    path.mkdir()
+    (path / "meta.json").write_text(json.dumps({"sweep_yaml": yaml.safe_dump(doc)}))
+    return path
+
+
+def test_a_study_split_over_runs_is_judged_at_the_sum_of_their_levels(tmp_path):
+    from optbasin.analysis.analyze import adaptive_settings
+
+    runs = [_run_dir(tmp_path / f"size{i}", {"max_seeds": 16, "level": 0.05 / 3}) for i in range(3)]
+    assert adaptive_settings(runs)["level"] == pytest.approx(0.05)
+    assert adaptive_settings(runs[:1])["level"] == pytest.approx(0.05 / 3)
+    # one run without a declared level: the analysis' default level, not a partial sum
+    assert adaptive_settings(runs + [_run_dir(tmp_path / "plain", {"max_seeds": 16})]) is None
+    assert adaptive_settings(runs + [_run_dir(tmp_path / "fixed", None)]) is None
+    # the e-process threshold is then the same whether the sizes are judged alone or together
+    alone = sequential.threshold(5, 0.05 / 3)
+    assert alone == pytest.approx(sequential.threshold(15, adaptive_settings(runs)["level"]))
+
+
+def test_the_driver_judges_a_round_at_the_adaptive_level(tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_analyze(trials, steps, claims=None, settings=None, max_seeds=None):
+        seen.update(settings=settings, max_seeds=max_seeds)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(adaptive, "analyze", fake_analyze)
+    monkeypatch.setattr(adaptive, "load_runs", lambda dirs: (pd.DataFrame(), None))
+    p = SimpleNamespace(store=SimpleNamespace(root=tmp_path), spec=SimpleNamespace(claims=[]))
+    with pytest.raises(RuntimeError, match="stop here"):
+        adaptive.next_round(p, [], AdaptiveSpec(level=0.01, max_seeds=12))
+    assert seen == {"settings": {"level": 0.01}, "max_seeds": 12}

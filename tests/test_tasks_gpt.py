@@ -55,6 +55,23 @@ def test_stdlib_corpus_is_deterministic_and_cached():
     assert list(text_data._cache_dir().glob("stdlib-docstrings-*.txt"))
 
 
+def test_stdlib_source_corpus_is_the_library_code_without_test_suites():
+    text = text_data.build_stdlib_source()
+    assert text == text_data.build_stdlib_source() and len(text) > 3_000_000
+    headers = [line[2:] for line in text.decode("utf-8", "replace").splitlines() if line.endswith(".py")]
+    files = [h for h in headers if h.startswith(("json/", "argparse.py", "test/", "idlelib/", "tkinter/"))]
+    assert "argparse.py" in files and "json/decoder.py" in files
+    assert not [f for f in files if f.split("/")[0] in ("test", "idlelib", "tkinter")]
+    data = make_task(**SMALL, corpus="source").data()
+    assert data.source.endswith("source") and len(data.train) + len(data.val) == len(text)
+    assert data.digest != make_task(**SMALL).data().digest  # the default is still the docstrings
+
+
+def test_unknown_corpus_names_the_choices():
+    with pytest.raises(ValueError, match="corpus.*'docstrings', 'source'"):
+        make_task(**SMALL, corpus="wikipedia")
+
+
 def test_parameter_split():
     task = make_task(**SMALL)
     model = task.build_model(0)
