@@ -42,8 +42,9 @@ def test_the_sizes_share_one_design():
     assert all(c == common[0] for c in common)
     assert common[0]["shared"]["weight_decay"] == 0.0  # no lr-dependent hidden regulariser
     for d in docs:
-        params = {k: v for k, v in d["tasks"][0]["params"].items() if k not in ("n_embd", "n_head")}
-        assert params == {"corpus": "source"} and d["tasks"][0]["params"]["n_embd"] % d["tasks"][0]["params"]["n_head"] == 0
+        params = d["tasks"][0]["params"]
+        assert {k: v for k, v in params.items() if k not in ("n_embd", "n_head")} == {"corpus": "source"}
+        assert params["n_embd"] % params["n_head"] == 0
         assert {k: v for k, v in d["adaptive"].items() if k != "max_trials"} == {
             k: v for k, v in docs[0]["adaptive"].items() if k != "max_trials"
         }

@@ -1,6 +1,6 @@
 """The GPT language-modelling task: a GPT (gpt_model.py) on one of three token sources
-(text_data.py): a built-in stdlib corpus (``corpus``: docstrings, the default, or source), a user's ``text_file`` (bytes),
-or nanoGPT token shards in ``data_dir``. Catalog presets: ``gpt-tiny`` (CPU, seconds) and
+(text_data.py): a built-in stdlib corpus (``corpus``: docstrings, the default, or source), a
+user's ``text_file`` (bytes), or nanoGPT token shards in ``data_dir``. Catalog presets: ``gpt-tiny`` (CPU, seconds) and
 ``gpt2-small`` (124M, GPUs).
 
 Training batches are ``batch_size`` random windows of ``block_size + 1`` tokens (offsets from
