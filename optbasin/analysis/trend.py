@@ -11,9 +11,9 @@ of the task means on x, a linear contrast:
     Var(beta) = sum_t w_t^2 s_t^2 / n_t                  (sizes are independent runs)
     T = beta / se,   df = min_t n_t - 1,   p = 2 P(t_df >= |T|)
 
-df = min(n_t) - 1 rather than Welch-Satterthwaite: with skewed per-seed effects, Welch's df is
-anti-conservative (section 9's simulation), min(n_t) - 1 is no smaller a guarantee than Welch's and
-at most the Welch value. The interval is beta +- t_df se. Verdicts (Holm over every claim's trend p,
+df = min(n_t) - 1 rather than Welch-Satterthwaite's df (which is never smaller): with skewed per-seed
+effects of unequal spread across sizes Welch's is anti-conservative (section 9's simulation; with a
+very unequal spread both are). The interval is beta +- t_df se. Verdicts (Holm over every claim's trend p,
 one family at the analysis' level): "grows with size" (beta > 0: the effect moves toward the claim
 as N grows), "shrinks with size" (beta < 0: away from the claim), "no trend shown" (adjusted p >
 level), or "undefined" (NaN, with the reason: fewer than 3 sizes, a size with fewer than 3 seeds,
