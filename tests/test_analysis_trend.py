@@ -174,6 +174,11 @@ def test_a_ladder_gives_the_ols_slope_of_the_per_size_effects(study):
     assert list(sizes["n_params"]) == [_gpt_tiny_by_hand(16), _gpt_tiny_by_hand(40), _gpt_tiny_by_hand(80)]
     effect = [by_task.loc[("ladder", t), "effect"] for t in LADDER_TASKS]  # muon - adamw, as reported
     assert list(sizes["effect"]) == effect  # the per-task verdicts' numbers, not recomputed
+    for (_, s), t in zip(sizes.iterrows(), LADDER_TASKS):  # in the claim's orientation (less: B - A)
+        assert (s["e_low"], s["e_high"]) == (
+            -by_task.loc[("ladder", t), "ci_high"],
+            -by_task.loc[("ladder", t), "ci_low"],
+        )
     # direction less: the claim's orientation is adamw - muon, so the slope is that of -effect
     assert np.isclose(r["slope"], np.polyfit(np.log10(sizes["n_params"].astype(float)), -np.array(effect), 1)[0])
     assert r["verdict"] == "grows with size" and "toward the claim" in r["reason"]
@@ -234,3 +239,9 @@ def test_the_report_has_the_trend_section_and_figures(study, tmp_path):
     assert dashed.line.dash == "dash" and max(dashed.x) == pytest.approx(124e6)
     assert max(solid.x) == pytest.approx(_gpt_tiny_by_hand(80)) and min(solid.x) == pytest.approx(11712)
     assert any("extrapolation, not measured" in (a.text or "") for a in fig.layout.annotations)
+    points = next(t for t in fig.data if t.name == "per size: effect [interval]")
+    assert list(points.x) == list(study.trend_sizes.query("claim == 'ladder'")["n_params"])
+    # a claim with no trend still shows its sizes, marked as not in the fit, and draws no line
+    swapped = F.trend_figure(study, "swapped")
+    assert [t.name for t in swapped.data if t.mode == "markers"] == ["per size, not in the fit"]
+    assert not any(t.mode == "lines" and t.fill is None for t in swapped.data)

@@ -1023,24 +1023,25 @@ def trend_figure(analysis, claim: str) -> go.Figure | None:
         return None
     t = analysis.trend[analysis.trend["claim"] == claim].iloc[0]
     n = rows["n_params"].to_numpy(float)
-    fig = go.Figure()
+    fig = go.Figure()  # the margin band (per size: a basin's margin may be raised to the grid's resolution)
     band_x = np.array([n.min() / 1.5, *n, n.max() * 1.5])
     margin = np.concatenate([[rows["margin_e"].iloc[0]], rows["margin_e"].to_numpy(float), [rows["margin_e"].iloc[-1]]])
     fig.add_trace(_band(band_x, -margin, margin, "#7f7f7f", 0.15, "margin", "margin"))
-    y = rows["e_effect"].to_numpy(float)
-    fig.add_trace(
-        go.Scatter(
-            x=n,
-            y=y,
-            mode="markers",
-            name="per size: effect [interval]",
-            marker=dict(size=9, color=PALETTE[0]),
-            error_y=dict(type="data", symmetric=False, array=rows["e_high"] - y, arrayminus=y - rows["e_low"]),
-            customdata=np.stack([rows["task"], rows["seeds"], rows["verdict"]], axis=1),
-            hovertemplate="%{customdata[0]}: N = %{x:.4g}, effect %{y:.4g}, %{customdata[1]} seeds, "
-            "%{customdata[2]}<extra></extra>",
+    for in_fit, part in rows.groupby(rows["used"].astype(bool), sort=False):
+        y = part["e_effect"].to_numpy(float)
+        fig.add_trace(
+            go.Scatter(
+                x=part["n_params"],
+                y=y,
+                mode="markers",
+                name="per size: effect [interval]" if in_fit else "per size, not in the fit",
+                marker=dict(size=9, color=PALETTE[0] if in_fit else "#7f7f7f", symbol="circle" if in_fit else "x"),
+                error_y=dict(type="data", symmetric=False, array=part["e_high"] - y, arrayminus=y - part["e_low"]),
+                customdata=np.stack([part["task"], part["seeds"], part["verdict"], part["why_not"]], axis=1),
+                hovertemplate="%{customdata[0]}: N = %{x:.4g}, effect %{y:.4g}, %{customdata[1]} seeds, "
+                "%{customdata[2]} %{customdata[3]}<extra></extra>",
+            )
         )
-    )
     if np.isfinite(t["slope"]):
         line = lambda x: t["intercept"] + t["slope"] * np.log10(x)  # noqa: E731
         used = rows[rows["used"].astype(bool)]["n_params"].to_numpy(float)
