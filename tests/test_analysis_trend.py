@@ -245,3 +245,12 @@ def test_the_report_has_the_trend_section_and_figures(study, tmp_path):
     swapped = F.trend_figure(study, "swapped")
     assert [t.name for t in swapped.data if t.mode == "markers"] == ["per size, not in the fit"]
     assert not any(t.mode == "lines" and t.fill is None for t in swapped.data)
+
+
+def test_the_trend_section_needs_three_tasks_of_one_factory(study):
+    from optbasin.analysis.trend import has_ladder
+
+    sizes = study.trend_sizes
+    assert has_ladder(sizes[sizes["claim"] == "ladder"])
+    # gpt-tiny twice and gpt2-small once, or two sizes and a task with no N: no ladder to show
+    assert not has_ladder(sizes[sizes["claim"].isin(["two-families", "no-n", "two-sizes"])])

@@ -134,7 +134,7 @@ def _leaderboard(a) -> list[str]:
 
 def _trend(a) -> list[str]:
     t = getattr(a, "trend", None)
-    if t is None or not has_ladder(t):
+    if t is None or not has_ladder(a.trend_sizes):
         return []
     s = a.settings
     n_star = f"N = {s.extrapolate_n:.3g}"

@@ -131,7 +131,7 @@ def trend_lines(a) -> list[str]:
     from optbasin.analysis.trend import EXTRAPOLATION, has_ladder
 
     t = getattr(a, "trend", None)
-    if t is None or not has_ladder(t):
+    if t is None or not has_ladder(a.trend_sizes):
         return []
     lines = ["", "Trend with model size (slope of the effect per decade of N, Holm over the claims' trend tests):"]
     for _, r in t.iterrows():

@@ -265,9 +265,13 @@ def _left_out(here: list[dict]) -> str:
     return "; ".join(f"{', '.join(tasks)} ({w})" for w, tasks in why.items())
 
 
-def has_ladder(trend: pd.DataFrame) -> bool:
-    """Whether some claim covers 3 tasks or more (else a trend section would only say 'undefined')."""
-    return any(len(str(t).split(",")) >= MIN_SIZES for t in trend["tasks"]) if len(trend) else False
+def has_ladder(sizes: pd.DataFrame) -> bool:
+    """Whether some claim covers 3 tasks or more of one factory (trend_sizes): else a trend section
+    would only say "undefined" (a study of quadratic, digits and gpt-tiny is no ladder)."""
+    if not len(sizes):
+        return False
+    found = sizes[sizes["factory"].astype(str) != ""].groupby(["claim", "factory"]).size()
+    return bool((found >= MIN_SIZES).any())
 
 
 def _fit(row: dict, here: list[dict], settings) -> None:

@@ -161,7 +161,7 @@ def collect_figures(a: Analysis, steps: pd.DataFrame | None) -> list[tuple[str, 
         add(task, f"{task}-truncation", F.mechanism_figure(a, task, "diag.truncated", "f_star"))
         add(task, f"{task}-importance", F.importance_figure(a, task))
         add("trials", f"{task}-all-trials", F.parallel_figure(a, task))
-    if has_ladder(a.trend):
+    if has_ladder(a.trend_sizes):
         for claim in a.trend["claim"]:
             add("trend", f"trend-{claim}", F.trend_figure(a, claim))
     if a.leaderboard["task"].nunique() >= MIN_PROFILE_TASKS:
@@ -628,7 +628,7 @@ def page_content(
         sections.append(("leaderboard", _section("leaderboard", a.settings, leaderboard_html(a))))
         for t in tasks:
             sections.append((_section_id(t), _section("task", t)))
-        if has_ladder(a.trend):
+        if has_ladder(a.trend_sizes):
             sections.append(("trend", _section("trend", a.settings, EXTRAPOLATION, trend_html(a))))
         sections.append(("profiles", _section("profiles", a.leaderboard["task"].nunique(), MIN_PROFILE_TASKS)))
         sections.append(("trials", _section("trials", trials_html(a))))
