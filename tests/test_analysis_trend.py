@@ -154,6 +154,7 @@ CLAIMS = [
     _claim("two-families", ["gpt-12k", "gpt-52k", "gpt2"]),
     _claim("no-n", ["gpt-12k", "gpt-52k", "mine"]),
     _claim("swapped", LADDER_TASKS, tuning_seeds=None),
+    _claim("ladder-and-mine", [*LADDER_TASKS, "mine"]),
 ]
 
 
@@ -187,7 +188,7 @@ def test_a_ladder_gives_the_ols_slope_of_the_per_size_effects(study):
     assert "extrapolation, not measured" in r["caveats"]
     # the trend tests are their own family: Holm over the defined trend p values
     defined = study.trend["p_value"].notna()
-    assert int(defined.sum()) == 2 == int(r["tests"])
+    assert int(defined.sum()) == 3 == int(r["tests"])
     assert np.allclose(study.trend.loc[defined, "p_holm"], holm(study.trend.loc[defined, "p_value"].to_numpy()))
 
 
@@ -254,3 +255,12 @@ def test_the_trend_section_needs_three_tasks_of_one_factory(study):
     assert has_ladder(sizes[sizes["claim"] == "ladder"])
     # gpt-tiny twice and gpt2-small once, or two sizes and a task with no N: no ladder to show
     assert not has_ladder(sizes[sizes["claim"].isin(["two-families", "no-n", "two-sizes"])])
+
+
+def test_a_size_without_n_is_left_out_and_the_trend_says_so(study):
+    r, ladder = _row(study, "ladder-and-mine"), _row(study, "ladder")
+    assert r["tasks"] == ",".join(LADDER_TASKS) and r["sizes"] == 3
+    assert np.isclose(r["slope"], ladder["slope"])  # the same three sizes
+    assert "left out: mine (no N: task entry 'my-own-task' is not a built-in one" in r["caveats"]
+    mine = study.trend_sizes.query("claim == 'ladder-and-mine' and task == 'mine'").iloc[0]
+    assert not mine["used"] and math.isnan(mine["n_params"]) and "my-own-task" in mine["n_params_reason"]
