@@ -34,6 +34,9 @@ from optbasin.analysis.sequential import COLUMNS as SEQUENTIAL_COLUMNS
 from optbasin.analysis.sequential import PairState, sequential_states, states_table
 from optbasin.analysis.settings import AnalysisSettings, make_settings
 from optbasin.analysis.specs import MetricSpec, default_specs
+from optbasin.analysis.trend import COLUMNS as TREND_COLUMNS
+from optbasin.analysis.trend import SIZE_COLUMNS as TREND_SIZE_COLUMNS
+from optbasin.analysis.trend import trend_tables
 
 TABLES = (
     "leaderboard",
@@ -50,6 +53,8 @@ TABLES = (
     "failed",
     "importance",
     "sequential",
+    "trend",
+    "trend_sizes",
 )
 
 
@@ -75,6 +80,9 @@ class Analysis:
     importance: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=IMPORTANCE_COLUMNS))  # importance.py
     # anytime-valid state per claim x task (sequential.py), beside the fixed-design verdicts
     sequential: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SEQUENTIAL_COLUMNS))
+    # each claim's effect against log10 N across the sizes of one task family (trend.py)
+    trend: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TREND_COLUMNS))
+    trend_sizes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TREND_SIZE_COLUMNS))
     search: pd.DataFrame = field(default_factory=pd.DataFrame)  # search trials off the grid (search_points.py)
     notes: list[str] = field(default_factory=list)
     replicates: dict = field(default_factory=dict, repr=False)  # (task, opt) -> {column: (R,)}
@@ -236,6 +244,7 @@ def analyze(
         mechanisms = mechanisms[["task", "optimizer", *hp_columns(points), *diag_cols, "n_seeds", "median"]]
 
     verdicts, by_task = evaluate_claims(claim_list, leaderboard, seedvals, s)
+    trend, trend_sizes = trend_tables(claim_list, by_task, leaderboard, seedvals, trials, s)
     return Analysis(
         settings=s,
         leaderboard=leaderboard,
@@ -257,6 +266,8 @@ def analyze(
         replicates=reps,
         per_seed=seedvals,
         sequential=states_table(sequential_states(claim_list, leaderboard, seedvals, s, max_seeds)),
+        trend=trend,
+        trend_sizes=trend_sizes,
     )
 
 

@@ -9,6 +9,7 @@ import json
 from optbasin.analysis.claims import FINDINGS
 from optbasin.analysis.specs import MetricSpec
 from optbasin.analysis.text import _ci, _display, _num
+from optbasin.analysis.trend import EXTRAPOLATION, TREND_FINDINGS, has_ladder
 
 
 def _row(cells: list) -> str:
@@ -131,6 +132,67 @@ def _leaderboard(a) -> list[str]:
     ]
 
 
+def _trend(a) -> list[str]:
+    t = getattr(a, "trend", None)
+    if t is None or not has_ladder(a.trend_sizes):
+        return []
+    s = a.settings
+    n_star = f"N = {s.extrapolate_n:.3g}"
+    rows = [
+        [
+            r["claim"],
+            r["tasks"] + (f" (N = {r['n_params']})" if r["n_params"] else ""),
+            f"{_num(r['slope'], '+.3g')} [{_num(r['ci_low'], '+.3g')}, {_num(r['ci_high'], '+.3g')}]",
+            _num(r["p_holm"], ".3g"),
+            f"**{r['verdict']}**" if r["verdict"] in TREND_FINDINGS else r["verdict"],
+            f"{_num(r['extrapolation_not_measured'], '+.3g')} [{_num(r['extrapolation_not_measured_low'], '+.3g')}, "
+            f"{_num(r['extrapolation_not_measured_high'], '+.3g')}]",
+            r["reason"] + (f"; caveats: {r['caveats']}" if r["caveats"] else ""),
+        ]
+        for _, r in t.iterrows()
+    ]
+    sizes = [
+        [
+            r["claim"],
+            r["task"],
+            _num(r["n_params"], ".0f"),
+            int(r["seeds"]),
+            f"{_num(r['effect'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]",
+            f"{_num(r['e_effect'])} [{_num(r['e_low'])}, {_num(r['e_high'])}]",
+            r["verdict"],
+            "yes" if r["used"] else f"no: {r['why_not']}",
+        ]
+        for _, r in a.trend_sizes.iterrows()
+    ]
+    return [
+        "Trend with model size: per claim, the OLS slope of the per-size mean effects (claimed orientation: "
+        "positive = toward the claim; log ratio for a ratio) on log10 N, N the model's parameter count; "
+        f"{round(100 * s.confidence)}% t interval, df = fewest seeds - 1; p = Holm-adjusted over the claims' "
+        f"trend tests (their own family), level {s.level:g}. A straight line through 3-4 sizes is a summary, "
+        f"not a law. The last value column is the fitted line at {n_star}: an {EXTRAPOLATION}.",
+        "",
+        *_table(
+            [
+                "claim",
+                "sizes",
+                "slope per decade [CI]",
+                "p",
+                "trend",
+                f"at {n_star} ({EXTRAPOLATION}) [CI]",
+                "why",
+            ],
+            rows,
+        ),
+        "",
+        "Per size: the effect and interval of the per-task verdicts (A - B, A / B for a ratio), and the same "
+        "in the claim's direction (the trend's scale: B - A for direction less, a log ratio for a ratio):",
+        "",
+        *_table(
+            ["claim", "task", "N", "seeds", "effect [CI]", "claim's direction [CI]", "verdict", "in the fit"], sizes
+        ),
+    ]
+
+
 def render_markdown(a) -> str:
-    parts = [_leaderboard(a), _overall(a), _verdicts(a)]
+    parts = [_leaderboard(a), _overall(a), _verdicts(a), _trend(a)]
     return "\n\n".join("\n".join(p) for p in parts if p) + "\n"

@@ -25,6 +25,8 @@ class AnalysisSettings(Strict):
          claims: studentized bootstrap intervals of the effect).
     level: the error rate of the claims' verdicts (Holm over every one-sided test of the analysis).
     curve_points: most k values of the expected-best curve stored (log-spaced beyond that).
+    extrapolate_n: the parameter count at which the trend with model size reports its fitted
+         line (an extrapolation, not measured; default GPT-2 small's 124e6).
     """
 
     eps: list[float] = Field(default_factory=lambda: [0.1, 0.02], min_length=1)
@@ -39,6 +41,7 @@ class AnalysisSettings(Strict):
     confidence: float = Field(default=0.95, gt=0, lt=1)
     level: float = Field(default=0.05, gt=0, lt=1)
     curve_points: int = Field(default=256, ge=2)
+    extrapolate_n: float = Field(default=124e6, gt=0)
 
     @field_validator("eps", "delta")
     @classmethod

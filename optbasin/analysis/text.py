@@ -82,6 +82,7 @@ def render_text(a) -> str:
     ]
     if not a.verdicts.empty:
         lines += [""] + verdict_lines(a)
+    lines += trend_lines(a)
     if a.notes:
         lines += ["", "Notes"] + [f"- {n}" for n in a.notes]
     return "\n".join(lines)
@@ -121,4 +122,26 @@ def verdict_lines(a) -> list[str]:
             lines.append(f"    per task: {r['per_task']}")
         if r["caveats"]:
             lines.append(f"    caveats: {r['caveats']}")
+    return lines
+
+
+def trend_lines(a) -> list[str]:
+    """One line per claim on the trend with model size (analysis/trend.py), when some claim covers
+    3 tasks or more."""
+    from optbasin.analysis.trend import EXTRAPOLATION, has_ladder
+
+    t = getattr(a, "trend", None)
+    if t is None or not has_ladder(a.trend_sizes):
+        return []
+    lines = ["", "Trend with model size (slope of the effect per decade of N, Holm over the claims' trend tests):"]
+    for _, r in t.iterrows():
+        if r["verdict"] == "undefined":
+            lines.append(f"  {r['claim']}: undefined: {r['reason']}")
+            continue
+        at = f"{r['extrapolation_n']:.3g}"
+        lines.append(
+            f"  {r['claim']}: {r['verdict']}, slope {_num(r['slope'], '+.3g')} [{_num(r['ci_low'], '+.3g')}, "
+            f"{_num(r['ci_high'], '+.3g')}], p = {_num(r['p_holm'], '.3g')}; at N = {at}: "
+            f"{_num(r['extrapolation_not_measured'], '+.3g')} ({EXTRAPOLATION})"
+        )
     return lines

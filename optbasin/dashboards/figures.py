@@ -1010,3 +1010,92 @@ def importance_figure(analysis, task: str) -> go.Figure | None:
         "importance (fraction of variance)",
         hover="closest",
     )
+
+
+def trend_figure(analysis, claim: str) -> go.Figure | None:
+    """A claim's effect against N (log x): each size's effect with its interval (the per-task
+    verdicts', in the claim's orientation: up = toward the claim), the margin band, the fitted line
+    solid over the measured sizes and dashed beyond them to the extrapolation's N, labelled."""
+    sizes = analysis.trend_sizes
+    rows = sizes[(sizes["claim"] == claim) & np.isfinite(sizes["n_params"].astype(float))]
+    rows = rows[np.isfinite(rows["e_effect"].astype(float))].sort_values("n_params")
+    if rows.empty:
+        return None
+    t = analysis.trend[analysis.trend["claim"] == claim].iloc[0]
+    n = rows["n_params"].to_numpy(float)
+    fig = go.Figure()  # the margin band (per size: a basin's margin may be raised to the grid's resolution)
+    band_x = np.array([n.min() / 1.5, *n, n.max() * 1.5])
+    margin = np.concatenate([[rows["margin_e"].iloc[0]], rows["margin_e"].to_numpy(float), [rows["margin_e"].iloc[-1]]])
+    fig.add_trace(_band(band_x, -margin, margin, "#7f7f7f", 0.15, "margin", "margin"))
+    for in_fit, part in rows.groupby(rows["used"].astype(bool), sort=False):
+        y = part["e_effect"].to_numpy(float)
+        fig.add_trace(
+            go.Scatter(
+                x=part["n_params"],
+                y=y,
+                mode="markers",
+                name="per size: effect [interval]" if in_fit else "per size, not in the fit",
+                marker=dict(size=9, color=PALETTE[0] if in_fit else "#7f7f7f", symbol="circle" if in_fit else "x"),
+                error_y=dict(type="data", symmetric=False, array=part["e_high"] - y, arrayminus=y - part["e_low"]),
+                customdata=np.stack([part["task"], part["seeds"], part["verdict"], part["why_not"]], axis=1),
+                hovertemplate="%{customdata[0]}: N = %{x:.4g}, effect %{y:.4g}, %{customdata[1]} seeds, "
+                "%{customdata[2]} %{customdata[3]}<extra></extra>",
+            )
+        )
+    if np.isfinite(t["slope"]):
+        line = lambda x: t["intercept"] + t["slope"] * np.log10(x)  # noqa: E731
+        used = rows[rows["used"].astype(bool)]["n_params"].to_numpy(float)
+        span = np.geomspace(used.min(), used.max(), 20)
+        fig.add_trace(
+            go.Scatter(
+                x=span,
+                y=line(span),
+                mode="lines",
+                name="fitted line (measured sizes)",
+                line=dict(color=PALETTE[1]),
+                hoverinfo="skip",
+            )
+        )
+        star = float(t["extrapolation_n"])
+        end = used.max() if star > used.max() else used.min()
+        ext = np.geomspace(end, star, 20)
+        label = f"extrapolation, not measured (N = {star:.3g})"
+        fig.add_trace(
+            go.Scatter(
+                x=ext, y=line(ext), mode="lines", name=label, line=dict(color=PALETTE[1], dash="dash"), hoverinfo="skip"
+            )
+        )
+        v = float(t["extrapolation_not_measured"])
+        fig.add_trace(
+            go.Scatter(
+                x=[star],
+                y=[v],
+                mode="markers",
+                name=f"{label} [interval]",
+                marker=dict(symbol="circle-open", size=10, color=PALETTE[1]),
+                error_y=dict(
+                    type="data",
+                    symmetric=False,
+                    array=[t["extrapolation_not_measured_high"] - v],
+                    arrayminus=[v - t["extrapolation_not_measured_low"]],
+                ),
+                hovertemplate=f"{label}: %{{y:.4g}}<extra></extra>",
+            )
+        )
+        fig.add_annotation(x=math.log10(star), y=v, text="extrapolation, not measured", showarrow=True, ay=-30)
+    a, b = (t["a"], t["b"]) if t["direction"] == "greater" else (t["b"], t["a"])
+    e = f"log({a} / {b})" if t["effect_kind"] == "ratio" else f"{a} - {b}"
+    slope = (
+        ""
+        if not np.isfinite(t["slope"])
+        else f", slope {t['slope']:+.3g} per decade [{t['ci_low']:+.3g}, {t['ci_high']:+.3g}]"
+    )
+    return _layout(
+        fig,
+        f"{claim}: {t['verdict']}{slope}<br>effect in the claim's direction (up = toward the claim) vs model size",
+        "N, parameters of the model (log scale)",
+        f"e = {e} ({t['metric']})",
+        log_x=True,
+        height=400,
+        hover="closest",
+    )

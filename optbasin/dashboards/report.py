@@ -39,10 +39,11 @@ from optbasin.analysis import Analysis, analyze, load_claims, read_meta
 from optbasin.analysis.analyze import claims_from_runs
 from optbasin.analysis.loss_table import hp_columns
 from optbasin.analysis.specs import MetricSpec
+from optbasin.analysis.trend import EXTRAPOLATION, has_ladder
 from optbasin.dashboards import figures as F
 from optbasin.dashboards.figures import plural
 from optbasin.dashboards.rounds import rounds_html
-from optbasin.dashboards.verdicts import num, verdicts_section
+from optbasin.dashboards.verdicts import badge, num, verdicts_section
 from optbasin.sweeps.run_status import session_started_at
 
 REFRESH_S = 10
@@ -160,6 +161,9 @@ def collect_figures(a: Analysis, steps: pd.DataFrame | None) -> list[tuple[str, 
         add(task, f"{task}-truncation", F.mechanism_figure(a, task, "diag.truncated", "f_star"))
         add(task, f"{task}-importance", F.importance_figure(a, task))
         add("trials", f"{task}-all-trials", F.parallel_figure(a, task))
+    if has_ladder(a.trend_sizes):
+        for claim in a.trend["claim"]:
+            add("trend", f"trend-{claim}", F.trend_figure(a, claim))
     if a.leaderboard["task"].nunique() >= MIN_PROFILE_TASKS:
         for metric in a.profiles["metric"].unique() if not a.profiles.empty else []:
             add("profiles", f"profile-{metric}", F.profile_figure(a, metric))
@@ -450,6 +454,50 @@ def merge_warnings(a: Analysis, metas: list[tuple[Path, dict]]) -> list[str]:
     return out
 
 
+def trend_html(a: Analysis) -> str:
+    """The trend with model size: one row per claim (analysis/trend.py), then one per size."""
+    star = f"at N = {a.settings.extrapolate_n:.3g} ({EXTRAPOLATION})"
+    rows = []
+    for _, r in a.trend.iterrows():
+        rows.append(
+            [
+                (r["claim"], r["claim"]),
+                (r["tasks"], f"{r['tasks']} (N = {r['n_params']})" if r["n_params"] else r["tasks"]),
+                (
+                    r["slope"],
+                    _cell("ci", _num(r["slope"], "+.3g"), _num(r["ci_low"], "+.3g"), _num(r["ci_high"], "+.3g")),
+                ),
+                (r["p_holm"], _num(r["p_holm"], ".3g")),
+                (r["verdict"], Markup(badge(r["verdict"]))),
+                (
+                    r["extrapolation_not_measured"],
+                    _cell(
+                        "ci",
+                        _num(r["extrapolation_not_measured"], "+.3g"),
+                        _num(r["extrapolation_not_measured_low"], "+.3g"),
+                        _num(r["extrapolation_not_measured_high"], "+.3g"),
+                    ),
+                ),
+                (r["reason"], r["reason"] + (f"; caveats: {r['caveats']}" if r["caveats"] else "")),
+            ]
+        )
+    cols = ["claim", "sizes", "slope per decade of N [CI]", "p (Holm)", "trend", star, "why"]
+    sizes = [
+        [
+            (r["claim"], r["claim"]),
+            (r["task"], r["task"]),
+            (r["n_params"], _num(r["n_params"], ".4g") if np.isfinite(r["n_params"]) else r["n_params_reason"]),
+            (r["seeds"], str(r["seeds"])),
+            (r["e_effect"], _cell("ci", _num(r["e_effect"]), _num(r["e_low"]), _num(r["e_high"]))),
+            (r["verdict"], r["verdict"]),
+            (r["used"], "yes" if r["used"] else f"no: {r['why_not']}"),
+        ]
+        for _, r in a.trend_sizes.iterrows()
+    ]
+    size_cols = ["claim", "task", "N", "seeds", "effect, claim's direction [interval]", "verdict", "in the fit"]
+    return _table(cols, rows) + _table(size_cols, sizes)
+
+
 def verdicts_html(a: Analysis) -> str:
     return verdicts_section(a)
 
@@ -568,7 +616,7 @@ def page_content(
                 "layout": d["layout"],
             }
         )
-    tasks = sorted({s for s, _, _ in figs} - {"profiles", "trials"})
+    tasks = sorted({s for s, _, _ in figs} - {"profiles", "trials", "trend"})
     sections: list[tuple[str, str]] = []
     warn = merge_warnings(a, metas)
     if warn:
@@ -580,6 +628,8 @@ def page_content(
         sections.append(("leaderboard", _section("leaderboard", a.settings, leaderboard_html(a))))
         for t in tasks:
             sections.append((_section_id(t), _section("task", t)))
+        if has_ladder(a.trend_sizes):
+            sections.append(("trend", _section("trend", a.settings, EXTRAPOLATION, trend_html(a))))
         sections.append(("profiles", _section("profiles", a.leaderboard["task"].nunique(), MIN_PROFILE_TASKS)))
         sections.append(("trials", _section("trials", trials_html(a))))
     sections.append(("notes", notes_html(a)))
@@ -602,7 +652,7 @@ def page_content(
 
 
 def _section_id(section: str) -> str:
-    return section if section in ("profiles", "trials") else f"task-{_slug(section)}"
+    return section if section in ("profiles", "trials", "trend") else f"task-{_slug(section)}"
 
 
 def _nav_items(sections: list[tuple[str, str]], tasks: list[str]) -> list[tuple[str, str]]:
@@ -610,6 +660,7 @@ def _nav_items(sections: list[tuple[str, str]], tasks: list[str]) -> list[tuple[
         "warnings": "warnings",
         "claims": "claims",
         "leaderboard": "leaderboard",
+        "trend": "trend with size",
         "profiles": "profiles",
         "trials": "trials",
         "notes": "notes",

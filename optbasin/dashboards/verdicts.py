@@ -27,7 +27,7 @@ def num(x: Any, fmt: str = ".4g") -> str:
     return format(x, fmt)
 
 
-def _badge(verdict: str) -> str:
+def badge(verdict: str) -> str:
     slug = verdict.replace(" ", "-")
     return f'<span class="verdict {html.escape(slug)}">{html.escape(verdict)}</span>'
 
@@ -93,7 +93,7 @@ def verdicts_section(a) -> str:
             + (f'<div class="muted">{html.escape(c["description"])}</div>' if c["description"] else "")
         )
         body.append(
-            f'<tr class="claim-head"><td>{title}</td><td>{_badge(c["verdict"])}</td><td>{c["seeds"]}</td>'
+            f'<tr class="claim-head"><td>{title}</td><td>{badge(c["verdict"])}</td><td>{c["seeds"]}</td>'
             f"<td>{num(c['p_value'], '.3g')}</td><td>{_effect(c)}</td><td></td><td></td><td></td>"
             f'<td class="small">{html.escape(str(c["reason"]))}</td></tr>'
         )
@@ -101,7 +101,7 @@ def verdicts_section(a) -> str:
         for _, r in rows.iterrows():
             caveats = f'<div class="muted">{html.escape(r["caveats"])}</div>' if r["caveats"] else ""
             body.append(
-                f"<tr><td>&nbsp;&nbsp;{html.escape(r['task'])}</td><td>{_badge(r['verdict'])}</td>"
+                f"<tr><td>&nbsp;&nbsp;{html.escape(r['task'])}</td><td>{badge(r['verdict'])}</td>"
                 f"<td>{r['seeds']}</td><td>{num(r['p_holm'], '.3g')}</td><td>{_effect(r)}</td>"
                 f"<td>{num(r['value_a'])}</td><td>{num(r['value_b'])}</td><td>{_edges(r)}</td>"
                 f'<td class="small">{html.escape(str(r["reason"]))}{caveats}</td></tr>'
