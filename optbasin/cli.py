@@ -82,7 +82,7 @@ def _execute(p, args: argparse.Namespace, adaptive: bool = False) -> int:
         )
     from optbasin.analysis.feasibility import sweep_warnings
 
-    for w in sweep_warnings(p.spec):
+    for w in sweep_warnings(p.spec, adaptive=adaptive):
         print(f"warning: {w}", file=sys.stderr)
     if args.dry_run:
         for t in p.trials:
