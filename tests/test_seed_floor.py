@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from optbasin.analysis.feasibility import sequential_floor, seeds_floor
+from optbasin.analysis.feasibility import seeds_floor, sequential_floor
 from optbasin.analysis.sequential import STATES, sequential_decisions, threshold
 from optbasin.bench.adaptive import cell_seeds, trials_ceiling
 from optbasin.cli import main
@@ -113,7 +113,7 @@ def test_one_n_for_every_cell_gives_fixed_points_seeds_over_adaptive_points_n():
 def sweep_file(tmp_path, adaptive=None, claims=None):
     doc = base_sweep(tmp_path / "run")
     doc["claims"] = claims or [
-        {"name": "wider", "metric": "basin_width", "primary": True, "compare": ["adamw", "sgd"], "direction": "greater"},
+        {"name": "wider", "metric": "basin_width", "primary": True, "compare": ["adamw", "sgd"], "direction": "less"},
         {
             "name": "lower",
             "metric": "best_loss",
