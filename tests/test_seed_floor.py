@@ -164,3 +164,13 @@ def test_adaptive_sweep_warns_about_a_claim_with_no_sequential_test(tmp_path, ca
     err = validate(sweep_file(tmp_path, adaptive={"max_seeds": 20}, claims=crossfit), capsys)
     assert f"{tmp_path / 's.yaml'}: claims[0] (xf): adaptive: the sequential test can never decide it" in err
     assert "declare tuning_seeds: n" in err
+
+
+def test_run_warns_by_the_test_it_will_be_judged_by(tmp_path, capsys):
+    path = sweep_file(tmp_path, adaptive={"max_seeds": 8})
+    assert main(["run", str(path), "--dry-run", "--adaptive"]) == 0
+    err = capsys.readouterr().err
+    assert "claims[1] (lower): adaptive.max_seeds 8 cannot decide it" in err and "can never decide" not in err
+    assert main(["run", str(path), "--dry-run"]) == 0  # the declared grid alone: its 2 seeds are the limit
+    err = capsys.readouterr().err
+    assert "claims[0] (wider): 2 seed(s) can never decide it" in err and "adaptive.max_seeds" not in err

@@ -416,7 +416,7 @@ def adaptive_settings(run_dirs: Sequence[str | Path]) -> dict | None:
     """The analysis level of adaptive runs that declare ``adaptive: level``: the sum of their levels
     (k runs of a study at level / k each are judged together at the study's level); None (the
     default level) unless every run declares one."""
-    levels = [b.get("level") for b in adaptive_blocks(run_dirs)]
+    levels = [(b or {}).get("level") for b in adaptive_blocks(run_dirs)]
     if not levels or not all(isinstance(v, (int, float)) for v in levels):
         return None
     return {"level": float(sum(levels))}
