@@ -5,6 +5,8 @@ validate` judging an adaptive sweep's claims by the sequential test (adaptive.ma
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import yaml
@@ -174,3 +176,41 @@ def test_run_warns_by_the_test_it_will_be_judged_by(tmp_path, capsys):
     assert main(["run", str(path), "--dry-run"]) == 0  # the declared grid alone: its 2 seeds are the limit
     err = capsys.readouterr().err
     assert "claims[0] (wider): 2 seed(s) can never decide it" in err and "adaptive.max_seeds" not in err
+
+
+# ---- the bench reports the ceiling (Ray replaced by synthetic results) -------------------------------
+@pytest.mark.filterwarnings("ignore")  # no step rows in these stores
+def test_bench_reports_the_ceiling_next_to_the_measured_ratio(tmp_path, monkeypatch):
+    import contextlib
+
+    from optbasin.adaptive import driver
+    from optbasin.bench import adaptive as bench
+    from optbasin.sweeps import sweep
+    from tests.test_adaptive import TASK, bowl, fake_execute
+
+    fake = fake_execute(bowl(best_lr=0.01))
+    monkeypatch.setattr(sweep, "execute", lambda p, **kw: fake(p))
+    monkeypatch.setattr(driver, "execute", fake)
+    monkeypatch.setattr(driver, "ray_session", lambda *a: contextlib.nullcontext())
+    monkeypatch.setattr(bench, "simulated", lambda: {})
+    doc = {
+        "name": "b",
+        "seeds": 3,
+        "tasks": [TASK],
+        "population": 1,
+        "optimizers": [
+            {"name": "sgd", "grid": {"lr": [1e-4, 1e-3, 1e-2]}},
+            {"name": "adamw", "grid": {"lr": [1e-3, 1e-2, 1e-1]}},
+        ],
+        "claims": [{"name": "w", "metric": "basin_width", "compare": ["adamw", "sgd"], "direction": "greater"}],
+    }
+    path = tmp_path / "fixed.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    r = bench.bench_adaptive(path, tmp_path / "runs")
+    n = brute_n_seq(1, 0.05)
+    assert r["floor"]["families"] == {"exploratory": {"pairs": 1, "n_min": brute_n_min(1, 0.05), "n_seq": n}}
+    # fixed: 2 x 3 points x 3 seeds; the adaptive start: every other lr (2 per cell), 2 seeds, each cell needs n
+    assert r["fixed_trials"] == 18
+    assert r["floor"]["ceilings"]["e_process/every_pair/start"] == pytest.approx(round(18 / (2 * 2 * max(2, n)), 2))
+    assert f"ratio {r['ratio']}x measured; ceiling" in bench.table(r)
+    assert json.loads(json.dumps(r))["floor"] == r["floor"]

@@ -18,7 +18,7 @@ test, n = n_seq(F, level) for the e-process (analysis/feasibility.py). With one 
 is (fixed points x fixed seeds) / (adaptive points x n).
 
 The seeds-saved simulation of the sequential test comes from optbasin.analysis.power.simulate.
-Nothing here is asserted in tests.
+The benchmark's figures are asserted nowhere; the ceiling's arithmetic is (tests/test_seed_floor.py).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from typing import Any
 
 from optbasin.analysis.feasibility import (
     LEVEL,
-    claim_tasks,
     family_sizes,
     has_sequential_test,
     seeds_floor,
@@ -137,7 +136,6 @@ def cell_seeds(
     untestable = []
     for c in claims:
         labels = tasks if c.task == "all" else [c.task] if isinstance(c.task, str) else list(c.task)
-        assert len(labels) == claim_tasks(c, tasks)
         for t in labels:
             if decided is not None and (c.name, t) not in decided:
                 continue
@@ -277,7 +275,7 @@ def floor_lines(ratio: float, f: dict[str, Any]) -> list[str]:
         f"  seed floor per decided pair at level {f['level']:g} (+ tuning seeds; docs/statistics.md 8): {fams}",
         f"  ratio {ratio}x measured; ceiling for an anytime-valid sign-symmetric test at this design (the adaptive "
         f"start's points, the fixed design's decided pairs at the floor): {c['e_process/fixed_decided/start']}x "
-        f"(any valid test: {c['any_test/fixed_decided/start']}x; every pair decided: "
+        f"(n_min, any valid sign-symmetric test: {c['any_test/fixed_decided/start']}x; every pair decided: "
         f"{c['e_process/every_pair/start']}x; at the points the adaptive run ended with: "
         f"{c['e_process/fixed_decided/end']}x)",
     ]
