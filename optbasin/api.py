@@ -2,6 +2,7 @@
 
     import optbasin
     run = optbasin.run_sweep("examples/quickstart.yaml")   # or a dict of the same fields
+    run = optbasin.run_sweep("sweep.yaml", adaptive=True)    # in rounds, as `optbasin run --adaptive`
     run = optbasin.open_run("runs/quickstart")               # a finished (or running) sweep
     run.leaderboard()                                        # pandas, one row per task x optimizer
     run.per_seed("quadratic", "adamw")                       # every metric on each seed alone
@@ -58,18 +59,25 @@ def run_sweep(
     max_trials: int = MAX_TRIALS,
     progress: bool = True,
     address: str | None = None,
+    adaptive: bool = False,
 ) -> Run:
     """Run a sweep (a dict or a sweep YAML path) through Ray Tune, as ``optbasin run`` does:
     trials already complete in its run directory are skipped. Returns the run directory opened
-    (``Run``); ``run.outcome`` holds the counts and the errors of failed trials. An interrupt
-    (Ctrl-C, the notebook's stop button) raises optbasin.errors.Interrupted once Ray has stopped;
-    every finished trial is kept and ``run_sweep`` or ``optbasin resume`` continues."""
+    (``Run``); ``run.outcome`` holds the counts and the errors of failed trials. ``adaptive``: in
+    rounds within the sweep's ``adaptive:`` limits, as ``optbasin run --adaptive`` (the same
+    driver, adaptive.driver.run_plan; README "Adaptive sweeps"); ``run.meta[0]["rounds"]`` says
+    what each round added. An interrupt (Ctrl-C, the notebook's stop button) raises
+    optbasin.errors.Interrupted once Ray has stopped; every finished trial is kept and
+    ``run_sweep`` or ``optbasin resume`` continues."""
+    from optbasin.adaptive.driver import refuse_search, run_plan
     from optbasin.sweeps import sweep as S
     from optbasin.sweeps.signals import StopRequest, stop_on_signals
 
     p = plan_sweep(sweep, output=output, catalog=catalog, max_trials=max_trials)
+    if adaptive:
+        refuse_search(p, S.DOC_LABEL if isinstance(sweep, dict) else str(sweep))
     with stop_on_signals(StopRequest()):
-        outcome = S.execute(p, address=address, progress=progress)
+        outcome = run_plan(p, adaptive=adaptive, log=print if progress else None, address=address, progress=progress)
     run = open_run(p.store.root)
     run.outcome = outcome
     return run

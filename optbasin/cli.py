@@ -30,21 +30,12 @@ def _print_problems(e: OptbasinError) -> None:
 
 # --------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
+    from optbasin.adaptive.driver import refuse_search
     from optbasin.sweeps import sweep
 
     p = sweep.plan(args.sweep, args.catalog, args.output, max_trials=args.max_trials)
-    if args.adaptive and p.searching:
-        from optbasin.errors import Problem
-
-        raise ConfigError(
-            [
-                Problem(
-                    args.sweep,
-                    "search.method",
-                    "--adaptive extends a grid: use method grid (or `optbasin refine` after a search)",
-                )
-            ]
-        )
+    if args.adaptive:
+        refuse_search(p, args.sweep)
     if p.spec.adaptive is not None and not args.adaptive:
         print("note: the sweep file's 'adaptive:' applies with --adaptive; running the declared grid", file=sys.stderr)
     return _execute(p, args, adaptive=args.adaptive)
@@ -63,7 +54,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def _execute(p, args: argparse.Namespace, adaptive: bool = False) -> int:
     from optbasin.analysis.claims import check_claim_metrics
-    from optbasin.sweeps import sweep
 
     check_claim_metrics(p.spec.claims, str(p.sweep_file))  # the claims' metrics: the analysis's registry
     if p.searching:
@@ -82,13 +72,14 @@ def _execute(p, args: argparse.Namespace, adaptive: bool = False) -> int:
         )
     from optbasin.analysis.feasibility import sweep_warnings
 
-    for w in sweep_warnings(p.spec):
+    for w in sweep_warnings(p.spec, adaptive=adaptive):
         print(f"warning: {w}", file=sys.stderr)
     if args.dry_run:
         for t in p.trials:
             hp = ", ".join(f"{k}={t.hparams[k]}" for k in t.swept)
             print(f"  {t.trial_id}  {t.task:<14} {t.optimizer:<14} seed={t.seed}  {hp}")
         return EXIT_OK
+    from optbasin.adaptive.driver import run_plan
     from optbasin.sweeps.signals import StopRequest, stop_on_signals
 
     on_commit = _live_report(p.store.root) if args.report else None
@@ -100,9 +91,13 @@ def _execute(p, args: argparse.Namespace, adaptive: bool = False) -> int:
         on_commit = live.throttled(p.store.root, trackers, also=on_commit)
     try:
         with stop_on_signals(StopRequest()):  # a signal before or after Ray Tune runs: stop there
-            run = _adaptive_run if adaptive else sweep.execute  # adaptive: in rounds (adaptive/driver.py)
-            outcome = run(
-                p, address=args.address, progress=not args.quiet, show_ray_logs=args.ray_logs, on_commit=on_commit
+            outcome = run_plan(  # adaptive: in rounds (adaptive/driver.py); the API's run_sweep calls the same
+                p,
+                adaptive=adaptive,
+                address=args.address,
+                progress=not args.quiet,
+                show_ray_logs=args.ray_logs,
+                on_commit=on_commit,
             )
     except (Interrupted, KeyboardInterrupt) as e:
         signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
@@ -134,12 +129,6 @@ def _execute(p, args: argparse.Namespace, adaptive: bool = False) -> int:
     print(f"results: {p.store.root}/trials.parquet, {p.store.root}/steps.parquet")
     print(f"next: optbasin analyze {p.store.root}   |   optbasin report {p.store.root}")
     return EXIT_RUN_FAILED if failed else EXIT_OK
-
-
-def _adaptive_run(p, **kw):
-    from optbasin.adaptive.driver import run_adaptive
-
-    return run_adaptive(p, **kw).outcome
 
 
 def _plural(n: int, word: str) -> str:
@@ -361,7 +350,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from optbasin.bench import main as bench_main
 
-    return bench_main(args)
+    try:
+        return bench_main(args)
+    except (Interrupted, KeyboardInterrupt) as e:  # as `optbasin run`: one line, exit 128 + signal
+        signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+        print(
+            f"\ninterrupted ({signal.Signals(signum).name}): benchmark stopped, {args.json} not written",
+            file=sys.stderr,
+        )
+        return 128 + signum
 
 
 # --------------------------------------------------------------------------------------------

@@ -281,3 +281,34 @@ def test_report_and_a_directory_that_is_not_a_run(run, tmp_path):
     assert out.exists() and "fig-quadratic-importance" in out.read_text()
     with pytest.raises(StoreError, match="not an optbasin run directory"):
         optbasin.open_run(tmp_path)
+
+
+# ---- adaptive: the same driver as `optbasin run --adaptive` (Ray replaced by synthetic results) -----
+@pytest.mark.filterwarnings("ignore")  # no step rows in these stores
+def test_run_sweep_adaptive_runs_rounds_through_the_cli_driver(tmp_path, monkeypatch, capsys):
+    import contextlib
+
+    from optbasin.adaptive import driver
+    from tests.test_adaptive import adaptive_plan, bowl, fake_execute
+
+    monkeypatch.setattr(driver, "ray_session", lambda *a: contextlib.nullcontext())
+    monkeypatch.setattr(driver, "execute", fake_execute(bowl(best_lr=0.01)))
+    adaptive_plan(tmp_path, "api")
+    adaptive_plan(tmp_path, "cli")
+    run = optbasin.run_sweep(tmp_path / "api.yaml", adaptive=True, progress=False)
+    rounds = run.meta[0]["rounds"]
+    assert len(rounds) >= 3 and run.meta[0]["adaptive_stopped"]["reason"]
+    assert {t for r in rounds[1:] for t in r["added_for"]}  # each round added something, and says why
+    assert sorted(run.trials["round"].unique()) == list(range(len(rounds)))
+    assert main(["run", str(tmp_path / "cli.yaml"), "--adaptive", "--quiet"]) == 0
+    cli = json.loads((tmp_path / "cli" / "meta.json").read_text())
+    assert [r["added"] for r in cli["rounds"]] == [r["added"] for r in rounds]  # the same rounds
+
+
+def test_run_sweep_adaptive_refuses_a_search_as_the_cli_does(tmp_path):
+    doc = base_sweep(tmp_path / "run")
+    doc["search"] = {"method": "optuna", "trials": 2}
+    with pytest.raises(ConfigError) as e:
+        optbasin.run_sweep(doc, adaptive=True)
+    assert str(e.value.problems[0]).startswith("(sweep dict): search.method: --adaptive extends a grid")
+    assert not (tmp_path / "run").exists()

@@ -91,3 +91,16 @@ def test_second_writer_is_refused_and_a_dead_lock_is_taken_over(tmp_path, capsys
         driver.communicate()
     assert main(["resume", str(run), "--quiet"]) == 0  # its lock died with it
     assert len(ResultsStore(run).trials()) == 16
+
+
+def test_bench_interrupted_exits_130_with_one_line(tmp_path, monkeypatch, capsys):
+    import optbasin.bench
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(optbasin.bench, "main", interrupted)
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--only", "adaptive", "--json", str(out)]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == f"interrupted (SIGINT): benchmark stopped, {out} not written" and not out.exists()

@@ -193,6 +193,32 @@ def _rounds(
     return AdaptiveOutcome(total, rounds, stopped)
 
 
+def refuse_search(p: Plan, source: str) -> None:
+    """An adaptive run extends a grid: a search plan is refused (ConfigError naming the file)."""
+    if p.searching:
+        from optbasin.errors import ConfigError, Problem
+
+        raise ConfigError(
+            [
+                Problem(
+                    source,
+                    "search.method",
+                    "--adaptive extends a grid: use method grid (or `optbasin refine` after a search)",
+                )
+            ]
+        )
+
+
+def run_plan(p: Plan, *, adaptive: bool = False, log: Callable[[str], None] | None = print, **run_kw) -> Outcome:
+    """The one entry point of ``optbasin run`` / ``resume`` and of optbasin.run_sweep: the plan's
+    trials (sweep.execute), or with ``adaptive`` the rounds of run_adaptive; run_kw: execute's."""
+    if adaptive:
+        return run_adaptive(p, log=log, **run_kw).outcome
+    from optbasin.sweeps import sweep
+
+    return sweep.execute(p, **run_kw)  # looked up here: tests replace sweep.execute
+
+
 def merge(total: Outcome, one: Outcome, first: bool) -> None:
     for k, v in one.counts.items():
         total.counts[k] += v

@@ -23,7 +23,8 @@ primary or exploratory, Bonferroni) keeps the family's error rate at the level. 
 taken at the first look that reaches c and stay (running maxima). Futility: a bet at most doubles
 E (1 + tanh < 2), so when no finding can reach c within ``max_seeds`` seeds even if every further
 seed favoured it, the pair is futile; when that holds before the first seed, the seed limit is too
-small for any decision ("insufficient seeds").
+small for any decision ("insufficient seeds"). A best loss with ``tuning_seeds: k`` scores at most
+``max_seeds - k`` seeds (a cell's seeds include its tuning seeds).
 """
 
 from __future__ import annotations
@@ -216,13 +217,16 @@ def _pair_state(
             "point, so its terms change as seeds are added; declare tuning_seeds: n (choose on n seeds, "
             "score on the others)",
         )
-    if max_seeds is not None and _most_growth(0, max_seeds) < c:
+    tuning = claim.tuning_seeds or 0  # a cell's seeds, at most max_seeds, include the tuning seeds
+    limit = None if max_seeds is None else max(max_seeds - tuning, 0)  # scored seeds, at most
+    if limit is not None and _most_growth(0, limit) < c:
+        scored = f" ({limit} scored, {tuning} tuning)" if tuning else ""
         return state(
             "insufficient seeds",
             t.row["seeds"],
             math.nan,
-            f"a limit of {max_seeds} seeds can reach an e-value of at most "
-            f"{float(_most_growth(0, max_seeds)):.3g} < {c:g} ({where}): {seeds_to_reach(c)} seeds "
+            f"a limit of {max_seeds} seeds{scored} can reach an e-value of at most "
+            f"{float(_most_growth(0, limit)):.3g} < {c:g} ({where}): {seeds_to_reach(c)} scored seeds "
             "needed at least",
         )
     e, note = t.e, ""
@@ -233,7 +237,7 @@ def _pair_state(
         if e is None:
             return state("futile", t.row["seeds"], math.nan, f"no test: {t.row['reason']}")
         note = f"; later seeds not used ({t.row['reason']})"
-    d = sequential_decisions(e, t.shift, c, max_seeds)
+    d = sequential_decisions(e, t.shift, c, limit)
     s, at, ev = STATES[int(d["state"][0])], int(d["at"][0]), float(d["e_value"][0])
     n = len(e)
     nearest = list(REQUIRES)[int(d["nearest"][0])]
@@ -253,17 +257,17 @@ def _pair_state(
             s,
             at,
             ev,
-            f"no finding can reach {c:g} within {max(max_seeds, n)} seeds even if every further "
+            f"no finding can reach {c:g} within {max(limit, n)} scored seeds even if every further "
             f"seed favoured it (nearest: {nearest}, e-value {ev:.3g} after seed {at}; one seed "
             f"at most doubles it; {where}){note}",
         )
-    limit = "" if max_seeds is None else f" within the limit of {max_seeds}"
+    within = "" if max_seeds is None else f" within the limit of {max_seeds}"
     return state(
         "open",
         n,
         ev,
         f"nearest finding {nearest}: e-value {ev:.3g} < {c:g} after {n} seeds; a finding "
-        f"is still reachable{limit} ({where}){note}",
+        f"is still reachable{within} ({where}){note}",
     )
 
 

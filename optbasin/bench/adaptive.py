@@ -6,10 +6,19 @@ with ``adaptive:`` limits resolution = the fixed grid's finest lr spacing (equal
 max_seeds = twice the fixed design's seeds (what the anytime-valid test needs for the same power)
 and max_trials = its trials (never more). Reported: the trials of each, their ratio, the fixed
 verdict and the adaptive run's sequential decision of every (claim, task), and whether every optimum
-is interior (an edge at a bound the catalog declares is interior).
+is interior (an edge at a bound the catalog declares is interior), next to the ceiling on the ratio
+that the seed floor leaves (docs/statistics.md, section 8, "How many seeds any valid test needs"):
+every pair to be decided needs n scored seeds in both its cells at every grid point, so
+
+    ratio <= fixed trials / sum_cells points(cell) x max(start seeds, seeds needed by the cell),
+
+with points the adaptive run's start (it only adds points) and seeds needed the largest, over the
+cell's pairs to be decided, of n + tuning_seeds: n = n_min(F, level) for any valid sign-symmetric
+test, n = n_seq(F, level) for the e-process (analysis/feasibility.py). With one n for every cell this
+is (fixed points x fixed seeds) / (adaptive points x n).
 
 The seeds-saved simulation of the sequential test comes from optbasin.analysis.power.simulate.
-Nothing here is asserted in tests.
+The benchmark's figures are asserted nowhere; the ceiling's arithmetic is (tests/test_seed_floor.py).
 """
 
 from __future__ import annotations
@@ -21,7 +30,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from optbasin.analysis.feasibility import (
+    LEVEL,
+    family_sizes,
+    has_sequential_test,
+    seeds_floor,
+    sequential_floor,
+)
 from optbasin.config import read_yaml
+
+Cell = tuple[str, str]  # (task label, optimizer label)
 
 
 def lr_spacing(axis: Any) -> float:
@@ -96,6 +114,81 @@ def edges_off_bounds(a: Any, catalog: Any) -> list[str]:
     return out
 
 
+def points_per_cell(trials: list) -> dict[Cell, int]:
+    """Distinct grid points of each (task, optimizer) cell of a list of TrialSpecs."""
+    seen: dict[Cell, set] = {}
+    for t in trials:
+        seen.setdefault((t.task, t.optimizer), set()).add(tuple(sorted((k, repr(t.hparams[k])) for k in t.swept)))
+    return {cell: len(points) for cell, points in seen.items()}
+
+
+def cell_seeds(
+    claims: list, tasks: list[str], level: float, sequential: bool, decided: set[tuple[str, str]] | None = None
+) -> tuple[dict[Cell, int], list[str]]:
+    """Seeds each cell needs at least for its pairs to be decided: max over the cell's (claim, task)
+    pairs of n(F, level) + tuning_seeds, F the pair's family, n = sequential_floor (the e-process)
+    or seeds_floor (any valid test). decided: the pairs that must be decided (None: every pair).
+    Pairs with no anytime-valid test (sequential) need none and are returned by name (a finding
+    there cannot be matched)."""
+    floor = sequential_floor if sequential else seeds_floor
+    sizes = family_sizes(claims, tasks)
+    need: dict[Cell, int] = {}
+    untestable = []
+    for c in claims:
+        labels = tasks if c.task == "all" else [c.task] if isinstance(c.task, str) else list(c.task)
+        for t in labels:
+            if decided is not None and (c.name, t) not in decided:
+                continue
+            if sequential and not has_sequential_test(c):
+                untestable.append(f"{c.name} on {t}")
+                continue
+            n = floor(sizes[c.primary], level) + (c.tuning_seeds or 0)
+            for opt in c.compare:
+                need[(t, opt)] = max(need.get((t, opt), 0), n)
+    return need, untestable
+
+
+def trials_ceiling(fixed_trials: int, points: dict[Cell, int], start_seeds: int, need: dict[Cell, int]) -> float:
+    """fixed_trials / sum_cells points(cell) x max(start_seeds, need(cell)): the largest ratio an
+    adaptive run with these points can reach when each cell gets the seeds its pairs need."""
+    least = sum(n * max(start_seeds, need.get(cell, 0)) for cell, n in points.items())
+    return fixed_trials / least
+
+
+def floor_report(
+    claims: list,
+    tasks: list[str],
+    level: float,
+    fixed_trials: int,
+    points: dict[str, dict[Cell, int]],
+    start_seeds: int,
+    decided: set[tuple[str, str]],
+) -> dict[str, Any]:
+    """The seed floor of each family and the ceilings on the trials ratio: for any valid test (n_min)
+    and the e-process (n_seq), every pair decided or those the fixed design decided, at each set of
+    adaptive points (``points``: name -> points per cell)."""
+    sizes = family_sizes(claims, tasks)
+    families = {
+        kind: {
+            "pairs": sizes[primary],
+            "n_min": seeds_floor(sizes[primary], level),
+            "n_seq": sequential_floor(sizes[primary], level),
+        }
+        for kind, primary in (("primary", True), ("exploratory", False))
+        if sizes[primary]
+    }
+    ceilings: dict[str, float] = {}
+    untestable: list[str] = []
+    for test, sequential in (("any_test", False), ("e_process", True)):
+        for which, pairs in (("every_pair", None), ("fixed_decided", decided)):
+            need, missing = cell_seeds(claims, tasks, level, sequential, pairs)
+            if test == "e_process" and which == "fixed_decided":
+                untestable = missing
+            for at, pts in points.items():
+                ceilings[f"{test}/{which}/{at}"] = round(trials_ceiling(fixed_trials, pts, start_seeds, need), 2)
+    return {"level": level, "families": families, "ceilings": ceilings, "undecidable_sequentially": untestable}
+
+
 def simulated() -> dict[str, Any]:
     """The sequential test's seeds saved in simulation (analysis/power.py ``simulate``, its defaults):
     fixed seeds / mean sequential seeds per true effect, at equal error rate and power."""
@@ -130,6 +223,7 @@ def bench_adaptive(
     fixed_s = time.perf_counter() - t0
     adoc = coarse_doc(doc, len(fixed.trials))
     ap = plan_doc({**adoc, "output": str(root / "adaptive")}, base_dir=sweep_file.parent)
+    start_points = points_per_cell(ap.trials)  # run_adaptive replaces ap.trials with every round's
     t0 = time.perf_counter()
     result = run_adaptive(ap, progress=False, log=None)
     adaptive_s = time.perf_counter() - t0
@@ -139,6 +233,16 @@ def bench_adaptive(
     vf, va = verdicts(fixed_a), sequential_states(adaptive_a)
     n_adaptive = len(ap.store.trials())
     rows = [{"claim": c, "task": t, "fixed": vf[(c, t)], "adaptive": va.get((c, t), "(absent)")} for c, t in vf]
+    decided = {key for key, v in vf.items() if v in ("supported", "contradicted", "equivalent")}
+    floor = floor_report(
+        list(fixed.spec.claims),
+        [t.key for t in fixed.spec.tasks],
+        adoc["adaptive"].get("level", LEVEL),
+        len(fixed.trials),
+        {"start": start_points, "end": points_per_cell(ap.trials)},
+        len(adoc["seeds"]),
+        decided,
+    )
     return {
         "sweep": str(sweep_file),
         "steps": steps,
@@ -155,8 +259,33 @@ def bench_adaptive(
         "adaptive_edges": edges_off_bounds(adaptive_a, ap.catalog),
         "fixed_wall_s": round(fixed_s, 1),
         "adaptive_wall_s": round(adaptive_s, 1),
+        "floor": floor,
         "simulated": simulated(),
     }
+
+
+def floor_lines(ratio: float, f: dict[str, Any]) -> list[str]:
+    """The seed floor and the ceilings on the ratio, as the report prints them."""
+    c = f["ceilings"]
+    fams = "; ".join(
+        f"{kind} ({v['pairs']} pairs): n_min {v['n_min']}, e-process {v['n_seq']} seeds"
+        for kind, v in f["families"].items()
+    )
+    out = [
+        f"  seed floor per decided pair at level {f['level']:g} (+ tuning seeds; docs/statistics.md 8): {fams}",
+        f"  ratio {ratio}x measured; ceiling for an anytime-valid sign-symmetric test at this design (the adaptive "
+        f"start's points, the fixed design's decided pairs at the floor): {c['e_process/fixed_decided/start']}x "
+        f"(n_min, any valid sign-symmetric test: {c['any_test/fixed_decided/start']}x; every pair decided: "
+        f"{c['e_process/every_pair/start']}x; at the points the adaptive run ended with: "
+        f"{c['e_process/fixed_decided/end']}x)",
+    ]
+    if max(c.values()) < 3:
+        out.append("  the issue's 3x is above every ceiling here: it needs a parametric test (or fewer grid points)")
+    if f["undecidable_sequentially"]:
+        out.append(
+            f"  decided by the fixed design, with no anytime-valid test: {', '.join(f['undecidable_sequentially'])}"
+        )
+    return out
 
 
 def table(r: dict[str, Any]) -> str:
@@ -167,6 +296,7 @@ def table(r: dict[str, Any]) -> str:
         f"{r['rounds']} rounds after the coarse start ({r['adaptive_wall_s']} s), stopped: {r['stopped']}",
         f"  trials ratio fixed / adaptive: {r['ratio']}x; same decision on {r['same_verdicts']} of "
         f"{len(r['verdicts'])} (claim, task) pairs",
+        *floor_lines(r["ratio"], r["floor"]),
         f"  optima on a grid edge (not a declared bound): fixed {', '.join(r['fixed_edges']) or 'none'}; "
         f"adaptive {', '.join(r['adaptive_edges']) or 'none'}",
         f"  {'claim':<40} {'task':<12} {'fixed (verdict)':<20} adaptive (sequential state)",
