@@ -174,7 +174,10 @@ def test_preset_choices_are_not_compared(tmp_path, write_sweep, capsys):
     assert _warnings(write_sweep, doc, capsys) == []
 
 
-@pytest.mark.parametrize("name", ["claims-cpu", "claims-cpu-quadratic", "claims-cpu-long"])
+@pytest.mark.parametrize(
+    "name",
+    ["claims-cpu", "claims-cpu-quadratic", "claims-cpu-long", "ladder/gpt-22k", "ladder/gpt-52k", "ladder/gpt-181k"],
+)
 def test_example_claims_sweeps_compare_like_with_like(name, capsys):
     """The study's sweep files: valid, and no unswept difference between compared optimizers
     (one weight decay, one orthogonalization for all)."""
