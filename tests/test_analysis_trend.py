@@ -16,7 +16,7 @@ from optbasin.analysis import analyze
 from optbasin.analysis.markdown import render_markdown
 from optbasin.analysis.significance import holm
 from optbasin.analysis.synthetic import synthetic_results
-from optbasin.analysis.trend import line_at, slope
+from optbasin.analysis.trend import findings, line_at, slope
 from optbasin.catalog import builtin
 from optbasin.tasks.size import parameter_count
 
@@ -40,28 +40,76 @@ def _simulate(rng, kind: str, true_slope: float, sds=(1.0, 1.5, 2.0), seeds: int
 
 
 @pytest.mark.parametrize("kind", ["normal", "t3", "exp"])
-def test_null_calibration_constant_effect_across_sizes(kind):
-    """A constant true effect (no trend), unequal sds (the largest size twice the smallest), 10
-    seeds per size: the two-sided test rejects at most level + 3 Monte Carlo standard errors."""
-    rng = np.random.default_rng({"normal": 1, "t3": 2, "exp": 3}[kind])
-    sims, level = 20000, 0.05
-    c = _simulate(rng, kind, 0.0, sims=sims)
-    rate = float(np.mean(c.p <= level))
-    print(f"\nnull, {kind} noise, sds 1/1.5/2, 10 seeds: rejects {rate:.2%} of {sims}")
+@pytest.mark.parametrize("at", [+1, -1])
+def test_calibration_at_the_margin(kind, at):
+    """A true slope exactly at +-delta (delta 0.5 sd per decade of N; unequal sds, the largest size's
+    twice the smallest's; 10 seeds per size): every finding is false there (not beyond the margin,
+    not within it), so any finding is an error; at most level + 3 Monte Carlo standard errors."""
+    rng = np.random.default_rng({"normal": 1, "t3": 2, "exp": 3}[kind] + 10 * (at > 0))
+    sims, level, delta = 20000, 0.05, 0.5
+    f = findings(_simulate(rng, kind, at * delta, sims=sims), delta)
+    rate = float(np.mean(f.p <= level))
+    print(f"\nslope {at * delta:+g} = margin, {kind} noise, sds 1/1.5/2, 10 seeds: a finding in {rate:.2%} of {sims}")
     assert rate <= level + 3 * math.sqrt(level * (1 - level) / sims)
 
 
 @pytest.mark.parametrize("kind", ["normal", "t3", "exp"])
-def test_power_at_a_true_slope_with_the_right_sign(kind):
-    """A slope of 1.5 sd per decade of N (10 seeds, sd 1): rejected most of the time, and almost
-    never with the wrong sign."""
+def test_null_calibration_without_a_margin(kind):
+    """delta = 0: the three findings reduce to the two-sided t test of beta = 0 (p = 2 P(t >= |T|)),
+    which rejects a constant effect at most level + 3 Monte Carlo standard errors."""
+    rng = np.random.default_rng({"normal": 7, "t3": 8, "exp": 9}[kind])
+    sims, level = 20000, 0.05
+    c = _simulate(rng, kind, 0.0, sims=sims)
+    f = findings(c, 0.0)
+    assert np.allclose(f.p, 2 * stats.t.sf(np.abs(c.value / c.se), c.df))
+    rate = float(np.mean(f.p <= level))
+    print(f"\nno trend, no margin, {kind} noise: rejects {rate:.2%} of {sims}")
+    assert rate <= level + 3 * math.sqrt(level * (1 - level) / sims)
+
+
+@pytest.mark.parametrize("kind", ["normal", "t3", "exp"])
+def test_power_beyond_the_margin_with_the_right_sign(kind):
+    """A slope of 2 sd per decade of N against a margin of 0.5 (10 seeds, sd 1): "grows" most of
+    the time, "shrinks" almost never."""
     rng = np.random.default_rng({"normal": 4, "t3": 5, "exp": 6}[kind])
-    c = _simulate(rng, kind, 1.5, sds=(1.0, 1.0, 1.0), sims=4000)
-    power = float(np.mean(c.p <= 0.05))
-    wrong = float(np.mean((c.p <= 0.05) & (c.value < 0)))
-    print(f"\nslope 1.5 sd/decade, {kind}: power {power:.1%}, wrong sign {wrong:.2%}")
-    assert power >= 0.8
+    f = findings(_simulate(rng, kind, 2.0, sds=(1.0, 1.0, 1.0), sims=4000), 0.5)
+    grows = float(np.mean((f.p <= 0.05) & (f.finding == 0)))
+    wrong = float(np.mean((f.p <= 0.05) & (f.finding != 0)))
+    print(f"\nslope 2 sd/decade, margin 0.5, {kind}: grows {grows:.1%}, another finding {wrong:.2%}")
+    assert grows >= 0.8
     assert wrong <= 0.005
+
+
+@pytest.mark.parametrize("kind", ["normal", "t3", "exp"])
+def test_power_of_stable_within_a_wide_margin(kind):
+    """No trend, a margin of 1.5 sd per decade (10 seeds, sd 1): "stable with size" most of the time."""
+    rng = np.random.default_rng({"normal": 11, "t3": 12, "exp": 13}[kind])
+    f = findings(_simulate(rng, kind, 0.0, sds=(1.0, 1.0, 1.0), sims=4000), 1.5)
+    stable = float(np.mean((f.p <= 0.05) & (f.finding == 2)))
+    print(f"\nno trend, margin 1.5 sd/decade, {kind}: stable {stable:.1%}")
+    assert stable >= 0.8
+    assert np.mean((f.p <= 0.05) & (f.finding != 2)) <= 0.005
+
+
+def test_the_three_findings_are_the_shifted_t_tests():
+    rng = np.random.default_rng(17)
+    x = np.log10([2.0e4, 6.0e4, 3.0e5])
+    n = np.array([10.0, 12.0, 9.0])
+    m, s = np.array([0.1, 0.3, 0.5]) + rng.normal(0, 0.02, 3), rng.uniform(0.05, 0.2, 3)
+    c, delta = slope(x, m, s, n), 0.1
+    f = findings(c, delta)
+    beta, se = np.polyfit(x, m, 1)[0], float(c.se)
+    g = 1 - stats.t.cdf((beta - delta) / se, 8)  # df: the fewest seeds (9) - 1
+    sh = stats.t.cdf((beta + delta) / se, 8)
+    eq = max(1 - stats.t.cdf((beta + delta) / se, 8), stats.t.cdf((beta - delta) / se, 8))
+    assert np.allclose([f.grows, f.shrinks, f.stable], [g, sh, eq])
+    assert np.isclose(f.p, min(1.0, 2 * min(g, sh, eq))) and int(f.finding) == int(np.argmin([g, sh, eq]))
+    # a slope that is far from 0 but inside the margin: never "grows", whatever the seeds say
+    tight = findings(slope(x, x * 0.05, np.full(3, 1e-4), n), delta)  # beta 0.05 per decade, delta 0.1
+    assert float(tight.p) < 1e-6 and int(tight.finding) == 2
+    # every seed alike (se 0): the sign of beta -+ delta decides, with certainty
+    z = findings(slope(x, m, np.zeros(3), n), delta)
+    assert float(z.p) == 0.0 and int(z.finding) == (0 if beta > delta else 2 if abs(beta) < delta else 1)
 
 
 def test_slope_and_interval_are_the_ols_slope_and_the_variance_formula():
@@ -184,6 +232,12 @@ def test_a_ladder_gives_the_ols_slope_of_the_per_size_effects(study):
     assert np.isclose(r["slope"], np.polyfit(np.log10(sizes["n_params"].astype(float)), -np.array(effect), 1)[0])
     assert r["verdict"] == "grows with size" and "toward the claim" in r["reason"]
     assert r["ci_low"] > 0 and r["df"] == 7  # 10 seeds, 2 of them choose the best point: 8 scored
+    assert r["margin"] == 0.01 and r["p_value"] == pytest.approx(2 * r["p_grows"])  # the claim's margin per decade
+    # the basin claim: its margin is the grid's resolution (raised from 0.25), the largest over the sizes
+    basin = _row(study, "ladder-basin")
+    margins = study.trend_sizes.query("claim == 'ladder-basin'")["margin_e"]
+    assert basin["margin"] == margins.max() > 0.25
+    assert basin["verdict"] == ("stable with size" if basin["p_holm"] <= 0.05 else "inconclusive")
     assert r["extrapolation_n"] == 124e6 and np.isfinite(r["extrapolation_not_measured"])
     assert "extrapolation, not measured" in r["caveats"]
     # the trend tests are their own family: Holm over the defined trend p values

@@ -167,7 +167,8 @@ def _trend(a) -> list[str]:
     return [
         "Trend with model size: per claim, the OLS slope of the per-size mean effects (claimed orientation: "
         "positive = toward the claim; log ratio for a ratio) on log10 N, N the model's parameter count; "
-        f"{round(100 * s.confidence)}% t interval, df = fewest seeds - 1; p = Holm-adjusted over the claims' "
+        f"{round(100 * s.confidence)}% t interval, df = fewest seeds - 1; tested against the claim's margin per "
+        "decade of N (grows / shrinks: beyond it, stable: within it); p = Holm-adjusted over the claims' "
         f"trend tests (their own family), level {s.level:g}. A straight line through 3-4 sizes is a summary, "
         f"not a law. The last value column is the fitted line at {n_star}: an {EXTRAPOLATION}.",
         "",

@@ -133,7 +133,13 @@ def trend_lines(a) -> list[str]:
     t = getattr(a, "trend", None)
     if t is None or not has_ladder(a.trend_sizes):
         return []
-    lines = ["", "Trend with model size (slope of the effect per decade of N, Holm over the claims' trend tests):"]
+    lines = [
+        "",
+        (
+            "Trend with model size (slope of the effect per decade of N against the claim's margin per decade, "
+            "Holm over the claims' trend tests):"
+        ),
+    ]
     for _, r in t.iterrows():
         if r["verdict"] == "undefined":
             lines.append(f"  {r['claim']}: undefined: {r['reason']}")

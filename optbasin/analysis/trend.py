@@ -9,15 +9,25 @@ of the task means on x, a linear contrast:
 
     beta = sum_t w_t m_t,   w_t = (x_t - xbar) / sum_u (x_u - xbar)^2
     Var(beta) = sum_t w_t^2 s_t^2 / n_t                  (sizes are independent runs)
-    T = beta / se,   df = min_t n_t - 1,   p = 2 P(t_df >= |T|)
+    df = min_t n_t - 1
 
 df = min(n_t) - 1 rather than Welch-Satterthwaite's df (which is never smaller): with skewed per-seed
 effects of unequal spread across sizes Welch's is anti-conservative (section 9's simulation; with a
-very unequal spread both are). The interval is beta +- t_df se. Verdicts (Holm over every claim's trend p,
-one family at the analysis' level): "grows with size" (beta > 0: the effect moves toward the claim
-as N grows), "shrinks with size" (beta < 0: away from the claim), "no trend shown" (adjusted p >
-level), or "undefined" (NaN, with the reason: fewer than 3 sizes, a size with fewer than 3 seeds,
-no per-seed effects, tasks of different factories, or two tasks with one N).
+very unequal spread both are). The interval is beta +- t_df se.
+
+The trend has a margin, as every verdict does: delta, the claim's margin (in e's unit, the largest
+over the sizes) per decade of N. Three findings, tested on the slope shifted by the margin (section
+5's three, with a t test in place of the sign flips):
+
+    grows with size     beta > +delta    p_g = P(t_df >= (beta - delta) / se)
+    shrinks with size   beta < -delta    p_s = P(t_df <= (beta + delta) / se)
+    stable with size    |beta| < delta   p_e = max(P(t_df >= (beta + delta) / se), P(t_df <= (beta - delta) / se))
+
+and one two-sided p per claim, p = min(1, 2 min(p_g, p_s, p_e)), whose smallest term names the
+finding. Holm over every claim's trend p (one family, at the analysis' level): a finding when the
+adjusted p <= level, "inconclusive" otherwise, "undefined" (NaN, with the reason) with fewer than 3
+sizes, a size with fewer than 3 seeds, no per-seed effects, tasks of different factories, or two
+tasks with one N. A slope inside the margin is never "grows" or "shrinks", however many seeds.
 
 The fitted line at a paper's N* (settings.extrapolate_n, GPT-2 small's 124e6 by default) is the
 contrast with weights c_t = 1/T + (x* - xbar) w_t, reported in columns named
@@ -40,7 +50,7 @@ from optbasin.analysis.significance import holm
 MIN_SIZES = 3
 MIN_SEEDS = 3
 EXTRAPOLATION = "extrapolation, not measured"
-TREND_FINDINGS = ("grows with size", "shrinks with size")
+TREND_FINDINGS = ("grows with size", "shrinks with size", "stable with size")
 COLUMNS = [
     "claim",
     "metric",
@@ -58,6 +68,10 @@ COLUMNS = [
     "df",
     "ci_low",
     "ci_high",
+    "margin",
+    "p_grows",
+    "p_shrinks",
+    "p_stable",
     "p_value",
     "p_holm",
     "tests",
@@ -127,6 +141,33 @@ def contrast(c: np.ndarray, m: np.ndarray, s: np.ndarray, n: np.ndarray, confide
 def slope(x: np.ndarray, m: np.ndarray, s: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> Contrast:
     """The OLS slope of the means m_t on x_t, as a contrast (module docstring)."""
     return contrast(slope_weights(x), m, s, n, confidence)
+
+
+@dataclass(frozen=True)
+class Findings:
+    """The three margin-shifted tests of a slope (module docstring) and the claim's two-sided p."""
+
+    grows: np.ndarray
+    shrinks: np.ndarray
+    stable: np.ndarray
+    p: np.ndarray
+    finding: np.ndarray  # 0 grows, 1 shrinks, 2 stable: the smallest of the three
+
+
+def findings(b: Contrast, delta: float) -> Findings:
+    """p_g (beta > delta), p_s (beta < -delta), p_e (|beta| < delta, TOST) of the slope b, and
+    p = min(1, 2 min(p_g, p_s, p_e)). A zero se (every seed alike) gives t = +-inf."""
+
+    def t(shift: float) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (b.value - shift) / b.se
+        return np.where(b.se > 0, z, np.sign(b.value - shift) * np.inf)
+
+    above, below = t(delta), t(-delta)  # (beta - delta) / se, (beta + delta) / se
+    grows, shrinks = stats.t.sf(above, b.df), stats.t.cdf(below, b.df)
+    stable = np.maximum(stats.t.sf(below, b.df), stats.t.cdf(above, b.df))
+    three = np.stack([grows, shrinks, stable])
+    return Findings(grows, shrinks, stable, np.minimum(1.0, 2 * three.min(0)), three.argmin(0))
 
 
 def line_at(x: np.ndarray, m: np.ndarray, s: np.ndarray, n: np.ndarray, at: float, confidence: float) -> Contrast:
@@ -280,6 +321,8 @@ def _fit(row: dict, here: list[dict], settings) -> None:
     m, s = np.array([r["mean"] for r in used]), np.array([r["sd"] for r in used])
     n = np.array([r["seeds"] for r in used], dtype=float)
     b = slope(x, m, s, n, settings.confidence)
+    delta = max(float(r["margin_e"]) for r in used)
+    f = findings(b, delta)
     at = line_at(x, m, s, n, math.log10(settings.extrapolate_n), settings.confidence)
     left = _left_out(here)
     row.update(
@@ -293,7 +336,11 @@ def _fit(row: dict, here: list[dict], settings) -> None:
         df=float(b.df),
         ci_low=float(b.low),
         ci_high=float(b.high),
-        p_value=float(b.p),
+        margin=delta,
+        p_grows=float(f.grows),
+        p_shrinks=float(f.shrinks),
+        p_stable=float(f.stable),
+        p_value=float(f.p),
         intercept=float(m.mean() - b.value * x.mean()),
         extrapolation_n=float(settings.extrapolate_n),
         extrapolation_not_measured=float(at.value),
@@ -310,10 +357,15 @@ def _verdict(r: pd.Series, level: float) -> tuple[str, str]:
     units = "log ratio" if r["effect_kind"] == "ratio" else "effect"
     fit = (
         f"slope {r['slope']:+.3g} {units} per decade of N [{r['ci_low']:+.3g}, {r['ci_high']:+.3g}] over "
-        f"{int(r['sizes'])} sizes, Holm-adjusted p = {r['p_holm']:.3g} (trend family of {int(r['tests'])})"
+        f"{int(r['sizes'])} sizes, margin {r['margin']:.3g} per decade, Holm-adjusted p = {r['p_holm']:.3g} "
+        f"(trend family of {int(r['tests'])})"
     )
     if r["p_holm"] > level:
-        return "no trend shown", f"{fit} > {level:g}"
-    toward = r["slope"] > 0
-    word = "grows with size" if toward else "shrinks with size"
-    return word, f"the effect moves {'toward' if toward else 'away from'} the claim as N grows: {fit} <= {level:g}"
+        return "inconclusive", f"neither a change beyond the margin nor one within it is shown: {fit} > {level:g}"
+    word = TREND_FINDINGS[int(np.argmin([r["p_grows"], r["p_shrinks"], r["p_stable"]]))]
+    what = {
+        "grows with size": "the effect moves toward the claim by more than the margin per decade of N",
+        "shrinks with size": "the effect moves away from the claim by more than the margin per decade of N",
+        "stable with size": "the effect changes by less than the margin per decade of N",
+    }[word]
+    return word, f"{what}: {fit} <= {level:g}"
