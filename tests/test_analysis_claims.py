@@ -164,9 +164,10 @@ def test_basin_claim_uses_its_tolerance():
 
     assert v["effect"] == pytest.approx(np.mean([a - b for a, b in map(widths, range(6))]))
     # the effect, 0.95 decades, is below the grid's resolution (1 decade): the margin is raised to
-    # it, no seed's width difference exceeds it, and every one lies within it
+    # it, no seed's width difference exceeds it, and every one lies within it; but within 1 decade
+    # is not within the declared 0.5, which a decade grid cannot resolve: no finding
     assert v["margin"] == pytest.approx(1.0) and "resolution" in v["caveats"]
-    assert v["verdict"] == "equivalent"
+    assert v["verdict"] == "inconclusive" and "would be equivalent within 1" in v["reason"]
 
 
 # --- schema ----------------------------------------------------------------------------------

@@ -196,7 +196,9 @@ def test_a_basin_difference_below_the_grid_step_is_not_contradicted():
     """Half-decade grid; A's right neighbour diverges (counts as l0 = 5) and pins its edge next to
     the last stable point, the same on every seed: A's floor-aware basin is 0.46 decades narrower
     than B's on all 7 seeds. The old engine: 'contradicted'. The margin is raised to the grid's
-    resolution (0.5 decades) and every seed's difference lies within it: equivalent."""
+    resolution (0.5 decades) and every seed's difference lies within it: it would be equivalent
+    within 0.5, but that is not within the declared 0.25, which a half-decade grid cannot resolve:
+    inconclusive, saying so (until stop 31 this was 'equivalent')."""
     lrs = 10.0 ** np.arange(-4, -1.4, 0.5)
     rows = []
     for s in range(7):
@@ -208,7 +210,47 @@ def test_a_basin_difference_below_the_grid_step_is_not_contradicted():
     v = judged(rows, [claim(metric="basin_width", direction="greater")]).verdicts.iloc[0]
     assert -0.5 < v["effect"] < -0.4
     assert v["margin"] == pytest.approx(0.5, abs=1e-4)
-    assert v["verdict"] == "equivalent"
+    assert v["verdict"] == "inconclusive"
+    assert "would be equivalent within 0.5" in v["reason"] and "coarser than the declared margin 0.25" in v["reason"]
+
+
+def _bisected(b_points: tuple = ()) -> list[dict]:
+    """A grid of half-decade steps, bisected to quarter decades around both basins' edges (what an
+    adaptive sweep leaves). B is inside on [-3.5, -3.25], A on [-3.5, -2.75] (log10 lr), both with
+    neighbours at 2.6 against a floor-aware threshold of 2.3 (l* 2, l_ref 5): the crossings are
+    half-way, B's width 0.5 decades, A's 1.0, on every seed. ``b_points``: B's points left out."""
+    xs = [-5, -4.5, -4, -3.75, -3.5, -3.25, -3, -2.75, -2.5, -2, -1.5]
+    a = dict(zip(xs, [5, 5, 5, 2.6, 2, 2, 2, 2, 2.6, 5, 5]))
+    b = dict(zip(xs, [5, 5, 5, 2.6, 2, 2, 2.6, 5, 5, 5, 5]))
+    rows = []
+    for s in range(8):
+        rows += [row("A", s, 10.0**x, float(v)) for x, v in a.items()]
+        rows += [row("B", s, 10.0**x, float(v)) for x, v in b.items() if x not in b_points]
+    return rows
+
+
+def test_a_grid_bisected_at_the_basin_edges_keeps_the_declared_margin():
+    """The grid's coarsest step (0.5 decades) is far from the basins; every edge lies in a quarter-
+    decade gap, so the widths are resolved to 0.25 and the declared margin 0.25 stands: A - B =
+    0.5 decades on all 8 seeds is supported (p = 2 x 2^-8). Raised to the coarsest step, as before,
+    the margin would be 0.5 and the same data could not be."""
+    claims = [claim(metric="basin_width", direction="greater", margin=0.25)]
+    v = judged(_bisected(), claims).verdicts.iloc[0]
+    assert v["effect"] == pytest.approx(0.5, abs=1e-6)
+    assert v["margin"] == pytest.approx(0.25) and "basin edges" not in v["caveats"]
+    assert v["verdict"] == "supported" and v["p_value"] == pytest.approx(2 / 256)
+
+
+def test_an_edge_in_a_coarse_gap_raises_the_margin_to_that_gap():
+    """B never ran 10^-3.75: its low edge lies in the half-decade gap from -4 (loss 5) to -3.5
+    (loss 2), crossing 2.3 at -3.55, so B's width is 0.425 and the claim's margin is raised to
+    that gap, 0.5, said in the caveats; A - B = 0.575 on every seed is still beyond it."""
+    claims = [claim(metric="basin_width", direction="greater", margin=0.25)]
+    v = judged(_bisected(b_points=(-3.75,)), claims).verdicts.iloc[0]
+    assert v["effect"] == pytest.approx(0.575, abs=1e-6)
+    assert v["margin"] == pytest.approx(0.5)
+    assert "resolution at the basin edges (its step there), 0.5 decades" in v["caveats"]
+    assert v["verdict"] == "supported" and v["p_value"] == pytest.approx(2 / 256)
 
 
 # --- 6. Wortsman's window, fixed per claim ---------------------------------------------------

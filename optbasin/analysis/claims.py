@@ -22,7 +22,7 @@ p_equivalent)), whose smallest term names the finding. Holm's correction runs ov
 that finding when its Holm-adjusted p <= level, else ``insufficient seeds`` (no outcome of this
 many seeds could have reached the level) or ``inconclusive`` (also: a metric undefined, an
 optimizer missing, a grid cut that could reverse the finding, a best loss on different grids
-with no exact test). A basin-width claim's margin is at least the grid's resolution.
+with no exact test). A basin-width claim's margin is at least the grid's step at the basins' edges.
 
 A claim's overall verdict is a finding only when every task reaches it (intersection-union: its
 p is the largest per-task adjusted p); tasks that disagree give ``mixed``. Raw effects of
@@ -41,6 +41,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from optbasin.analysis.grid import LR
+from optbasin.analysis.metrics import DECADE_TOL
 from optbasin.analysis.robustness import cross_fit
 from optbasin.analysis.significance import (
     holm,
@@ -268,6 +269,7 @@ class TaskTest:
     orient: float = 1.0  # +1: direction greater, -1: less
     ratio: bool = False
     reversible: dict[str, bool] = field(default_factory=dict)  # verdict -> a grid cut could reverse it
+    unresolved: str = ""  # why equivalence is not resolved: the margin was raised to the grid's step
 
     def one_sided(self, shift: float, seed: int) -> tuple[float, float]:
         """(greater, less) p of "effect - shift" against 0; the shift moves the data before the
@@ -409,13 +411,25 @@ def _task_test(
     test = TaskTest(task, row, orient=1.0 if claim.direction == "greater" else -1.0, ratio=ratio)
     margin = claim_margin(claim, task)
     row["margin"] = margin
-    if spec.name == "basin_width":  # an effect below the grid's resolution is no finding
-        res = max(_resolution(ra.group), _resolution(rb.group))
-        if res > margin:
+    if spec.name == "basin_width":  # an effect below the grid's resolution at the basins' edges is no finding
+        res = max(_edge_resolution(ra, col, ra.ran & rb.ran), _edge_resolution(rb, col, ra.ran & rb.ran))
+        if res > margin + DECADE_TOL:
+            test.unresolved = (
+                f"the grid resolves the basin edges only to {res:.3g} decades, coarser than the declared "
+                f"margin {margin:.3g}: equivalence within the margin is not shown (bisect the edges: "
+                "run --adaptive with a resolution <= the margin)"
+            )
             margin = res
             row["margin"] = res
             row["caveats"] = "; ".join(
-                filter(None, [row["caveats"], f"{task}: margin raised to the lr grid's resolution, {res:.3g} decades"])
+                filter(
+                    None,
+                    [
+                        row["caveats"],
+                        f"{task}: margin raised to the lr grid's resolution at the basin edges (its step "
+                        f"there), {res:.3g} decades",
+                    ],
+                )
             )
     test.shift = float(np.log(margin)) if ratio else float(margin)
     if col not in ra.values:
@@ -525,6 +539,16 @@ def _best_loss_footing(claim: Claim, ga, gb, ran: np.ndarray, test: TaskTest):
     return xa, xb, ran
 
 
+def _edge_resolution(r, col: str, ran: np.ndarray) -> float:
+    """The lr grid's step where a basin width is measured: the largest gap holding an uncut edge of
+    the basin on any seed both optimizers ran (metrics.Basin.step); the coarsest step of the whole
+    grid where no seed has an uncut edge (no edge was located, so nothing finer is known)."""
+    steps = r.steps.get(col)
+    seen = steps[ran] if steps is not None and ran is not None and steps.shape == ran.shape else np.array([])
+    seen = seen[np.isfinite(seen)]
+    return float(seen.max()) if seen.size else _resolution(r.group)
+
+
 def _resolution(g) -> float:
     """The lr grid's coarsest step along lr, in decades (0 when lr has one value)."""
     x = np.unique(np.round(g.log_lr[np.isfinite(g.log_lr)], 6))
@@ -616,6 +640,9 @@ def _decide(t: TaskTest, level: float, family: int, name: str) -> None:
         r["reason"] = f"nearest finding {finding}, Holm-adjusted p = {r['p_holm']:.3g} > {level:g}"
     if r["verdict"] in FINDINGS and t.reversible.get(r["verdict"]):
         r["reason"] = f"would be {r['verdict']} ({r['reason']}), but a grid cut of {r['metric']} could reverse it"
+        r["verdict"] = "inconclusive"
+    if r["verdict"] == "equivalent" and t.unresolved:  # within the raised margin is not within the declared one
+        r["reason"] = f"would be equivalent within {r['margin']:.3g} ({r['reason']}), but {t.unresolved}"
         r["verdict"] = "inconclusive"
 
 

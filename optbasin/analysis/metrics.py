@@ -29,6 +29,7 @@ class Basin:
     disjoint: np.ndarray  # bool: several separate intervals qualify (the widest is reported)
     width_min: np.ndarray | None = None  # what the grid allows: between the outermost points inside
     width_max: np.ndarray | None = None  # and the first points outside (inf where the run is cut)
+    step: np.ndarray | None = None  # the grid's step across the basin's uncut edges, the larger (NaN: none)
 
 
 def basin(x: np.ndarray, loss: np.ndarray, threshold: np.ndarray) -> Basin:
@@ -44,6 +45,9 @@ def basin(x: np.ndarray, loss: np.ndarray, threshold: np.ndarray) -> Basin:
     The true edge lies between the last point inside and the first outside, so the grid allows
     any width in [width_min, width_max] (width_max: the whole gap to the first points outside; no
     qualifying point: [0, the spacing around the best point] is not claimed, width_max is NaN).
+    ``step`` is the grid's resolution where it matters: the larger of the two gaps that hold the
+    uncut edges (NaN when both are cut or no point qualifies); a grid bisected at the edges
+    resolves the width to that, whatever its step elsewhere.
     """
     loss = np.where(np.isfinite(loss), loss, np.inf)
     u, n = loss.shape
@@ -71,6 +75,10 @@ def basin(x: np.ndarray, loss: np.ndarray, threshold: np.ndarray) -> Basin:
     width = np.where(inside, high - low, -np.inf)
     inner = x[rows, bb] - x[rows, np.clip(a, 0, n - 1)]
     outer = np.where(cut_low | cut_high, np.inf, x[rows, np.minimum(bb + 1, n - 1)] - x[rows, np.clip(a - 1, 0, n - 1)])
+    with np.errstate(invalid="ignore"):
+        gap_low = np.where(cut_low, np.nan, x[rows, np.clip(a, 0, n - 1)] - x[rows, np.clip(a - 1, 0, n - 1)])
+        gap_high = np.where(cut_high, np.nan, x[rows, np.minimum(bb + 1, n - 1)] - x[rows, bb])
+    step = np.fmax(gap_low, gap_high)
     pick = np.argmax(width, axis=1)[:, None]
     found = inside.any(axis=1)
     runs = (inside & ~np.hstack([np.zeros((u, 1), bool), inside[:, :-1]])).sum(axis=1)
@@ -87,6 +95,7 @@ def basin(x: np.ndarray, loss: np.ndarray, threshold: np.ndarray) -> Basin:
         disjoint=runs > 1,
         width_min=at(inner, 0.0),
         width_max=at(outer, np.nan),
+        step=at(step, np.nan),
     )
 
 

@@ -36,6 +36,7 @@ class GroupResult:
     edges: list[str]  # e.g. ["lr:high"]: optimum on the grid's edge
     cuts: dict[str, np.ndarray] = field(default_factory=dict)  # column -> (u,) bool
     basins: dict[str, dict[str, float]] = field(default_factory=dict)  # column -> low/high/cut (estimate)
+    steps: dict[str, np.ndarray] = field(default_factory=dict)  # column -> (u,) grid step at a basin's edges
     undefined: dict[str, str] = field(default_factory=dict)  # column -> why NaN (estimate)
     ran: np.ndarray | None = None  # (m,) seeds with a trial (seed_values only)
     group: Group | None = None  # the group (seed_values only)
@@ -133,6 +134,8 @@ def group_metrics(
             result.cuts[col] = out.cut.astype(bool)
         if out.detail is not None:
             result.basins[col] = out.detail
+        if out.step is not None:
+            result.steps[col] = out.step
     return result
 
 

@@ -249,6 +249,8 @@ def _pair_state(
                 ev,
                 f"would be {s}, but a grid cut of {t.row['metric']} could reverse it (the grid needs closing)",
             )
+        if s == "equivalent" and t.unresolved:
+            return state("open", n, ev, f"would be equivalent within {t.row['margin']:.3g}, but {t.unresolved}")
         return state(
             s, at, ev, f"{WHAT[s]}: e-value {ev:.3g} >= {c:g} after seed {at} of {n} (anytime-valid, {where}){note}"
         )

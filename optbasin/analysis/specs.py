@@ -71,6 +71,7 @@ class Computed:
     values: np.ndarray
     cut: np.ndarray | None = None
     detail: dict | None = None  # the point estimate's extra facts (basin ends), for the tables
+    step: np.ndarray | None = None  # (u,) a basin's grid step at its edges (metrics.Basin.step)
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def _basin_width(ctx: Context, spec: MetricSpec) -> Computed:
     width = b.width
     if spec.scope == "floor":  # no basin when the best does not beat the reference predictor
         width = np.where(ctx.lstar < ctx.g.l_ref, width, np.nan)
-    return Computed(width, b.cut_low | b.cut_high, detail)
+    return Computed(width, b.cut_low | b.cut_high, detail, b.step)
 
 
 def _lr_sensitivity(ctx: Context, spec: MetricSpec) -> Computed:
