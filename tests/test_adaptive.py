@@ -172,6 +172,41 @@ def test_bisection_reaches_the_resolution_at_both_basin_edges(tmp_path, resoluti
     assert any(k.startswith("bisect basin edge") for r in rounds[1:] for k in r["added_for"])
 
 
+def test_every_seeds_basin_edges_are_bisected_on_its_own_slice(tmp_path):
+    """A basin claim's paired test measures each seed's basin on the lr slice through that seed's
+    own best point, and raises its margin to the widest gap holding any seed's edge. Here even
+    seeds are best at momentum 0 and odd ones at 0.5: both slices' edges are bisected to the
+    resolution, so no seed's edge lies in a wider gap and the declared margin stands."""
+    resolution = 0.25
+
+    def loss(t):
+        x = math.log10(t.hparams["lr"]) - math.log10(0.01)
+        target = 0.0 if t.seed % 2 == 0 else 0.5
+        return 0.3 + 0.2 * (x / 0.5) ** 2 + 0.05 * (t.hparams.get("momentum", 0.0) - target) ** 2 + 0.001 * t.seed
+
+    lrs = {"log_range": [1e-4, 1.0], "points": 5}
+    claim = {"name": "b", "metric": "basin_width", "compare": ["sgd", "adamw"], "direction": "greater"}
+    spec, catalog = sweep(
+        tmp_path,
+        [{"name": "sgd", "grid": {"lr": lrs, "momentum": [0.0, 0.5, 0.9]}}, {"name": "adamw", "grid": {"lr": lrs}}],
+        seeds=4,
+        claims=[{**claim, "margin": resolution}],
+    )
+    _, rounds, analysis = run_rounds(spec, catalog, loss, AdaptiveSpec(resolution=resolution))
+    col = claim_column(analysis)
+    r = analysis.per_seed[("quadratic", "sgd")]
+    best_momentum = r.group.points.iloc[r.best_rows]["hp.momentum"].to_numpy()
+    assert set(best_momentum[0::2]) == {0.0} and set(best_momentum[1::2]) == {0.5}  # two slices
+    assert np.isfinite(r.steps[col]).all() and (r.steps[col] <= resolution + 1e-6).all()
+    assert any("bisect a seed's basin edge" in r.get("added_for", {}) for r in rounds[1:])
+    v = analysis.verdicts_by_task.iloc[0]
+    assert v["margin"] == pytest.approx(resolution) and "basin edges" not in v["caveats"]
+
+
+def claim_column(analysis) -> str:
+    return analysis.verdicts_by_task.iloc[0]["metric"]
+
+
 def test_non_lr_edges_stop_at_declared_bounds(tmp_path):
     optimizers = [
         {"name": "namo_d", "grid": {"lr": [1e-3, 1e-2, 1e-1], "clamp_c": [0.75, 0.9]}},

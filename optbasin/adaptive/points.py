@@ -8,7 +8,10 @@ so far, the analysis of the store and the claims' sequential states.
    basin_width claim; of the default basin when the sweep has no claims) that reaches the grid's
    end gets the next lr beyond it, one between two lrs more than ``resolution`` decades apart gets
    their log-midpoint; an lr_sensitivity window gets its two ends and the log-midpoint of every
-   pair of lrs inside it more than ``resolution`` apart.
+   pair of lrs inside it more than ``resolution`` apart. A basin claim's paired test measures each
+   seed's basin on the lr slice through that seed's own best point, and its margin is raised to
+   the widest gap holding any seed's edge (analysis/claims.py), so every seed's uncut edge in a
+   gap wider than ``resolution`` gets that gap's log-midpoint too, on that seed's slice.
 3. Seeds where a verdict is open: each (claim, task) pair in state open
    gets ``seeds_per_round`` new seeds (the same new seed numbers for every cell of the task, so the
    paired test pairs them) at every point of its two cells, up to ``max_seeds`` per cell.
@@ -196,6 +199,28 @@ class CellView:
                 out += self.lr_point(log_midpoint(self.lrs[i], self.lrs[i + 1]), f"bisect basin edge {side}")
         return out
 
+    def seed_edge_points(self, r: Any, column: str, resolution: float) -> list[tuple[str, str, dict, str]]:
+        """The log-midpoint of every gap wider than ``resolution`` that holds an uncut basin edge of
+        some seed, on the lr slice through that seed's best point (r: the cell's per-seed
+        robustness.GroupResult, whose rows are seeds)."""
+        if r is None or column not in r.ends or r.best_rows is None or r.group is None or "lr" not in self.entry.grid:
+            return []
+        g, (low, high) = r.group, r.ends[column]
+        out = []
+        for j in np.flatnonzero(r.ran):
+            idx = g.slices[g.slice_of[r.best_rows[j]]]
+            idx = idx[idx >= 0]
+            xs = g.log_lr[idx]
+            base = g.points.iloc[int(r.best_rows[j])]
+            for edge in (low[j], high[j]):
+                i = int(np.searchsorted(xs, edge)) if np.isfinite(edge) else 0
+                if not 0 < i < len(xs) or xs[i] - xs[i - 1] <= resolution + TOL:
+                    continue
+                point = {k: plain(base[f"hp.{k}"]) for k in self.entry.grid}
+                point["lr"] = log_midpoint(10 ** xs[i - 1], 10 ** xs[i])
+                out.append((self.task, self.opt, point, "bisect a seed's basin edge"))
+        return out
+
     def window_points(self, window: tuple[float, float], resolution: float) -> list[tuple[str, str, dict, str]]:
         if not self.lrs:
             return []
@@ -243,6 +268,7 @@ def claim_points(spec: SweepSpec, catalog: Catalog, analysis: Any, cells: Cells,
                     continue
                 if c.metric == "basin_width":
                     out += v.basin_points(column, settings.resolution)
+                    out += v.seed_edge_points(analysis.per_seed.get((task, opt)), column, settings.resolution)
                 else:
                     window = c.window[opt] if isinstance(c.window, dict) else c.window
                     out += v.window_points(tuple(window), settings.resolution)

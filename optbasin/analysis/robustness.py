@@ -37,6 +37,8 @@ class GroupResult:
     cuts: dict[str, np.ndarray] = field(default_factory=dict)  # column -> (u,) bool
     basins: dict[str, dict[str, float]] = field(default_factory=dict)  # column -> low/high/cut (estimate)
     steps: dict[str, np.ndarray] = field(default_factory=dict)  # column -> (u,) grid step at a basin's edges
+    ends: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # column -> uncut (low, high)
+    best_rows: np.ndarray | None = None  # (u,) each row's best point (index into group.points)
     undefined: dict[str, str] = field(default_factory=dict)  # column -> why NaN (estimate)
     ran: np.ndarray | None = None  # (m,) seeds with a trial (seed_values only)
     group: Group | None = None  # the group (seed_values only)
@@ -100,7 +102,7 @@ def group_metrics(
     best_runs = (np.isfinite(g.loss[best]) & (counts > 0)).sum(axis=1)
     failed_optimum = (2 * best_div > best_runs) | (lstar >= g.l0)
 
-    result = GroupResult(values={}, best_point=int(best[0]), edges=edges_of(g, int(best[0])))
+    result = GroupResult(values={}, best_point=int(best[0]), edges=edges_of(g, int(best[0])), best_rows=best)
     for spec in specs:
         col, entry = spec.column, spec.entry
         if entry.needs_lr and (g.sampled or not lr_curve):
@@ -136,6 +138,8 @@ def group_metrics(
             result.basins[col] = out.detail
         if out.step is not None:
             result.steps[col] = out.step
+        if out.ends is not None:
+            result.ends[col] = out.ends
     return result
 
 
