@@ -203,21 +203,16 @@ class CellView:
         """The log-midpoint of every gap wider than ``resolution`` that holds an uncut basin edge of
         some seed, on the lr slice through that seed's best point (r: the cell's per-seed
         robustness.GroupResult, whose rows are seeds)."""
-        if r is None or column not in r.ends or r.best_rows is None or r.group is None or "lr" not in self.entry.grid:
+        if r is None or column not in r.gaps or r.best_rows is None or r.group is None or "lr" not in self.entry.grid:
             return []
-        g, (low, high) = r.group, r.ends[column]
         out = []
         for j in np.flatnonzero(r.ran):
-            idx = g.slices[g.slice_of[r.best_rows[j]]]
-            idx = idx[idx >= 0]
-            xs = g.log_lr[idx]
-            base = g.points.iloc[int(r.best_rows[j])]
-            for edge in (low[j], high[j]):
-                i = int(np.searchsorted(xs, edge)) if np.isfinite(edge) else 0
-                if not 0 < i < len(xs) or xs[i] - xs[i - 1] <= resolution + TOL:
+            base = r.group.points.iloc[int(r.best_rows[j])]
+            for inside, outside in r.gaps[column][j]:  # the low edge's interval, then the high edge's
+                if not abs(outside - inside) > resolution + TOL:  # also NaN: a cut edge, or no basin
                     continue
                 point = {k: plain(base[f"hp.{k}"]) for k in self.entry.grid}
-                point["lr"] = log_midpoint(10 ** xs[i - 1], 10 ** xs[i])
+                point["lr"] = log_midpoint(10**inside, 10**outside)
                 out.append((self.task, self.opt, point, "bisect a seed's basin edge"))
         return out
 

@@ -41,7 +41,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from optbasin.analysis.grid import LR
-from optbasin.analysis.metrics import DECADE_TOL
+from optbasin.analysis.metrics import DECADE_TOL, edge_step
 from optbasin.analysis.robustness import cross_fit
 from optbasin.analysis.significance import (
     holm,
@@ -411,8 +411,9 @@ def _task_test(
     test = TaskTest(task, row, orient=1.0 if claim.direction == "greater" else -1.0, ratio=ratio)
     margin = claim_margin(claim, task)
     row["margin"] = margin
+    ran = ra.ran & rb.ran  # seeds both optimizers ran
     if spec.name == "basin_width":  # an effect below the grid's resolution at the basins' edges is no finding
-        res = max(_edge_resolution(ra, col, ra.ran & rb.ran), _edge_resolution(rb, col, ra.ran & rb.ran))
+        res = max(_edge_resolution(ra, col, ran), _edge_resolution(rb, col, ran))
         if res > margin + DECADE_TOL:
             test.unresolved = (
                 f"the grid resolves the basin edges only to {res:.3g} decades, coarser than the declared "
@@ -440,7 +441,6 @@ def _task_test(
             why = _undefined(c, col) or res.undefined.get(col, "undefined")
             row["reason"] = f"{col} is undefined for {opt}: {why}"
             return test
-    ran = ra.ran & rb.ran  # seeds both optimizers ran
     if spec.name == "best_loss":
         xa, xb, ran = _best_loss_footing(claim, ra.group, rb.group, ran, test)
         if xa is None:
@@ -543,8 +543,8 @@ def _edge_resolution(r, col: str, ran: np.ndarray) -> float:
     """The lr grid's step where a basin width is measured: the largest gap holding an uncut edge of
     the basin on any seed both optimizers ran (metrics.Basin.step); the coarsest step of the whole
     grid where no seed has an uncut edge (no edge was located, so nothing finer is known)."""
-    steps = r.steps.get(col)
-    seen = steps[ran] if steps is not None and ran is not None and steps.shape == ran.shape else np.array([])
+    gaps = r.gaps.get(col)
+    seen = edge_step(gaps[ran]) if gaps is not None and ran is not None and len(gaps) == len(ran) else np.array([])
     seen = seen[np.isfinite(seen)]
     return float(seen.max()) if seen.size else _resolution(r.group)
 

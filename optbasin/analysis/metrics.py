@@ -29,7 +29,19 @@ class Basin:
     disjoint: np.ndarray  # bool: several separate intervals qualify (the widest is reported)
     width_min: np.ndarray | None = None  # what the grid allows: between the outermost points inside
     width_max: np.ndarray | None = None  # and the first points outside (inf where the run is cut)
-    step: np.ndarray | None = None  # the grid's step across the basin's uncut edges, the larger (NaN: none)
+    gaps: np.ndarray | None = None  # (u, 2, 2): [low, high edge] x [x inside, x outside]; NaN where cut or none
+
+    @property
+    def step(self) -> np.ndarray:
+        """(u,) the larger of the two gaps holding an uncut edge (NaN: both cut, or no basin)."""
+        return edge_step(self.gaps)
+
+
+def edge_step(gaps: np.ndarray) -> np.ndarray:
+    """(..., 2, 2) edge gaps (Basin.gaps) -> (...,) the wider of the two, NaN when neither is known."""
+    width = np.abs(gaps[..., 1] - gaps[..., 0])
+    with np.errstate(invalid="ignore"):
+        return np.fmax(width[..., 0], width[..., 1])
 
 
 def basin(x: np.ndarray, loss: np.ndarray, threshold: np.ndarray) -> Basin:
@@ -45,9 +57,9 @@ def basin(x: np.ndarray, loss: np.ndarray, threshold: np.ndarray) -> Basin:
     The true edge lies between the last point inside and the first outside, so the grid allows
     any width in [width_min, width_max] (width_max: the whole gap to the first points outside; no
     qualifying point: [0, the spacing around the best point] is not claimed, width_max is NaN).
-    ``step`` is the grid's resolution where it matters: the larger of the two gaps that hold the
-    uncut edges (NaN when both are cut or no point qualifies); a grid bisected at the edges
-    resolves the width to that, whatever its step elsewhere.
+    ``gaps`` are the two grid intervals that hold the uncut edges (the last point inside, the first
+    outside); ``step``, the wider of them, is the grid's resolution where it matters: a grid
+    bisected at the edges resolves the width to that, whatever its step elsewhere.
     """
     loss = np.where(np.isfinite(loss), loss, np.inf)
     u, n = loss.shape
@@ -75,10 +87,13 @@ def basin(x: np.ndarray, loss: np.ndarray, threshold: np.ndarray) -> Basin:
     width = np.where(inside, high - low, -np.inf)
     inner = x[rows, bb] - x[rows, np.clip(a, 0, n - 1)]
     outer = np.where(cut_low | cut_high, np.inf, x[rows, np.minimum(bb + 1, n - 1)] - x[rows, np.clip(a - 1, 0, n - 1)])
-    with np.errstate(invalid="ignore"):
-        gap_low = np.where(cut_low, np.nan, x[rows, np.clip(a, 0, n - 1)] - x[rows, np.clip(a - 1, 0, n - 1)])
-        gap_high = np.where(cut_high, np.nan, x[rows, np.minimum(bb + 1, n - 1)] - x[rows, bb])
-    step = np.fmax(gap_low, gap_high)
+    ends_x = [  # (x inside, x outside) of the low and the high edge, NaN where the run is cut there
+        [
+            np.where(cut_low, np.nan, x[rows, np.clip(a, 0, n - 1)]),
+            np.where(cut_low, np.nan, x[rows, np.clip(a - 1, 0, n - 1)]),
+        ],
+        [np.where(cut_high, np.nan, x[rows, bb]), np.where(cut_high, np.nan, x[rows, np.minimum(bb + 1, n - 1)])],
+    ]
     pick = np.argmax(width, axis=1)[:, None]
     found = inside.any(axis=1)
     runs = (inside & ~np.hstack([np.zeros((u, 1), bool), inside[:, :-1]])).sum(axis=1)
@@ -95,7 +110,7 @@ def basin(x: np.ndarray, loss: np.ndarray, threshold: np.ndarray) -> Basin:
         disjoint=runs > 1,
         width_min=at(inner, 0.0),
         width_max=at(outer, np.nan),
-        step=at(step, np.nan),
+        gaps=np.stack([np.stack([at(v, np.nan) for v in edge], axis=-1) for edge in ends_x], axis=1),
     )
 
 

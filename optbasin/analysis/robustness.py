@@ -36,12 +36,16 @@ class GroupResult:
     edges: list[str]  # e.g. ["lr:high"]: optimum on the grid's edge
     cuts: dict[str, np.ndarray] = field(default_factory=dict)  # column -> (u,) bool
     basins: dict[str, dict[str, float]] = field(default_factory=dict)  # column -> low/high/cut (estimate)
-    steps: dict[str, np.ndarray] = field(default_factory=dict)  # column -> (u,) grid step at a basin's edges
-    ends: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # column -> uncut (low, high)
+    gaps: dict[str, np.ndarray] = field(default_factory=dict)  # column -> (u, 2, 2) intervals holding a basin's edges
     best_rows: np.ndarray | None = None  # (u,) each row's best point (index into group.points)
     undefined: dict[str, str] = field(default_factory=dict)  # column -> why NaN (estimate)
     ran: np.ndarray | None = None  # (m,) seeds with a trial (seed_values only)
     group: Group | None = None  # the group (seed_values only)
+
+    @property
+    def steps(self) -> dict[str, np.ndarray]:
+        """column -> (u,) the grid's step at the basin's uncut edges (metrics.edge_step)."""
+        return {col: M.edge_step(g) for col, g in self.gaps.items()}
 
 
 def medians(g: Group, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,10 +140,8 @@ def group_metrics(
             result.cuts[col] = out.cut.astype(bool)
         if out.detail is not None:
             result.basins[col] = out.detail
-        if out.step is not None:
-            result.steps[col] = out.step
-        if out.ends is not None:
-            result.ends[col] = out.ends
+        if out.gaps is not None:
+            result.gaps[col] = out.gaps
     return result
 
 

@@ -71,8 +71,7 @@ class Computed:
     values: np.ndarray
     cut: np.ndarray | None = None
     detail: dict | None = None  # the point estimate's extra facts (basin ends), for the tables
-    step: np.ndarray | None = None  # (u,) a basin's grid step at its edges (metrics.Basin.step)
-    ends: tuple[np.ndarray, np.ndarray] | None = None  # (u,) x 2: a basin's uncut low and high ends (NaN: cut)
+    gaps: np.ndarray | None = None  # (u, 2, 2) the grid intervals holding a basin's uncut edges (Basin.gaps)
 
 
 @dataclass(frozen=True)
@@ -131,8 +130,7 @@ def _basin_width(ctx: Context, spec: MetricSpec) -> Computed:
     width = b.width
     if spec.scope == "floor":  # no basin when the best does not beat the reference predictor
         width = np.where(ctx.lstar < ctx.g.l_ref, width, np.nan)
-    ends = (np.where(b.cut_low, np.nan, b.low), np.where(b.cut_high, np.nan, b.high))
-    return Computed(width, b.cut_low | b.cut_high, detail, b.step, ends)
+    return Computed(width, b.cut_low | b.cut_high, detail, b.gaps)
 
 
 def _lr_sensitivity(ctx: Context, spec: MetricSpec) -> Computed:
