@@ -18,7 +18,7 @@ import yaml
 
 from optbasin.adaptive import driver as adaptive
 from optbasin.adaptive.axis_step import beyond
-from optbasin.adaptive.points import plan_round
+from optbasin.adaptive.points import Addition, plan_round
 from optbasin.analysis import sequential
 from optbasin.analysis.analyze import analyze
 from optbasin.analysis.specs import MetricSpec
@@ -250,6 +250,30 @@ def test_max_trials_stops_the_rounds(tmp_path):
     planned, rounds, _ = run_rounds(spec, catalog, bowl(best_lr=0.03), settings)
     assert len(planned) == 8  # 4 declared, then 2 per round: a point comes whole, with its 2 seeds
     assert rounds[0]["stopped_by_budget"] and len(rounds) == 3
+
+
+def test_the_trial_cap_keeps_a_cells_new_seeds_whole():
+    """A cap that falls inside one cell's new seeds drops them all: a seed run on part of a grid
+    would take its best and basin over a different grid than the cell's other seeds."""
+    point = [Addition("t", "sgd", {"lr": 1.0}, (0, 1), "edge lr high")]
+    cell_a = [Addition("t", "adamw", {"lr": lr}, (2, 3), "seeds: claim x open") for lr in (1e-3, 1e-2)]
+    cell_b = [Addition("t", "sgd", {"lr": lr}, (2, 3), "seeds: claim x open") for lr in (1e-3, 1e-2, 1.0)]
+    kept, cut = adaptive.within_budget(point + cell_a + cell_b, room=2 + 4 + 4)  # 2 of cell b's 3 points fit
+    assert cut and kept == point + cell_a
+    kept, cut = adaptive.within_budget(point + cell_a + cell_b, room=12)
+    assert not cut and kept == point + cell_a + cell_b
+
+
+def test_capped_rounds_run_every_seed_of_a_cell_at_every_point(tmp_path):
+    spec, catalog = sweep(tmp_path, OPTS, claims=CLAIMS)
+    settings = AdaptiveSpec(max_trials=18 + 6 + 4, resolution=1.0, seeds_per_round=2)
+    planned, rounds, _ = run_rounds(spec, catalog, bowl(best_lr=0.01), settings, states=lambda planned: states())
+    assert rounds[0]["stopped_by_budget"] and len(planned) == 18 + 6  # one cell's 2 new seeds x 3 points
+    for opt in ("sgd", "adamw", "muon"):
+        cell = [t for t in planned if t.optimizer == opt]
+        points = {t.hparams["lr"] for t in cell}
+        for seed in {t.seed for t in cell}:
+            assert {t.hparams["lr"] for t in cell if t.seed == seed} == points
 
 
 def test_limit_reached_by_rounds_and_wall_time():

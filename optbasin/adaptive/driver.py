@@ -73,14 +73,42 @@ def planned_trials(p: Plan, declared: list[TrialSpec], rounds: list[dict]) -> li
 
 
 def within_budget(additions: list[Addition], room: int) -> tuple[list[Addition], bool]:
-    """The additions, in order, while their trials fit in ``room`` (True when some did not)."""
+    """The additions, in order, while their trials fit in ``room`` (True when some did not). A cell's
+    new seeds come whole: all of the cell's points or none (a seed run on part of a grid would have
+    its best and basin taken over a different grid than the other seeds'), so the cut falls between
+    one grid point and the next, or between one cell's new seeds and the next cell's."""
     out, used = [], 0
-    for a in additions:
-        if used + len(a.seeds) > room:
+    for unit in budget_units(additions):
+        n = sum(len(a.seeds) for a in unit)
+        if used + n > room:
             return out, True
-        out.append(a)
-        used += len(a.seeds)
+        out += unit
+        used += n
     return out, False
+
+
+def budget_units(additions: list[Addition]) -> list[list[Addition]]:
+    """Consecutive additions that stand or fall together: each new point alone; one cell's new
+    seeds (points.seed_additions lists them together, one reason) as one unit."""
+    units: list[list[Addition]] = []
+    for a in additions:
+        last = units[-1][-1] if units else None
+        same_seeds = (
+            last is not None
+            and a.why.startswith("seeds")
+            and (a.task, a.optimizer, a.seeds, a.why)
+            == (
+                last.task,
+                last.optimizer,
+                last.seeds,
+                last.why,
+            )
+        )
+        if same_seeds:
+            units[-1].append(a)
+        else:
+            units.append([a])
+    return units
 
 
 def next_round(p: Plan, planned: list[TrialSpec], settings: AdaptiveSpec) -> tuple[list[Addition], list[str]]:

@@ -354,6 +354,14 @@ def _leaderboard_row(g, res, reps: dict, per_seed, specs, s: AnalysisSettings, n
             f"{who}: {missing} of {n_points * int(seeds_here.sum())} point x seed trials missing; "
             f"{short} point(s) use medians over fewer than {int(seeds_here.sum())} seeds"
         )
+    partial = g.ran.any(axis=0) & ~g.ran.all(axis=0)
+    if partial.any() and not g.sampled:
+        names = ", ".join(str(int(v)) for v in g.seeds[partial])
+        runs = sorted({int(k) for k in g.ran[:, partial].sum(axis=0)})
+        notes.append(
+            f"{who}: seed(s) {names} ran {' or '.join(map(str, runs))} of the {n_points} points: left out "
+            "of the paired tests (claims) until they have run every point"
+        )
     if seeds_here.sum() < len(g.seeds):
         notes.append(f"{who}: ran {int(seeds_here.sum())} of the task's {len(g.seeds)} seeds")
     if int(seeds_here.sum()) < 2:

@@ -30,6 +30,7 @@ class Group:
     points: pd.DataFrame  # this group's rows of the points table (index 0..P-1)
     loss: np.ndarray  # (P, m) loss per point and seed of the task (NaN: not run)
     diverged: np.ndarray  # (P, m) bool
+    ran: np.ndarray  # (P, m) bool: a trial exists (completed, diverged or failed)
     seeds: np.ndarray  # (m,) the task's seeds, the columns of loss
     slices: np.ndarray  # (n_slices, n_max) point index along lr, -1 as padding
     slice_of: np.ndarray  # (P,) slice of each point
@@ -108,7 +109,9 @@ def build_groups(lt: pd.DataFrame, points: pd.DataFrame) -> list[Group]:
     n_points = len(points)
     loss = np.full((n_points, m_max), np.nan)
     diverged = np.zeros((n_points, m_max), dtype=bool)
+    ran = np.zeros((n_points, m_max), dtype=bool)
     pid, sidx = lt["point_id"].to_numpy(), lt["seed_idx"].to_numpy()
+    ran[pid, sidx] = True
     loss[pid, sidx] = lt["loss"].to_numpy(dtype=float)
     diverged[pid, sidx] = lt["diverged"].to_numpy(dtype=bool)
 
@@ -138,6 +141,7 @@ def build_groups(lt: pd.DataFrame, points: pd.DataFrame) -> list[Group]:
                 points=points.iloc[p0:p1].reset_index(drop=True),
                 loss=loss[p0:p1, :m],
                 diverged=diverged[p0:p1, :m],
+                ran=ran[p0:p1, :m],
                 seeds=seeds_of_task[task],
                 slices=slices,
                 slice_of=sl,

@@ -160,9 +160,18 @@ def seed_values(
     res = group_metrics(g, eye, specs, s, task_best, med)
     if "best_loss" in res.values:
         res.values["best_loss"] = cross_fitted_best(g)
-    res.ran = np.isfinite(g.loss).any(axis=0)
+    res.ran = paired_seeds(g)
     res.group = g
     return res
+
+
+def paired_seeds(g: Group) -> np.ndarray:
+    """(m,) the seeds the claims' paired tests may use: those with a loss that ran every point of
+    the grid (a failed trial counts as run). A seed run on part of the grid (a round or a sweep cut
+    short) would have its best and its basin taken over another grid than the other seeds': it
+    joins once it has run every point. A search's points (one seed each) have no such grid."""
+    scored = np.isfinite(g.loss).any(axis=0)
+    return scored if g.sampled else scored & g.ran.all(axis=0)
 
 
 def cross_fitted_best(g: Group) -> np.ndarray:
