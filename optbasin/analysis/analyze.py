@@ -31,7 +31,7 @@ from optbasin.analysis.profiles import performance_profile
 from optbasin.analysis.robustness import group_metrics, medians, seed_values
 from optbasin.analysis.search_points import split_search, with_search
 from optbasin.analysis.sequential import COLUMNS as SEQUENTIAL_COLUMNS
-from optbasin.analysis.sequential import PairState, sequential_states, states_table
+from optbasin.analysis.sequential import PairState, seeds_added_after_looking, sequential_states, states_table
 from optbasin.analysis.settings import AnalysisSettings, make_settings
 from optbasin.analysis.specs import MetricSpec, default_specs
 from optbasin.analysis.trend import COLUMNS as TREND_COLUMNS
@@ -84,6 +84,8 @@ class Analysis:
     trend: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TREND_COLUMNS))
     trend_sizes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TREND_SIZE_COLUMNS))
     search: pd.DataFrame = field(default_factory=pd.DataFrame)  # search trials off the grid (search_points.py)
+    # seeds were added where a claim was open (an adaptive run): the sequential states are the decision
+    adaptive_seeds: bool = False
     notes: list[str] = field(default_factory=list)
     replicates: dict = field(default_factory=dict, repr=False)  # (task, opt) -> {column: (R,)}
     per_seed: dict = field(default_factory=dict, repr=False)  # (task, opt) -> GroupResult, one row per seed
@@ -107,7 +109,11 @@ class Analysis:
         return paths + [out / "notes.txt", out / "settings.json"]
 
     def to_dict(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"settings": self.settings.model_dump(), "notes": self.notes}
+        doc: dict[str, Any] = {
+            "settings": self.settings.model_dump(),
+            "notes": self.notes,
+            "adaptive_seeds": self.adaptive_seeds,
+        }
         for name in TABLES:
             doc[name] = getattr(self, name).to_dict(orient="records")
         return _plain(doc)
@@ -262,13 +268,21 @@ def analyze(
         mechanisms=mechanisms.reset_index(drop=True),
         failed=failed.reset_index(drop=True),
         importance=importance_table(points, axes),
-        notes=collapse_notes(notes),
+        notes=collapse_notes((ADAPTIVE_NOTE if claim_list and seeds_added_after_looking(trials) else []) + notes),
         replicates=reps,
         per_seed=seedvals,
         sequential=states_table(sequential_states(claim_list, leaderboard, seedvals, s, max_seeds)),
+        adaptive_seeds=seeds_added_after_looking(trials),
         trend=trend,
         trend_sizes=trend_sizes,
     )
+
+
+ADAPTIVE_NOTE = [
+    "seeds were added where a claim was still open (an adaptive run): the decisions are the sequential "
+    "table's anytime-valid states; the fixed-design verdicts assume seeds fixed in advance and do not "
+    "hold their level here (read them as descriptive effects)"
+]
 
 
 def collapse_notes(notes: list[str]) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from optbasin.analysis.claims import FINDINGS
+from optbasin.analysis.sequential import decisions, overall_states
 from optbasin.analysis.specs import MetricSpec
 from optbasin.analysis.text import _ci, _display, _num
 from optbasin.analysis.trend import EXTRAPOLATION, TREND_FINDINGS, has_ladder
@@ -52,7 +53,8 @@ def _verdicts(a) -> list[str]:
                 r["reason"] + (f"; caveats: {r['caveats']}" if r["caveats"] else ""),
             ]
         )
-    head = (
+    head = FIXED_DESCRIPTIVE if a.adaptive_seeds else ""
+    head += (
         f"Per-task verdicts: exact paired sign-flip tests over up to {int(v['seeds'].max())} seeds with the "
         f"margin applied to the data (supported: better by more than the margin; contradicted: worse by more; "
         f"equivalent: within +- the margin, two one-sided tests), one two-sided test per claim and task, Holm "
@@ -70,9 +72,49 @@ def _verdicts(a) -> list[str]:
     ]
 
 
+FIXED_DESCRIPTIVE = (
+    "Fixed-design tests, descriptive here: this run added seeds where a claim was open, so these "
+    "verdicts (which assume seeds fixed in advance) do not hold their level; the anytime-valid table "
+    "above decides. "
+)
+
+
+def _sequential(a) -> list[str]:
+    """The anytime-valid states (sequential.py), each claim's overall state then one row per task:
+    the decision of a run that added seeds after looking."""
+    t = a.sequential
+    if not a.adaptive_seeds or t.empty:
+        return []
+    overall = [
+        [r["claim"], f"**{r['state']}**" if r["state"] in FINDINGS else r["state"], r["reason"]]
+        for _, r in overall_states(t).iterrows()
+    ]
+    rows = [
+        [
+            r["claim"],
+            r["task"],
+            " vs ".join(r["optimizers"]),
+            f"**{r['state']}**" if r["state"] in FINDINGS else r["state"],
+            int(r["n_seeds"]),
+            _num(r["e_value"], ".3g"),
+            r["reason"],
+        ]
+        for _, r in t.iterrows()
+    ]
+    return [
+        "Anytime-valid verdicts (docs/statistics.md section 8), the decision of this run: it added seeds "
+        f"where a claim was open. A claim's finding holds overall only when every task reaches it; futile: no "
+        f"finding is reachable within the seed limit; open: one still is. Level {a.settings.level:g}.",
+        "",
+        *_table(["claim", "state", "tasks"], overall),
+        "",
+        *_table(["claim", "task", "A vs B", "state", "seeds", "e-value", "why"], rows),
+    ]
+
+
 def _overall(a) -> list[str]:
     v = a.verdicts
-    if v.empty:
+    if v.empty or a.adaptive_seeds:  # an adaptive run's overall decision is the anytime-valid one
         return []
     rows = [
         [r["claim"], f"**{r['verdict']}**" if r["verdict"] in FINDINGS else r["verdict"], r["reason"]]
@@ -151,6 +193,7 @@ def _trend(a) -> list[str]:
         ]
         for _, r in t.iterrows()
     ]
+    decided = decisions(a)
     sizes = [
         [
             r["claim"],
@@ -159,7 +202,7 @@ def _trend(a) -> list[str]:
             int(r["seeds"]),
             f"{_num(r['effect'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]",
             f"{_num(r['e_effect'])} [{_num(r['e_low'])}, {_num(r['e_high'])}]",
-            r["verdict"],
+            decided.get((r["claim"], r["task"]), r["verdict"]),
             "yes" if r["used"] else f"no: {r['why_not']}",
         ]
         for _, r in a.trend_sizes.iterrows()
@@ -189,11 +232,21 @@ def _trend(a) -> list[str]:
         "in the claim's direction (the trend's scale: B - A for direction less, a log ratio for a ratio):",
         "",
         *_table(
-            ["claim", "task", "N", "seeds", "effect [CI]", "claim's direction [CI]", "verdict", "in the fit"], sizes
+            [
+                "claim",
+                "task",
+                "N",
+                "seeds",
+                "effect [CI]",
+                "claim's direction [CI]",
+                "verdict (anytime-valid)" if decided else "verdict",
+                "in the fit",
+            ],
+            sizes,
         ),
     ]
 
 
 def render_markdown(a) -> str:
-    parts = [_leaderboard(a), _overall(a), _verdicts(a), _trend(a)]
+    parts = [_leaderboard(a), _sequential(a), _overall(a), _verdicts(a), _trend(a)]
     return "\n\n".join("\n".join(p) for p in parts if p) + "\n"

@@ -48,6 +48,9 @@ __all__ = [
     "threshold",
     "seeds_to_reach",
     "states_table",
+    "seeds_added_after_looking",
+    "overall_states",
+    "decisions",
 ]
 
 STATES = ("open", "supported", "contradicted", "equivalent", "futile", "insufficient seeds")
@@ -325,3 +328,35 @@ def _gated(s: PairState, parent: str, parents: list[PairState]) -> PairState:
 def states_table(states: list[PairState]) -> pd.DataFrame:
     """One row per pair, columns COLUMNS (the Analysis' ``sequential`` table)."""
     return pd.DataFrame([dataclasses.asdict(s) for s in states], columns=COLUMNS)
+
+
+def seeds_added_after_looking(trials: pd.DataFrame) -> bool:
+    """Some seed was added because a claim was still open (an adaptive round's "seeds: claim NAME
+    open"): the fixed-design verdicts assume seeds fixed in advance and do not hold their level
+    there; the sequential states (anytime-valid) are the decision."""
+    return "added_for" in trials and bool(trials["added_for"].astype(str).str.startswith("seeds").any())
+
+
+def overall_states(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per claim of a ``sequential`` table: a finding when every task reached the same one
+    (as the fixed-design overall verdict), "open" while a task is open, the tasks' common final
+    state (futile, insufficient seeds) when they share one, else "mixed"; columns claim, state, reason."""
+    rows = []
+    for claim, g in table.groupby("claim", sort=False):
+        states = list(g["state"])
+        if len(set(states)) == 1:
+            state = states[0]
+        elif "open" in states:
+            state = "open"
+        else:
+            state = "mixed"
+        reason = "; ".join(f"{t}: {st} ({n} seeds)" for t, st, n in zip(g["task"], g["state"], g["n_seeds"]))
+        rows.append({"claim": claim, "state": state, "reason": reason})
+    return pd.DataFrame(rows, columns=["claim", "state", "reason"])
+
+
+def decisions(a) -> dict[tuple[str, str], str]:
+    """(claim, task) -> its anytime-valid state, for an Analysis whose run added seeds after looking
+    (Analysis.adaptive_seeds); {} otherwise, where the fixed-design verdicts decide."""
+    q = a.sequential
+    return dict(zip(zip(q["claim"], q["task"]), q["state"])) if a.adaptive_seeds else {}

@@ -80,6 +80,7 @@ def render_text(a) -> str:
         f"the other seeds (no winner's curse). E[best|k] and CP: N counts trials (grid points x seeds). lr sens: "
         f"Wortsman, {window}.",
     ]
+    lines += sequential_lines(a)
     if not a.verdicts.empty:
         lines += [""] + verdict_lines(a)
     lines += trend_lines(a)
@@ -94,7 +95,13 @@ def verdict_lines(a) -> list[str]:
     pct = round(100 * s.confidence)
     fam = a.verdicts.groupby("family")["tests"].max().to_dict()
     lines = [
-        f"Claims (paired sign-flip tests over seeds with the margin applied to the data; one two-sided "
+        (
+            "Fixed-design tests, descriptive here (seeds were added where a claim was open: these do not hold "
+            "their level; the anytime-valid states above decide). "
+            if a.adaptive_seeds
+            else ""
+        )
+        + f"Claims (paired sign-flip tests over seeds with the margin applied to the data; one two-sided "
         f"test per claim and task, Holm over the primary family ({int(fam.get('primary', 0))} tests) and "
         f"apart over the exploratory one ({int(fam.get('exploratory', 0))}), level {s.level:g}; effect = "
         f"mean over seeds of A - B, {pct}% studentized bootstrap interval)"
@@ -122,6 +129,22 @@ def verdict_lines(a) -> list[str]:
             lines.append(f"    per task: {r['per_task']}")
         if r["caveats"]:
             lines.append(f"    caveats: {r['caveats']}")
+    return lines
+
+
+def sequential_lines(a) -> list[str]:
+    """An adaptive run's decisions: each claim's anytime-valid state, then its tasks' (sequential.py)."""
+    from optbasin.analysis.sequential import overall_states
+
+    if not a.adaptive_seeds or a.sequential.empty:
+        return []
+    lines = [
+        "",
+        f"Decisions (anytime-valid sequential test, level {a.settings.level:g}; this run added seeds "
+        "where a claim was open)",
+    ]
+    for _, r in overall_states(a.sequential).iterrows():
+        lines.append(f"  {r['claim']}: {r['state'].upper()}  ({r['reason']})")
     return lines
 
 

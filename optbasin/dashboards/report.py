@@ -38,6 +38,7 @@ from plotly.offline import get_plotlyjs
 from optbasin.analysis import Analysis, analyze, load_claims, read_meta
 from optbasin.analysis.analyze import claims_from_runs
 from optbasin.analysis.loss_table import hp_columns
+from optbasin.analysis.sequential import decisions
 from optbasin.analysis.specs import MetricSpec
 from optbasin.analysis.trend import EXTRAPOLATION, has_ladder
 from optbasin.dashboards import figures as F
@@ -482,6 +483,7 @@ def trend_html(a: Analysis) -> str:
             ]
         )
     cols = ["claim", "sizes", "slope per decade of N [CI]", "p (Holm)", "trend", star, "why"]
+    decided = decisions(a)
     sizes = [
         [
             (r["claim"], r["claim"]),
@@ -489,12 +491,13 @@ def trend_html(a: Analysis) -> str:
             (r["n_params"], _num(r["n_params"], ".4g") if np.isfinite(r["n_params"]) else r["n_params_reason"]),
             (r["seeds"], str(r["seeds"])),
             (r["e_effect"], _cell("ci", _num(r["e_effect"]), _num(r["e_low"]), _num(r["e_high"]))),
-            (r["verdict"], r["verdict"]),
+            (r["verdict"], decided.get((r["claim"], r["task"]), r["verdict"])),
             (r["used"], "yes" if r["used"] else f"no: {r['why_not']}"),
         ]
         for _, r in a.trend_sizes.iterrows()
     ]
-    size_cols = ["claim", "task", "N", "seeds", "effect, claim's direction [interval]", "verdict", "in the fit"]
+    verdict = "verdict (anytime-valid)" if decided else "verdict"
+    size_cols = ["claim", "task", "N", "seeds", "effect, claim's direction [interval]", verdict, "in the fit"]
     return _table(cols, rows) + _table(size_cols, sizes)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optbasin.analysis.sequential import overall_states
 from optbasin.analysis.specs import entry_of_column
 
 STYLE = (
@@ -62,8 +63,41 @@ def _edges(r: pd.Series) -> str:
     )
 
 
+def sequential_section(a) -> str:
+    """An adaptive run's decisions (it added seeds where a claim was open): each claim's anytime-valid
+    state, then one row per task (analysis/sequential.py); empty for a run whose seeds were fixed."""
+    t = a.sequential
+    if not a.adaptive_seeds or t.empty:
+        return ""
+    body = []
+    overall = overall_states(t).set_index("claim")
+    for claim, rows in t.groupby("claim", sort=False):
+        body.append(
+            f'<tr class="claim-head"><td><b>{html.escape(claim)}</b></td>'
+            f"<td>{badge(overall.loc[claim, 'state'])}</td><td></td><td></td><td></td></tr>"
+        )
+        for _, r in rows.iterrows():
+            body.append(
+                f"<tr><td>&nbsp;&nbsp;{html.escape(r['task'])}: {html.escape(' vs '.join(r['optimizers']))}</td>"
+                f"<td>{badge(r['state'])}</td><td>{r['n_seeds']}</td><td>{num(r['e_value'], '.3g')}</td>"
+                f'<td class="small">{html.escape(str(r["reason"]))}</td></tr>'
+            )
+    head = "".join(f"<th>{c}</th>" for c in ("claim / task", "decision", "seeds", "e-value", "reason"))
+    legend = (
+        '<p class="muted">This run added seeds where a claim was still open, so its decisions are those of '
+        "the anytime-valid sequential test (docs/statistics.md, section 8): a finding once a claim's e-value "
+        f"reaches its threshold, at level {a.settings.level:g} for every look; <i>futile</i>: no finding is "
+        "reachable within the seed limit; <i>open</i>: one still is. A claim holds overall only when every task "
+        "reaches the same finding. The fixed-design tests below assume seeds fixed in advance and do not hold "
+        "their level here: read them for the effects and their intervals.</p>"
+    )
+    table = f'<table class="verdicts sequential"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return table + legend
+
+
 def verdicts_section(a) -> str:
-    """HTML of the verdicts: one header row per claim, one row per task below it."""
+    """HTML of the verdicts: an adaptive run's anytime-valid decisions first (sequential_section),
+    then the fixed-design tests, one header row per claim and one row per task below it."""
     v, by_task = a.verdicts, a.verdicts_by_task
     if v.empty:
         return (
@@ -128,5 +162,6 @@ def verdicts_section(a) -> str:
         f"&#9888;: optimum at the grid's edge. Definitions: docs/statistics.md.</p>"
     )
     return (
-        f'{STYLE}<table class="verdicts"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{legend}'
+        f"{STYLE}{sequential_section(a)}"
+        f'<table class="verdicts"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{legend}'
     )
