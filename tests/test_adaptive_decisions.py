@@ -63,6 +63,8 @@ def test_the_report_shows_the_decisions_of_an_adaptive_run_only(adaptive):
         (["contradicted", "futile"], "mixed"),
         (["futile", "futile"], "futile"),
         (["equivalent", "supported"], "mixed"),
+        (["undefined", "futile"], "no finding"),
+        (["insufficient seeds", "insufficient seeds"], "insufficient seeds"),
     ],
 )
 def test_a_claim_holds_overall_only_when_every_task_reaches_it(states, overall):

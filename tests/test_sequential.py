@@ -232,7 +232,7 @@ def test_the_analysis_has_a_sequential_table_beside_the_fixed_verdicts():
     assert seq.loc["held", "state"] == "supported" and seq.loc["held", "optimizers"] == ("A", "B")
     assert seq.loc["held", "e_value"] >= threshold(2, LEVEL)  # two pairs in the exploratory family
     assert seq.loc["held", "n_seeds"] == seeds_to_reach(threshold(2, LEVEL)) == 7
-    assert seq.loc["xfit", "state"] == "futile" and "tuning_seeds" in seq.loc["xfit", "reason"]
+    assert seq.loc["xfit", "state"] == "undefined" and "tuning_seeds" in seq.loc["xfit", "reason"]
     assert math.isnan(seq.loc["xfit", "e_value"])
     assert set(a.verdicts["verdict"]) == {"supported"}  # the fixed design, unchanged
     assert json.dumps(a.to_dict()["sequential"])  # JSON-ready (NaN -> null)
@@ -309,9 +309,20 @@ def test_a_gated_claim_waits_for_its_gate_and_is_futile_when_the_gate_fails():
     assert list(got["state"]) == ["open", "open"]
 
 
-def test_missing_optimizer_is_futile_with_the_reason():
+def test_missing_optimizer_is_undefined_with_the_reason():
     got = states(paired(8), [claim(compare=["A", "Z"])], max_seeds=20).iloc[0]
-    assert got["state"] == "futile" and "Z" in got["reason"]
+    assert got["state"] == "undefined" and "Z" in got["reason"]
+
+
+def test_a_metric_undefined_from_the_first_seed_is_undefined_not_futile():
+    """B never learns (every loss above l0 = 5): its basin does not exist, so the pair has no
+    effect to test; "futile" would say that more seeds were judged unable to decide it."""
+    rows = []
+    for s in range(8):
+        rows += [row("A", s, lr, 2.0 + 0.1 * s + abs(i - 1), "t") for i, lr in enumerate((1e-4, 1e-3, 1e-2))]
+        rows += [row("B", s, lr, 6.0, "t") for lr in (1e-4, 1e-3, 1e-2)]
+    got = states(rows, [claim(metric="basin_width", direction="greater", tuning_seeds=None)], max_seeds=20).iloc[0]
+    assert got["state"] == "undefined" and "nothing was learned" in got["reason"]
 
 
 def test_the_seed_limit_comes_from_the_adaptive_block_of_the_sweep(tmp_path):

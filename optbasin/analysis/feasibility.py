@@ -74,7 +74,7 @@ def sequential_floor(family: int, level: float) -> int:
 
 def has_sequential_test(claim: Claim) -> bool:
     """False for the cross-fitted best loss (no tuning_seeds): its per-seed terms change as seeds
-    are added, so the sequential test leaves it futile (sequential._pair_state)."""
+    are added, so the sequential test has none: undefined (sequential._pair_state)."""
     return not (claim.metric == "best_loss" and claim.tuning_seeds is None)
 
 

@@ -103,8 +103,9 @@ def _sequential(a) -> list[str]:
     ]
     return [
         "Anytime-valid verdicts (docs/statistics.md section 8), the decision of this run: it added seeds "
-        f"where a claim was open. A claim's finding holds overall only when every task reaches it; futile: no "
-        f"finding is reachable within the seed limit; open: one still is. Level {a.settings.level:g}.",
+        "where a claim was open. A claim's finding holds overall only when every task reaches it; futile: no "
+        "finding is reachable within the seed limit; undefined: no test (the metric is undefined, see why); "
+        f"open: a finding is still reachable. Level {a.settings.level:g}.",
         "",
         *_table(["claim", "state", "tasks"], overall),
         "",

@@ -53,12 +53,12 @@ __all__ = [
     "decisions",
 ]
 
-STATES = ("open", "supported", "contradicted", "equivalent", "futile", "insufficient seeds")
+STATES = ("open", "supported", "contradicted", "equivalent", "futile", "insufficient seeds", "undefined")
 FIRST_BET = 0.5  # the first seed's bet: no scale is known yet, so a sign bet of half the wealth
 BOLDNESS = 2.0  # k_j x_j = 2 m^2 / (m^2 + v) for x_j at the running mean m (variance v): at most tanh(2)
 MAX_FACTOR = 2.0  # sup of 1 + tanh: the most one seed can multiply an e-process by
 REQUIRES = {"supported": ("sup", "lo"), "contradicted": ("con", "hi"), "equivalent": ("lo", "hi")}
-FINAL = ("supported", "contradicted", "equivalent", "futile", "insufficient seeds")
+FINAL = ("supported", "contradicted", "equivalent", "futile", "insufficient seeds", "undefined")
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class PairState:
     claim: str
     task: str
     optimizers: tuple[str, str]  # the claim's A and B (the cells whose seeds decide it)
-    state: str  # one of STATES; a finding, futile and insufficient seeds are final
+    state: str  # one of STATES; all but open are final (undefined: the claim has no test here, with the reason)
     n_seeds: int  # paired seeds used (at the decision, for a finding)
     e_value: float  # the deciding (or nearest) finding's e-value; nan when there is no test
     reason: str  # one line a user reads
@@ -185,7 +185,7 @@ def sequential_states(
     for c, (head, tests) in zip(claims, plans):
         opts = (c.compare[0], c.compare[1])
         if head["reason"] is not None:
-            out.append(PairState(c.name, head["tasks"] or _tasks(c), opts, "futile", 0, math.nan, head["reason"]))
+            out.append(PairState(c.name, head["tasks"] or _tasks(c), opts, "undefined", 0, math.nan, head["reason"]))
             continue
         f = family[_family(c)]
         c_ = threshold(f, settings.level)
@@ -213,7 +213,7 @@ def _pair_state(
 
     if t.swap is not None:
         return state(
-            "futile",
+            "undefined",
             t.row["seeds"],
             math.nan,
             "no anytime-valid test: each seed's cross-fitted best loss uses the other seeds' choice of "
@@ -238,7 +238,7 @@ def _pair_state(
         if t.row["verdict"] == "insufficient seeds" and e is None:
             return state("open", t.row["seeds"], math.nan, f"{t.row['seeds']} paired seed(s) so far")
         if e is None:
-            return state("futile", t.row["seeds"], math.nan, f"no test: {t.row['reason']}")
+            return state("undefined", t.row["seeds"], math.nan, f"no test: {t.row['reason']}")
         note = f"; later seeds not used ({t.row['reason']})"
     d = sequential_decisions(e, t.shift, c, limit)
     s, at, ev = STATES[int(d["state"][0])], int(d["at"][0]), float(d["e_value"][0])
@@ -339,8 +339,9 @@ def seeds_added_after_looking(trials: pd.DataFrame) -> bool:
 
 def overall_states(table: pd.DataFrame) -> pd.DataFrame:
     """One row per claim of a ``sequential`` table: a finding when every task reached the same one
-    (as the fixed-design overall verdict), "open" while a task is open, the tasks' common final
-    state (futile, insufficient seeds) when they share one, else "mixed"; columns claim, state, reason."""
+    (as the fixed-design overall verdict), "open" while a task is open, the tasks' common state
+    when they share one, "mixed" when they reached different findings or a finding on some tasks
+    only, else "no finding" (futile, undefined, insufficient seeds); columns claim, state, reason."""
     rows = []
     for claim, g in table.groupby("claim", sort=False):
         states = list(g["state"])
@@ -348,8 +349,10 @@ def overall_states(table: pd.DataFrame) -> pd.DataFrame:
             state = states[0]
         elif "open" in states:
             state = "open"
-        else:
+        elif set(states) & set(FINDINGS):
             state = "mixed"
+        else:
+            state = "no finding"
         reason = "; ".join(f"{t}: {st} ({n} seeds)" for t, st, n in zip(g["task"], g["state"], g["n_seeds"]))
         rows.append({"claim": claim, "state": state, "reason": reason})
     return pd.DataFrame(rows, columns=["claim", "state", "reason"])

@@ -95,7 +95,7 @@ def sequential_states(a: Any) -> dict[tuple[str, str], str]:
 
 
 def same_decision(fixed: str, adaptive: str) -> bool:
-    """The same finding, or no finding in both (inconclusive / insufficient seeds / futile / open)."""
+    """The same finding, or no finding in both (inconclusive / insufficient seeds / futile / undefined / open)."""
     findings = ("supported", "contradicted", "equivalent")
     return fixed == adaptive if fixed in findings or adaptive in findings else True
 

@@ -87,7 +87,8 @@ def sequential_section(a) -> str:
         '<p class="muted">This run added seeds where a claim was still open, so its decisions are those of '
         "the anytime-valid sequential test (docs/statistics.md, section 8): a finding once a claim's e-value "
         f"reaches its threshold, at level {a.settings.level:g} for every look; <i>futile</i>: no finding is "
-        "reachable within the seed limit; <i>open</i>: one still is. A claim holds overall only when every task "
+        "reachable within the seed limit; <i>undefined</i>: no test (the metric is undefined: see the reason); "
+        "<i>open</i>: a finding still is reachable. A claim holds overall only when every task "
         "reaches the same finding. The fixed-design tests below assume seeds fixed in advance and do not hold "
         "their level here: read them for the effects and their intervals.</p>"
     )
