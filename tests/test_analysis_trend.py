@@ -264,6 +264,18 @@ def test_undefined_trends_are_nan_with_the_reason(study, claim, words):
         assert w in r["reason"], (w, r["reason"])
 
 
+def test_a_trend_over_sizes_with_seeds_added_after_looking_says_its_p_is_approximate(study):
+    """The trend's t test assumes seeds fixed in advance: the same study with its last seeds marked
+    as added for an open claim keeps its numbers but says so on every fitted trend."""
+    assert not any("approximate here" in c for c in study.trend["caveats"])
+    trials = _study()
+    trials["added_for"] = np.where(trials["seed"] >= 4, "seeds: claim ladder open", "")
+    a = analyze(trials, claims=CLAIMS, settings={"resamples": 200})
+    fitted = a.trend["p_value"].notna()
+    assert fitted.sum() == 3 and all("approximate here" in c for c in a.trend.loc[fitted, "caveats"])
+    assert np.allclose(a.trend.loc[fitted, "slope"], study.trend.loc[fitted, "slope"])
+
+
 def test_markdown_and_text_show_the_trend(study):
     md = render_markdown(study)
     assert "Trend with model size" in md

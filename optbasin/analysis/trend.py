@@ -45,6 +45,7 @@ import pandas as pd
 from scipy import stats
 
 from optbasin.analysis.claims import _plan
+from optbasin.analysis.sequential import seeds_added_after_looking
 from optbasin.analysis.significance import holm
 
 MIN_SIZES = 3
@@ -200,6 +201,12 @@ def task_sizes(trials: pd.DataFrame, tasks: list[str]) -> dict[str, tuple[str, f
     return out
 
 
+ADAPTIVE_CAVEAT = (
+    "seeds were added where a claim was open: the t interval and p assume seeds fixed in advance, "
+    "so they are approximate here (the per-size decisions are the anytime-valid ones)"
+)
+
+
 def trend_tables(
     claims: list, by_task: pd.DataFrame, leaderboard: pd.DataFrame, seedvals: dict, trials: pd.DataFrame, settings
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -219,6 +226,10 @@ def trend_tables(
         if row["reason"] is None:
             _fit(row, here, settings)
         rows.append(row)
+    if seeds_added_after_looking(trials):
+        for row in rows:
+            if row["reason"] is None:
+                row["caveats"] = "; ".join(filter(None, [row["caveats"], ADAPTIVE_CAVEAT]))
     trend = pd.DataFrame(rows, columns=COLUMNS)
     if len(trend):
         trend["p_holm"] = holm(trend["p_value"].to_numpy(dtype=float))
