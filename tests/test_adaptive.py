@@ -521,6 +521,35 @@ def test_a_run_killed_inside_or_between_rounds_resumes_to_the_same_rounds(tmp_pa
     assert ResultsStore(tmp_path / "killed").read_meta()["adaptive_stopped"]["reason"] == whole.stopped
 
 
+@pytest.mark.filterwarnings("ignore")  # no step rows in these stores
+def test_an_analysis_judges_an_adaptive_run_at_its_last_complete_round(tmp_path, monkeypatch):
+    """Killed half way through round 2: round 2's trials in the store are left out (a round adds
+    points to every seed and seeds at every point: half of one would compare seeds over different
+    grids), with a note; once the round completes, nothing is left out."""
+    import contextlib
+
+    from optbasin.sweeps.store import load_runs
+
+    monkeypatch.setattr(adaptive, "ray_session", lambda *a: contextlib.nullcontext())
+    loss = bowl(best_lr=0.01)
+    monkeypatch.setattr(adaptive, "execute", fake_execute(loss, stop_after=3, share=0.5))
+    killed = adaptive_plan(tmp_path, "killed")
+    with pytest.raises(KeyboardInterrupt):
+        adaptive.run_adaptive(killed(), log=None)
+    run = tmp_path / "killed"
+    meta = ResultsStore(run).read_meta()
+    trials, _ = load_runs([run])
+    running = trials[trials["running_round"]]
+    assert set(running["round"]) == {2} and 0 < len(running) < meta["rounds"][2]["trials"]
+    a = analyze(trials, claims=killed().spec.claims)
+    assert not (a.trials["trial_id"].isin(running["trial_id"])).any()
+    assert len(a.trials) == len(trials) - len(running)
+    assert any("adaptive round 2 is still running" in n for n in a.notes)
+    monkeypatch.setattr(adaptive, "execute", fake_execute(loss))
+    adaptive.run_adaptive(killed(), log=None)
+    assert not load_runs([run])[0]["running_round"].any()
+
+
 def _run_dir(path, adaptive: dict | None):
     import json
 
@@ -554,7 +583,7 @@ def test_the_driver_judges_a_round_at_the_adaptive_level(tmp_path, monkeypatch):
         raise RuntimeError("stop here")
 
     monkeypatch.setattr(adaptive, "analyze", fake_analyze)
-    monkeypatch.setattr(adaptive, "load_runs", lambda dirs: (pd.DataFrame(), None))
+    monkeypatch.setattr(adaptive, "load_runs", lambda dirs, mark_running: (pd.DataFrame(), None))
     p = SimpleNamespace(store=SimpleNamespace(root=tmp_path), spec=SimpleNamespace(claims=[]))
     with pytest.raises(RuntimeError, match="stop here"):
         adaptive.next_round(p, [], AdaptiveSpec(level=0.01, max_seeds=12))

@@ -113,7 +113,7 @@ def budget_units(additions: list[Addition]) -> list[list[Addition]]:
 
 def next_round(p: Plan, planned: list[TrialSpec], settings: AdaptiveSpec) -> tuple[list[Addition], list[str]]:
     """What the store's results ask for next (points.plan_round)."""
-    trials, _ = load_runs([p.store.root])
+    trials, _ = load_runs([p.store.root], mark_running=False)  # the whole store: this round is complete
     analysis = analyze(
         trials, None, claims=p.spec.claims, settings={"level": settings.level}, max_seeds=settings.max_seeds
     )

@@ -194,7 +194,9 @@ def analyze(
             notes=["no trials recorded yet"],
         )
 
+    trials, running = without_running_rounds(trials)
     trials, notes = separate_settings(trials)  # one label, several budgets: several tasks
+    notes = running + notes
     lt, search, search_notes = split_search(loss_table(trials))
     notes += search_notes
     lt, points = index_points(lt)
@@ -276,6 +278,21 @@ def analyze(
         trend=trend,
         trend_sizes=trend_sizes,
     )
+
+
+def without_running_rounds(trials: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The trials less those of an adaptive round still running (sweeps.store.running_round), and a
+    note per run saying so."""
+    if "running_round" not in trials or not trials["running_round"].any():
+        return trials, []
+    running = trials["running_round"].astype(bool)
+    notes = [
+        f"{sweep}: adaptive round {int(r['round'].min())} is still running; its {len(r)} trial(s) in the "
+        "store are left out until the round completes (an adaptive run is judged at its last complete "
+        "round, as the sweep judges it)"
+        for sweep, r in trials[running].groupby(trials.get("sweep", pd.Series("run", index=trials.index))[running])
+    ]
+    return trials[~running].reset_index(drop=True), notes
 
 
 ADAPTIVE_NOTE = [

@@ -186,13 +186,19 @@ def latest_attempts(trials: pd.DataFrame, steps: pd.DataFrame) -> tuple[pd.DataF
     return trials, steps
 
 
-def load_runs(dirs: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Trials and steps of one or several run directories, merged by trial_id (last attempt wins)."""
+def load_runs(dirs: list[str | Path], mark_running: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Trials and steps of one or several run directories, merged by trial_id (last attempt wins).
+    mark_running: add the column ``running_round`` (True for the trials of an adaptive round after
+    round 0 that is not complete in the store yet: running_round)."""
     trials, steps = [], []
     for d in dirs:
         if not (Path(d) / TRIALS).is_dir():
             raise StoreError(f"{d}: not a run directory (no {TRIALS}/ inside)")
-        t, s = ResultsStore(d).raw()
+        store = ResultsStore(d)
+        t, s = store.raw()
+        if mark_running and not t.empty:
+            first = running_round(t, store.read_meta())
+            t = t.assign(running_round=first is not None and t["round"].fillna(0).to_numpy() >= first)
         trials.append(t)
         steps.append(s)
     trials, steps = latest_attempts(_concat(trials), _concat(steps))
@@ -205,6 +211,21 @@ def load_runs(dirs: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
             stacklevel=2,
         )
     return trials, steps
+
+
+def running_round(trials: pd.DataFrame, meta: dict[str, Any] | None) -> int | None:
+    """The first adaptive round after the declared grid (round 0) whose trials are not all in the
+    store (meta.json's ``rounds`` records each round's count before it runs), or None. An analysis
+    judges an adaptive run at its last complete round, as the sweep does: a round adds points to
+    every seed and seeds at every point, so half of one would compare seeds over different grids."""
+    rounds = (meta or {}).get("rounds") or []
+    if "round" not in trials:
+        return None
+    have = trials.drop_duplicates("trial_id")["round"].fillna(0).astype(int).value_counts()  # one per trial
+    for r in rounds[1:]:
+        if int(have.get(int(r["round"]), 0)) < int(r["trials"]):
+            return int(r["round"])
+    return None
 
 
 def trials_without_steps(trials: pd.DataFrame, steps: pd.DataFrame) -> list[str]:
