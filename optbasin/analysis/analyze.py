@@ -252,7 +252,8 @@ def analyze(
         mechanisms = mechanisms[["task", "optimizer", *hp_columns(points), *diag_cols, "n_seeds", "median"]]
 
     verdicts, by_task = evaluate_claims(claim_list, leaderboard, seedvals, s)
-    trend, trend_sizes = trend_tables(claim_list, by_task, leaderboard, seedvals, trials, s)
+    adaptive = seeds_added_after_looking(trials)
+    trend, trend_sizes = trend_tables(claim_list, by_task, leaderboard, seedvals, trials, s, adaptive)
     return Analysis(
         settings=s,
         leaderboard=leaderboard,
@@ -270,11 +271,11 @@ def analyze(
         mechanisms=mechanisms.reset_index(drop=True),
         failed=failed.reset_index(drop=True),
         importance=importance_table(points, axes),
-        notes=collapse_notes((ADAPTIVE_NOTE if claim_list and seeds_added_after_looking(trials) else []) + notes),
+        notes=collapse_notes((ADAPTIVE_NOTE if claim_list and adaptive else []) + notes),
         replicates=reps,
         per_seed=seedvals,
         sequential=states_table(sequential_states(claim_list, leaderboard, seedvals, s, max_seeds)),
-        adaptive_seeds=seeds_added_after_looking(trials),
+        adaptive_seeds=adaptive,
         trend=trend,
         trend_sizes=trend_sizes,
     )

@@ -45,7 +45,6 @@ import pandas as pd
 from scipy import stats
 
 from optbasin.analysis.claims import _plan
-from optbasin.analysis.sequential import seeds_added_after_looking
 from optbasin.analysis.significance import holm
 
 MIN_SIZES = 3
@@ -208,9 +207,17 @@ ADAPTIVE_CAVEAT = (
 
 
 def trend_tables(
-    claims: list, by_task: pd.DataFrame, leaderboard: pd.DataFrame, seedvals: dict, trials: pd.DataFrame, settings
+    claims: list,
+    by_task: pd.DataFrame,
+    leaderboard: pd.DataFrame,
+    seedvals: dict,
+    trials: pd.DataFrame,
+    settings,
+    adaptive: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(trend: one row per claim, trend_sizes: one row per claim and task)."""
+    """(trend: one row per claim, trend_sizes: one row per claim and task). adaptive: seeds were
+    added after looking (sequential.seeds_added_after_looking), so every fitted trend says its p is
+    approximate."""
     quick = settings.model_copy(update={"resamples": 2})  # only the per-seed effects are used
     plans = [_plan(c, leaderboard, seedvals, quick) for c in claims]
     wanted = sorted({t.task for _, tests in plans if len(tests) >= MIN_SIZES for t in tests})
@@ -226,7 +233,7 @@ def trend_tables(
         if row["reason"] is None:
             _fit(row, here, settings)
         rows.append(row)
-    if seeds_added_after_looking(trials):
+    if adaptive:
         for row in rows:
             if row["reason"] is None:
                 row["caveats"] = "; ".join(filter(None, [row["caveats"], ADAPTIVE_CAVEAT]))
