@@ -10,6 +10,10 @@ from optbasin.sweeps.spec import load_sweep
 
 LADDER = sorted((Path(__file__).resolve().parents[1] / "examples" / "ladder").glob("gpt-*.yaml"))
 PER_SIZE = ("name", "output", "tasks", "adaptive", "budget")  # what may differ between sizes
+# The family of per-size primary verdicts declared before any ladder trial ran (docs/findings.md,
+# "Error rate"); gpt-94k was added later (stop 33, before any of its own trials ran) so that claims
+# 1 and 2 have three sizes with a basin, and its verdicts are supplementary.
+DECLARED_FIRST = ("gpt-22k", "gpt-52k", "gpt-181k")
 
 
 def _model_params(path: Path) -> tuple[int, int]:
@@ -38,7 +42,7 @@ def test_every_size_trains_on_at_least_ten_tokens_per_parameter(path):
     assert task.steps * tokens_per_step < 11 * n  # the same ratio at every size, not more
 
 
-def test_the_sizes_share_one_design():
+def test_the_sizes_share_one_design_and_the_declared_sizes_a_5_percent_error_rate():
     docs = [yaml.safe_load(p.read_text()) for p in LADDER]
     common = [{k: v for k, v in d.items() if k not in PER_SIZE} for d in docs]
     assert all(c == common[0] for c in common)
@@ -51,5 +55,7 @@ def test_the_sizes_share_one_design():
             k: v for k, v in docs[0]["adaptive"].items() if k != "max_trials"
         }
         assert d["budget"]["log_every"] == docs[0]["budget"]["log_every"]
-    assert sum(d["adaptive"]["level"] for d in docs) == pytest.approx(0.05, abs=1e-5)
+    first = [yaml.safe_load(p.read_text()) for p in LADDER if p.stem in DECLARED_FIRST]
+    assert len(first) == len(DECLARED_FIRST)
+    assert sum(d["adaptive"]["level"] for d in first) == pytest.approx(0.05, abs=1e-5)
     assert sum(c["primary"] for c in common[0]["claims"] if "primary" in c) == 5
