@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -330,3 +331,21 @@ def test_a_size_without_n_is_left_out_and_the_trend_says_so(study):
     assert "left out: mine (no N: task entry 'my-own-task' is not a built-in one" in r["caveats"]
     mine = study.trend_sizes.query("claim == 'ladder-and-mine' and task == 'mine'").iloc[0]
     assert not mine["used"] and math.isnan(mine["n_params"]) and "my-own-task" in mine["n_params_reason"]
+
+
+def test_a_user_catalog_task_has_its_n_from_the_factory_its_trials_recorded():
+    """A trial row keeps its task's factory and the user's catalog directories (sweeps/rows.py),
+    so a task from a user catalog gets its N without the catalog being given to the analysis."""
+    from optbasin.analysis.trend import task_sizes
+    from optbasin.sweeps.rows import trial_row
+    from optbasin.sweeps.spec import expand, load_sweep
+
+    spec, catalog = load_sweep(Path(__file__).resolve().parents[1] / "examples" / "user_task" / "sweep.yaml")
+    planned = expand(spec, catalog)
+    trials = pd.DataFrame([trial_row(t, {"status": "completed"}) for t in planned])
+    assert set(trials["task_factory"]) == {"sine_task:make_task"}
+    factory, n, why = task_sizes(trials, ["sine"])["sine"]
+    hidden = 64  # sine.yaml's default; the MLP 1 -> 64 -> 64 -> 1, weights and biases
+    assert (factory, n, why) == ("sine_task:make_task", (1 + 1) * hidden + (hidden + 1) * hidden + hidden + 1, "")
+    old = trials.drop(columns=["task_factory", "import_paths"])  # a store from before the columns
+    assert math.isnan(task_sizes(old, ["sine"])["sine"][1])

@@ -176,8 +176,9 @@ def line_at(x: np.ndarray, m: np.ndarray, s: np.ndarray, n: np.ndarray, at: floa
 
 
 def task_sizes(trials: pd.DataFrame, tasks: list[str]) -> dict[str, tuple[str, float, str]]:
-    """task label -> (factory, N, reason) from the trials' task_name (its built-in catalog entry
-    gives the factory) and task_params (what the trials ran with)."""
+    """task label -> (factory, N, reason) from what the trials recorded: their task_factory and
+    import_paths (a user's catalog directories), else (stores from before those columns) the
+    built-in catalog entry of their task_name; and their task_params."""
     from optbasin.catalog import builtin
     from optbasin.tasks.size import parameter_count
 
@@ -185,19 +186,31 @@ def task_sizes(trials: pd.DataFrame, tasks: list[str]) -> dict[str, tuple[str, f
     catalog = builtin()
     for task in tasks:
         rows = trials[trials["task"] == task] if "task" in trials.columns else trials.iloc[:0]
+        factory, paths = _recorded_factory(rows)
         name = str(rows["task_name"].iloc[0]) if len(rows) and "task_name" in rows.columns else ""
-        raw = rows["task_params"].dropna() if "task_params" in rows.columns else rows.iloc[:0, :0]
-        if name not in catalog.tasks:
+        if not factory and name in catalog.tasks:
+            factory = catalog.tasks[name].factory
+        if not factory:
             why = "its trials record no task entry" if not name else f"task entry {name!r} is not a built-in one"
-            out[task] = ("", math.nan, f"no N: {why} (a user's catalog directory is not recorded with the trials)")
+            out[task] = ("", math.nan, f"no N: {why} and its trials record no task_factory")
             continue
-        factory = catalog.tasks[name].factory
+        raw = rows["task_params"].dropna() if "task_params" in rows.columns else rows.iloc[:0, :0]
         if not len(raw):
             out[task] = (factory, math.nan, "no N: its trials record no task_params")
             continue
-        n, why = parameter_count(factory, json.loads(raw.iloc[0]))
+        n, why = parameter_count(factory, json.loads(raw.iloc[0]), paths)
         out[task] = (factory, n, f"no N: {why}" if why else "")
     return out
+
+
+def _recorded_factory(rows: pd.DataFrame) -> tuple[str, tuple[str, ...]]:
+    """(task_factory, import_paths) recorded by the trials (sweeps/rows.py), or ("", ())."""
+    if "task_factory" not in rows.columns or not rows["task_factory"].notna().any():
+        return "", ()
+    first = rows[rows["task_factory"].notna()].iloc[0]
+    raw = first.get("import_paths")
+    paths = tuple(json.loads(raw)) if isinstance(raw, str) and raw else ()
+    return str(first["task_factory"]), paths
 
 
 ADAPTIVE_CAVEAT = (

@@ -15,6 +15,8 @@ def trial_row(spec: TrialSpec, summary: dict[str, Any]) -> dict[str, Any]:
         "sweep": spec.sweep,
         "task": spec.task,
         "task_name": spec.task_name,
+        "task_factory": spec.task_factory,
+        "import_paths": json.dumps(spec.import_paths),
         "optimizer": spec.optimizer,
         "optimizer_name": spec.optimizer_name,
         "seed": spec.seed,
