@@ -252,28 +252,37 @@ def test_max_trials_stops_the_rounds(tmp_path):
     assert rounds[0]["stopped_by_budget"] and len(rounds) == 3
 
 
-def test_the_trial_cap_keeps_a_cells_new_seeds_whole():
-    """A cap that falls inside one cell's new seeds drops them all: a seed run on part of a grid
-    would take its best and basin over a different grid than the cell's other seeds."""
+def test_the_trial_cap_keeps_a_claims_new_seeds_whole_in_both_cells_of_its_pair():
+    """A cap that falls inside one claim's new seeds drops them all, in both cells of its pair: a
+    seed run on part of a grid would take its best and basin over a different grid than the cell's
+    other seeds, and a seed run by one optimizer of the pair only cannot be paired."""
     point = [Addition("t", "sgd", {"lr": 1.0}, (0, 1), "edge lr high")]
     cell_a = [Addition("t", "adamw", {"lr": lr}, (2, 3), "seeds: claim x open") for lr in (1e-3, 1e-2)]
     cell_b = [Addition("t", "sgd", {"lr": lr}, (2, 3), "seeds: claim x open") for lr in (1e-3, 1e-2, 1.0)]
-    kept, cut = adaptive.within_budget(point + cell_a + cell_b, room=2 + 4 + 4)  # 2 of cell b's 3 points fit
-    assert cut and kept == point + cell_a
-    kept, cut = adaptive.within_budget(point + cell_a + cell_b, room=12)
-    assert not cut and kept == point + cell_a + cell_b
+    cell_c = [Addition("t", "muon", {"lr": lr}, (2, 3), "seeds: claim y open") for lr in (1e-3, 1e-2)]
+    adds = point + cell_a + cell_b + cell_c
+    kept, cut = adaptive.within_budget(adds, room=2 + 4 + 4)  # cell a fits, the other cell of its pair does not
+    assert cut and kept == point
+    kept, cut = adaptive.within_budget(adds, room=2 + 4 + 6 + 2)  # claim x's pair fits, half of claim y's cell
+    assert cut and kept == point + cell_a + cell_b
+    kept, cut = adaptive.within_budget(adds, room=2 + 4 + 6 + 4)
+    assert not cut and kept == adds
 
 
-def test_capped_rounds_run_every_seed_of_a_cell_at_every_point(tmp_path):
+def test_capped_rounds_run_every_seed_of_a_pair_at_every_point(tmp_path):
     spec, catalog = sweep(tmp_path, OPTS, claims=CLAIMS)
-    settings = AdaptiveSpec(max_trials=18 + 6 + 4, resolution=1.0, seeds_per_round=2)
+    settings = AdaptiveSpec(max_trials=18 + 12 + 4, resolution=1.0, seeds_per_round=2)
     planned, rounds, _ = run_rounds(spec, catalog, bowl(best_lr=0.01), settings, states=lambda planned: states())
-    assert rounds[0]["stopped_by_budget"] and len(planned) == 18 + 6  # one cell's 2 new seeds x 3 points
+    assert rounds[0]["stopped_by_budget"] and len(planned) == 18 + 12  # one pair's 2 new seeds x 3 points x 2 cells
+    seeds = {}
     for opt in ("sgd", "adamw", "muon"):
         cell = [t for t in planned if t.optimizer == opt]
         points = {t.hparams["lr"] for t in cell}
-        for seed in {t.seed for t in cell}:
+        seeds[opt] = {t.seed for t in cell}
+        for seed in seeds[opt]:
             assert {t.hparams["lr"] for t in cell if t.seed == seed} == points
+    assert seeds["adamw"] == seeds["sgd"] == {0, 1, 2, 3}  # the open pair, both cells
+    assert seeds["muon"] == {0, 1}
 
 
 def test_limit_reached_by_rounds_and_wall_time():

@@ -73,10 +73,11 @@ def planned_trials(p: Plan, declared: list[TrialSpec], rounds: list[dict]) -> li
 
 
 def within_budget(additions: list[Addition], room: int) -> tuple[list[Addition], bool]:
-    """The additions, in order, while their trials fit in ``room`` (True when some did not). A cell's
-    new seeds come whole: all of the cell's points or none (a seed run on part of a grid would have
-    its best and basin taken over a different grid than the other seeds'), so the cut falls between
-    one grid point and the next, or between one cell's new seeds and the next cell's."""
+    """The additions, in order, while their trials fit in ``room`` (True when some did not). A
+    claim's new seeds come whole: every point of both cells of its pair, or none (a seed run on part
+    of a grid would have its best and basin taken over a different grid than the other seeds', and
+    a seed run by one optimizer of the pair only is not paired), so the cut falls between one grid
+    point and the next, or between one claim's new seeds and the next claim's."""
     out, used = [], 0
     for unit in budget_units(additions):
         n = sum(len(a.seeds) for a in unit)
@@ -88,21 +89,16 @@ def within_budget(additions: list[Addition], room: int) -> tuple[list[Addition],
 
 
 def budget_units(additions: list[Addition]) -> list[list[Addition]]:
-    """Consecutive additions that stand or fall together: each new point alone; one cell's new
-    seeds (points.seed_additions lists them together, one reason) as one unit."""
+    """Consecutive additions that stand or fall together: each new point alone; one claim's new
+    seeds in the cells of its pair (points.seed_additions lists them together, one reason) as one
+    unit."""
     units: list[list[Addition]] = []
     for a in additions:
         last = units[-1][-1] if units else None
         same_seeds = (
             last is not None
             and a.why.startswith("seeds")
-            and (a.task, a.optimizer, a.seeds, a.why)
-            == (
-                last.task,
-                last.optimizer,
-                last.seeds,
-                last.why,
-            )
+            and (a.task, a.seeds, a.why) == (last.task, last.seeds, last.why)
         )
         if same_seeds:
             units[-1].append(a)
