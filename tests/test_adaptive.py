@@ -20,7 +20,7 @@ from optbasin.adaptive import driver as adaptive
 from optbasin.adaptive.axis_step import beyond
 from optbasin.adaptive.points import Addition, plan_round
 from optbasin.analysis import sequential
-from optbasin.analysis.analyze import analyze
+from optbasin.analysis.analyze import analyze, pair_states
 from optbasin.analysis.specs import MetricSpec
 from optbasin.cli import main
 from optbasin.config import AdaptiveSpec, HParamDef
@@ -79,16 +79,23 @@ def rows(planned, loss):
     return pd.DataFrame(out)
 
 
-def run_rounds(spec, catalog, loss, settings, states=lambda planned: [], max_rounds=30):
+def run_rounds(spec, catalog, loss, settings, states=lambda planned: [], max_rounds=30, analysis_settings=None):
     """The rounds adaptive.py runs, on synthetic losses: (planned trials, rounds recorded, analysis);
-    rounds[0]["stopped_by_budget"] says whether the last round planned was cut by max_trials."""
+    rounds[0]["stopped_by_budget"] says whether the last round planned was cut by max_trials.
+    states: the pair states a round reads, from the planned trials; None: the analysis' own (as the
+    driver reads them), judged at analysis_settings with the seed limit of ``settings``."""
     p = SimpleNamespace(spec=spec, catalog=catalog)
     declared = expand(spec, catalog)
     rounds = [{"round": 0, "added": []}]
     for _ in range(max_rounds):
         planned = adaptive.planned_trials(p, declared, rounds)
-        analysis = analyze(rows(planned, loss), None, claims=spec.claims)
-        adds, notes = plan_round(spec, catalog, planned, analysis, states(planned), settings)
+        if states is None:
+            analysis = analyze(rows(planned, loss), None, spec.claims, analysis_settings, settings.max_seeds)
+            now = pair_states(analysis)
+        else:
+            analysis = analyze(rows(planned, loss), None, claims=spec.claims)
+            now = states(planned)
+        adds, notes = plan_round(spec, catalog, planned, analysis, now, settings)
         adds, cut = adaptive.within_budget(adds, settings.max_trials - len(planned))
         if not adds:
             rounds[0]["stopped_by_budget"] = cut

@@ -15,18 +15,14 @@ from __future__ import annotations
 import math
 import warnings
 from collections import Counter
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from optbasin.adaptive import driver as adaptive
-from optbasin.adaptive.points import plan_round
 from optbasin.analysis import sequential
-from optbasin.analysis.analyze import analyze, pair_states
+from optbasin.analysis.analyze import pair_states
 from optbasin.config import AdaptiveSpec
-from optbasin.sweeps.spec import expand
-from tests.test_adaptive import rows, sweep
+from tests.test_adaptive import run_rounds, sweep
 
 SIMS = 40
 MARGIN = 0.25  # decades, the bisection's resolution as well
@@ -70,22 +66,13 @@ def _one_study(spec, catalog, settings, rng) -> dict:
         x = math.log10(t.hparams["lr"]) - centre[k, t.seed]
         return FLOOR + CURVATURE * (x / width[k, t.seed]) ** 2
 
-    p = SimpleNamespace(spec=spec, catalog=catalog)
-    declared = expand(spec, catalog)
-    rounds, seeded, refined_after_seeds = [{"round": 0, "added": []}], False, False
-    for _ in range(12):
-        planned = adaptive.planned_trials(p, declared, rounds)
-        analysis = analyze(
-            rows(planned, loss), None, claims=spec.claims, settings={"level": LEVEL, "resamples": 50}, max_seeds=16
-        )
-        states = pair_states(analysis)
-        adds, notes = plan_round(spec, catalog, planned, analysis, states, settings)
-        if not adds:
-            break
-        refined_after_seeds |= seeded and any(a.why.startswith("bisect") for a in adds)
-        seeded |= any(a.why.startswith("seeds") for a in adds)
-        rounds.append(adaptive.round_entry(len(rounds), adds, None, notes))
-    return {"state": states[0].state, "refined_after_seeds": refined_after_seeds}
+    _, rounds, analysis = run_rounds(
+        spec, catalog, loss, settings, states=None, analysis_settings={"level": LEVEL, "resamples": 50}
+    )
+    whys = [[a["why"] for a in r["added"]] for r in rounds[1:]]
+    first_seeds = next((i for i, w in enumerate(whys) if any(y.startswith("seeds") for y in w)), len(whys))
+    refined = any(y.startswith("bisect") for w in whys[first_seeds + 1 :] for y in w)
+    return {"state": pair_states(analysis)[0].state, "refined_after_seeds": refined}
 
 
 def test_the_simulation_refines_basin_edges_after_seeds_were_seen(study):
