@@ -133,6 +133,12 @@ class HParamDef(Strict):
             float(value) if self.type == "float" and isinstance(value, int) and not isinstance(value, bool) else value
         )
 
+    def at_closed_bound(self, value: float, side: str) -> bool:
+        """Whether ``value`` is the closed bound on ``side`` ("low": ge, "high": le): a grid edge
+        there is no edge, nothing the hyperparameter allows lies beyond it."""
+        bound = self.le if side == "high" else self.ge
+        return bound is not None and value == bound
+
 
 class OptimizerDef(Strict):
     """A catalog entry: ``class`` is ``module:Class`` (a torch.optim.Optimizer subclass).

@@ -7,6 +7,7 @@ The losses are synthetic, a known function of the hyperparameters, turned into t
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from types import SimpleNamespace
@@ -90,10 +91,12 @@ def run_rounds(spec, catalog, loss, settings, states=lambda planned: [], max_rou
     for _ in range(max_rounds):
         planned = adaptive.planned_trials(p, declared, rounds)
         if states is None:
-            analysis = analyze(rows(planned, loss), None, spec.claims, analysis_settings, settings.max_seeds)
+            analysis = analyze(
+                rows(planned, loss), None, spec.claims, analysis_settings, settings.max_seeds, catalog=catalog
+            )
             now = pair_states(analysis)
         else:
-            analysis = analyze(rows(planned, loss), None, claims=spec.claims)
+            analysis = analyze(rows(planned, loss), None, claims=spec.claims, catalog=catalog)
             now = states(planned)
         adds, notes = plan_round(spec, catalog, planned, analysis, now, settings)
         adds, cut = adaptive.within_budget(adds, settings.max_trials - len(planned))
@@ -227,7 +230,14 @@ def test_non_lr_edges_stop_at_declared_bounds(tmp_path):
     assert cs == [0.75, 0.9, 1.0]  # 0.9 + 0.15 would pass c <= 1: the bound, and nothing beyond it
     assert fs == [0.0, 0.125]  # the best f_star is 0, its declared bound: no value below
     board = analysis.leaderboard.set_index("optimizer")
-    assert "clamp_c:high" in board.loc["namo_d", "best_at_edge"]  # on the bound: interior to what c allows
+    assert json.loads(board.loc["namo_d", "best_point"]) == {"clamp_c": 1.0, "lr": 0.01}
+    assert json.loads(board.loc["muonadam_momo", "best_point"]) == {"f_star": 0.0, "lr": 0.01}
+    # the grid's last c (first f_star) but the bound the catalog declares (le: 1, ge: 0): no edge, no note
+    assert "clamp_c" not in board.loc["namo_d", "best_at_edge"]
+    assert "f_star" not in board.loc["muonadam_momo", "best_at_edge"]
+    assert not any("namo_d: optimum at the grid's edge" in n for n in analysis.notes)
+    blind = analyze(rows(planned, loss), None, claims=spec.claims)  # no catalog: no bound known
+    assert "clamp_c:high" in blind.leaderboard.set_index("optimizer").loc["namo_d", "best_at_edge"]
     new_c = [t for t in planned if t.hparams.get("clamp_c") == 1.0]
     assert {t.hparams["lr"] for t in new_c} == {1e-3, 1e-2, 1e-1}  # the new c at every lr of the best slice
     assert {t.added_for for t in new_c} == {"edge clamp_c high"} and {t.round for t in new_c} == {1}
@@ -577,6 +587,24 @@ def _run_dir(path, adaptive: dict | None):
     return path
 
 
+def test_a_runs_catalog_is_rebuilt_from_its_sweep_file_or_not_at_all(tmp_path):
+    from optbasin.analysis.analyze import catalog_from_runs
+
+    plain = _run_dir(tmp_path / "plain", None)
+    assert catalog_from_runs([plain]).optimizers["namo_d"].hyperparameters["clamp_c"].le == 1
+    user = tmp_path / "mine"
+    user.mkdir()
+    (user / "wide_c.yaml").write_text(
+        "kind: optimizer\nname: wide_c\nextends: namo_d\nhyperparameters:\n  clamp_c: {ge: 0, le: 2}\n"
+    )
+    meta = {"sweep_yaml": yaml.safe_dump({"catalog": ["mine"]}), "sweep_file": str(tmp_path / "sweep.yaml")}
+    (plain / "meta.json").write_text(json.dumps(meta))
+    assert catalog_from_runs([plain]).optimizers["wide_c"].hyperparameters["clamp_c"].le == 2  # the user's entry
+    (user / "wide_c.yaml").unlink()
+    user.rmdir()  # the catalog directory is gone: no bound is known, every edge stays an edge
+    assert catalog_from_runs([plain]) is None
+
+
 def test_a_study_split_over_runs_is_judged_at_the_sum_of_their_levels(tmp_path):
     from optbasin.analysis.analyze import adaptive_settings
 
@@ -594,13 +622,14 @@ def test_a_study_split_over_runs_is_judged_at_the_sum_of_their_levels(tmp_path):
 def test_the_driver_judges_a_round_at_the_adaptive_level(tmp_path, monkeypatch):
     seen = {}
 
-    def fake_analyze(trials, steps, claims=None, settings=None, max_seeds=None):
-        seen.update(settings=settings, max_seeds=max_seeds)
+    def fake_analyze(trials, steps, claims=None, settings=None, max_seeds=None, catalog=None):
+        seen.update(settings=settings, max_seeds=max_seeds, catalog=catalog)
         raise RuntimeError("stop here")
 
     monkeypatch.setattr(adaptive, "analyze", fake_analyze)
     monkeypatch.setattr(adaptive, "load_runs", lambda dirs, mark_running: (pd.DataFrame(), None))
-    p = SimpleNamespace(store=SimpleNamespace(root=tmp_path), spec=SimpleNamespace(claims=[]))
+    catalog = object()  # the sweep's own catalog: its declared bounds decide which edges are edges
+    p = SimpleNamespace(store=SimpleNamespace(root=tmp_path), spec=SimpleNamespace(claims=[]), catalog=catalog)
     with pytest.raises(RuntimeError, match="stop here"):
         adaptive.next_round(p, [], AdaptiveSpec(level=0.01, max_seeds=12))
-    assert seen == {"settings": {"level": 0.01}, "max_seeds": 12}
+    assert seen == {"settings": {"level": 0.01}, "max_seeds": 12, "catalog": catalog}

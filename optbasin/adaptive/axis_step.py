@@ -27,9 +27,9 @@ def beyond(values: list[float], side: str, log: bool, h: HParamDef) -> float | N
     if len(values) < 2:
         return None
     edge, inner = (values[-1], values[-2]) if side == "high" else (values[0], values[1])
-    closed, opened = (h.le, h.lt) if side == "high" else (h.ge, h.gt)
-    if closed is not None and edge == closed:
+    if h.at_closed_bound(edge, side):
         return None
+    closed, opened = (h.le, h.lt) if side == "high" else (h.ge, h.gt)
     use_log = log and edge > 0 and inner > 0
     nxt = edge * (edge / inner) if use_log else edge + (edge - inner)
     past = (lambda b: nxt > b) if side == "high" else (lambda b: nxt < b)

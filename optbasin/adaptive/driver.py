@@ -111,7 +111,12 @@ def next_round(p: Plan, planned: list[TrialSpec], settings: AdaptiveSpec) -> tup
     """What the store's results ask for next (points.plan_round)."""
     trials, _ = load_runs([p.store.root], mark_running=False)  # the whole store: this round is complete
     analysis = analyze(
-        trials, None, claims=p.spec.claims, settings={"level": settings.level}, max_seeds=settings.max_seeds
+        trials,
+        None,
+        claims=p.spec.claims,
+        settings={"level": settings.level},
+        max_seeds=settings.max_seeds,
+        catalog=p.catalog,
     )
     states = pair_states(analysis)
     return plan_round(p.spec, p.catalog, planned, analysis, states, settings)

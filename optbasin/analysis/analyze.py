@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,9 @@ from optbasin.analysis.specs import MetricSpec, default_specs
 from optbasin.analysis.trend import COLUMNS as TREND_COLUMNS
 from optbasin.analysis.trend import SIZE_COLUMNS as TREND_SIZE_COLUMNS
 from optbasin.analysis.trend import trend_tables
+from optbasin.catalog import Catalog, CatalogNote
+from optbasin.config import HParamDef
+from optbasin.errors import ConfigError
 
 TABLES = (
     "leaderboard",
@@ -166,10 +170,13 @@ def analyze(
     claims: Sequence[Claim] | Sequence[dict] | str | Path | None = None,
     settings: AnalysisSettings | dict | None = None,
     max_seeds: int | None = None,
+    catalog: Catalog | None = None,
 ) -> Analysis:
     """Robustness metrics of every optimizer on every task, with bootstrap intervals over seeds,
     and the verdict of every claim. trials/steps: as returned by sweeps.store.load_runs.
-    max_seeds: an adaptive sweep's seed limit, against which the sequential states judge futility."""
+    max_seeds: an adaptive sweep's seed limit, against which the sequential states judge futility.
+    catalog: the optimizers' declared hyperparameters (catalog_from_runs); an optimum at a closed
+    bound it declares (NAMO-D's c = 1) is not flagged as on the grid's edge. None: every grid edge is."""
     s = make_settings(settings)
     claim_list = _claims(claims)
     specs = _specs(s, claim_list)
@@ -201,6 +208,7 @@ def analyze(
     notes += search_notes
     lt, points = index_points(lt)
     groups = build_groups(lt, points)
+    names = lt.groupby(["task", "optimizer"])["optimizer_name"].first()
     rows, reps, seedvals, dodge = [], {}, {}, []
     for task in sorted({g.task for g in groups}):
         task_groups = [g for g in groups if g.task == task]
@@ -218,10 +226,12 @@ def analyze(
             expanded = {col: v[1:][inverse] for col, v in res.values.items()}  # (resamples,) each
             reps[(g.task, g.optimizer)] = expanded
             seedvals[(g.task, g.optimizer)] = seed_values(g, specs, s, task_best_seed, seed_md)
-            rows.append(_leaderboard_row(g, res, expanded, seedvals[(g.task, g.optimizer)], specs, s, notes))
+            entry = catalog.optimizers.get(names.get((g.task, g.optimizer), "")) if catalog else None
+            hdefs = entry.hyperparameters if entry is not None else {}
+            row = _leaderboard_row(g, res, expanded, seedvals[(g.task, g.optimizer)], specs, s, hdefs, notes)
+            rows.append(row)
             dodge.append(C.expected_best_curve(g, s.curve_points))
     leaderboard = pd.DataFrame(rows)
-    names = lt.groupby(["task", "optimizer"])["optimizer_name"].first()
     leaderboard.insert(
         2, "optimizer_name", [names.get((t, o), "") for t, o in zip(leaderboard["task"], leaderboard["optimizer"])]
     )
@@ -322,13 +332,16 @@ def collapse_notes(notes: list[str]) -> list[str]:
     return out
 
 
-def _leaderboard_row(g, res, reps: dict, per_seed, specs, s: AnalysisSettings, notes: list[str]) -> dict[str, Any]:
+def _leaderboard_row(
+    g, res, reps: dict, per_seed, specs, s: AnalysisSettings, hdefs: dict[str, HParamDef], notes: list[str]
+) -> dict[str, Any]:
     who = f"{g.task}/{g.optimizer}"
     present = np.isfinite(g.loss)
     seeds_here = present.any(axis=0)
     n_points = len(g.points)
     missing = int(n_points * seeds_here.sum() - present[:, seeds_here].sum())
     bp = g.points.iloc[res.best_point]
+    edges = open_edges(res.edges, bp, hdefs)
     row: dict[str, Any] = {
         "task": g.task,
         "optimizer": g.optimizer,
@@ -345,7 +358,7 @@ def _leaderboard_row(g, res, reps: dict, per_seed, specs, s: AnalysisSettings, n
         "best_lr": float(bp[LR]) if LR in bp and pd.notna(bp[LR]) and present.any() else np.nan,
         "best_point": json.dumps({a.removeprefix("hp."): _plain(bp[a]) for a in g.axes}),
         "best_seeds": int(bp["n_seeds"]),
-        "best_at_edge": ",".join(res.edges) if present.any() else "",  # no loss at all: no best point
+        "best_at_edge": ",".join(edges) if present.any() else "",  # no loss at all: no best point
     }
     cols = [spec.column for spec in specs]
     los, his = interval(np.vstack([reps[c] for c in cols]), s.confidence)
@@ -402,9 +415,22 @@ def _leaderboard_row(g, res, reps: dict, per_seed, specs, s: AnalysisSettings, n
         notes.append(f"{who}: some grid point ran a seed twice (several run directories?); both trials count")
     if not g.lr_swept:
         notes.append(f"{who}: lr not swept: basin width and lr sensitivity undefined")
-    if res.edges and present.any():  # no loss at all: no best point, so none at an edge
-        notes.append(f"{who}: optimum at the grid's edge ({', '.join(res.edges)}): a better point may lie outside")
+    if edges and present.any():  # no loss at all: no best point, so none at an edge
+        notes.append(f"{who}: optimum at the grid's edge ({', '.join(edges)}): a better point may lie outside")
     return row
+
+
+def open_edges(flags: list[str], best: pd.Series, hdefs: dict[str, HParamDef]) -> list[str]:
+    """The edge flags ("clamp_c:high") of the best point that could hide a better point outside
+    the grid: all but those at a closed bound the hyperparameter declares (HParamDef.at_closed_bound)."""
+    out = []
+    for flag in flags:
+        name, _, side = flag.partition(":")
+        value = best.get("hp." + name)
+        closed = name in hdefs and isinstance(value, (int, float)) and hdefs[name].at_closed_bound(value, side)
+        if not closed:
+            out.append(flag)
+    return out
 
 
 def read_meta(run_dir: str | Path) -> dict[str, Any]:
@@ -428,7 +454,37 @@ def analyze_runs(
     trials, steps = load_runs([Path(d) for d in run_dirs])
     claims = load_claims(claims_file) if claims_file is not None else claims_from_runs(run_dirs)
     settings = adaptive_settings(run_dirs) if settings is None else settings
-    return analyze(trials, steps, claims=claims, settings=settings, max_seeds=adaptive_max_seeds(run_dirs))
+    return analyze(
+        trials,
+        steps,
+        claims=claims,
+        settings=settings,
+        max_seeds=adaptive_max_seeds(run_dirs),
+        catalog=catalog_from_runs(run_dirs),
+    )
+
+
+def catalog_from_runs(run_dirs: Sequence[str | Path]) -> Catalog | None:
+    """The catalog the runs' sweep files (kept in meta.json) were expanded against: the built-in
+    entries and every ``catalog:`` directory, relative to its sweep file. None when one of those
+    directories is gone or no longer loads: then no declared bound is known, and every grid edge
+    is flagged (the cautious reading)."""
+    dirs: list[Path] = []
+    for d in run_dirs:
+        meta = read_meta(d)
+        try:
+            doc = yaml.safe_load(meta.get("sweep_yaml") or "")
+        except yaml.YAMLError:
+            doc = None
+        extra = doc.get("catalog") if isinstance(doc, dict) else None
+        base = Path(meta.get("sweep_file") or Path(d) / "sweep.yaml").parent
+        dirs += [base / e for e in extra if isinstance(e, str)] if isinstance(extra, list) else []
+    try:
+        with warnings.catch_warnings():  # a user entry replacing a built-in was announced by the sweep
+            warnings.simplefilter("ignore", CatalogNote)
+            return Catalog.load(list(dict.fromkeys(dirs)))
+    except ConfigError:
+        return None
 
 
 def claims_from_runs(run_dirs: Sequence[str | Path]) -> list[Claim]:

@@ -108,8 +108,7 @@ def edges_off_bounds(a: Any, catalog: Any) -> list[str]:
         hps = catalog.optimizers[r["optimizer_name"]].hyperparameters
         for flag in filter(None, str(r["best_at_edge"]).split(",")):
             name, _, side = flag.partition(":")
-            bound = (hps[name].le if side == "high" else hps[name].ge) if name in hps else None
-            if bound is None or best.get(name) != bound:
+            if name not in hps or not hps[name].at_closed_bound(best.get(name), side):
                 out.append(f"{r['task']}/{r['optimizer']}: {flag}")
     return out
 
