@@ -423,14 +423,11 @@ def _leaderboard_row(
 def open_edges(flags: list[str], best: pd.Series, hdefs: dict[str, HParamDef]) -> list[str]:
     """The edge flags ("clamp_c:high") of the best point that could hide a better point outside
     the grid: all but those at a closed bound the hyperparameter declares (HParamDef.at_closed_bound)."""
-    out = []
-    for flag in flags:
-        name, _, side = flag.partition(":")
-        value = best.get("hp." + name)
-        closed = name in hdefs and isinstance(value, (int, float)) and hdefs[name].at_closed_bound(value, side)
-        if not closed:
-            out.append(flag)
-    return out
+
+    def closed(name: str, side: str) -> bool:
+        return name in hdefs and hdefs[name].at_closed_bound(best.get("hp." + name), side)
+
+    return [flag for flag in flags if not closed(*flag.split(":"))]
 
 
 def read_meta(run_dir: str | Path) -> dict[str, Any]:
@@ -440,6 +437,15 @@ def read_meta(run_dir: str | Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+
+
+def sweep_doc(meta: dict[str, Any]) -> dict[str, Any]:
+    """The sweep file kept in a run's meta.json, parsed ({} when absent or not a mapping)."""
+    try:
+        doc = yaml.safe_load(meta.get("sweep_yaml") or "")
+    except yaml.YAMLError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def analyze_runs(
@@ -472,11 +478,7 @@ def catalog_from_runs(run_dirs: Sequence[str | Path]) -> Catalog | None:
     dirs: list[Path] = []
     for d in run_dirs:
         meta = read_meta(d)
-        try:
-            doc = yaml.safe_load(meta.get("sweep_yaml") or "")
-        except yaml.YAMLError:
-            doc = None
-        extra = doc.get("catalog") if isinstance(doc, dict) else None
+        extra = sweep_doc(meta).get("catalog")
         base = Path(meta.get("sweep_file") or Path(d) / "sweep.yaml").parent
         dirs += [base / e for e in extra if isinstance(e, str)] if isinstance(extra, list) else []
     try:
@@ -503,11 +505,7 @@ def adaptive_blocks(run_dirs: Sequence[str | Path]) -> list[dict | None]:
     """Each run's ``adaptive:`` block of the sweep file kept in meta.json (None: not adaptive)."""
     blocks = []
     for d in run_dirs:
-        try:
-            doc = yaml.safe_load(read_meta(d).get("sweep_yaml") or "")
-        except yaml.YAMLError:
-            doc = None
-        block = doc.get("adaptive") if isinstance(doc, dict) else None
+        block = sweep_doc(read_meta(d)).get("adaptive")
         blocks.append(block if isinstance(block, dict) else None)
     return blocks
 
