@@ -137,15 +137,9 @@ class Run:
 
     def _analyze(self, claims: Any):
         from optbasin.analysis import analyze
-        from optbasin.analysis.analyze import catalog_from_runs, claims_from_runs
+        from optbasin.analysis.analyze import run_inputs
 
-        return analyze(
-            self._raw,
-            self.steps,
-            claims=claims if claims is not None else claims_from_runs(self.dirs),
-            settings=self.settings,
-            catalog=catalog_from_runs(self.dirs),
-        )
+        return analyze(self._raw, self.steps, **run_inputs(self.dirs, claims, self.settings))
 
     @property
     def trials(self) -> pd.DataFrame:

@@ -619,6 +619,40 @@ def test_a_study_split_over_runs_is_judged_at_the_sum_of_their_levels(tmp_path):
     assert alone == pytest.approx(sequential.threshold(15, adaptive_settings(runs)["level"]))
 
 
+def test_every_entry_point_judges_runs_at_their_adaptive_level_and_seed_limit(tmp_path, monkeypatch):
+    """`optbasin analyze`, the report and api.Run read the same level, seed limit and catalog from the
+    runs' meta.json: a report of adaptive runs showing other decisions than `analyze` prints (the
+    default level, no futility) would be a second, wrong verdict on the same data."""
+    import importlib
+
+    analyze_module = importlib.import_module("optbasin.analysis.analyze")  # the package's `analyze` is the function
+    report_module = importlib.import_module("optbasin.dashboards.report")
+    import optbasin.sweeps.store as store
+    from optbasin.api import Run
+
+    runs = [_run_dir(tmp_path / f"size{i}", {"max_seeds": 12, "level": 0.01}) for i in range(2)]
+    seen = []
+
+    def fake_analyze(trials, steps, claims=None, settings=None, max_seeds=None, catalog=None):
+        seen.append((settings, max_seeds, catalog is not None))
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(store, "load_runs", lambda dirs: (pd.DataFrame(), None))
+    monkeypatch.setattr(analyze_module, "analyze", fake_analyze)
+    monkeypatch.setattr(report_module, "analyze", fake_analyze)
+    monkeypatch.setattr("optbasin.analysis.analyze", fake_analyze)  # what api.Run imports
+    entry_points = {
+        "analyze_runs": lambda: analyze_module.analyze_runs(runs),
+        "write_report": lambda: report_module.write_report(runs, tmp_path / "report.html"),
+        "api.Run": lambda: Run(runs).analysis,
+        "run_states": lambda: analyze_module.run_states(runs),
+    }
+    for name, call in entry_points.items():
+        with pytest.raises(RuntimeError, match="stop here"):
+            call()
+    assert seen == [({"level": pytest.approx(0.02)}, 12, True)] * len(entry_points)
+
+
 def test_the_driver_judges_a_round_at_the_adaptive_level(tmp_path, monkeypatch):
     seen = {}
 

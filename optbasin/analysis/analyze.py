@@ -458,16 +458,26 @@ def analyze_runs(
     from optbasin.sweeps.store import load_runs
 
     trials, steps = load_runs([Path(d) for d in run_dirs])
-    claims = load_claims(claims_file) if claims_file is not None else claims_from_runs(run_dirs)
-    settings = adaptive_settings(run_dirs) if settings is None else settings
-    return analyze(
-        trials,
-        steps,
-        claims=claims,
-        settings=settings,
-        max_seeds=adaptive_max_seeds(run_dirs),
-        catalog=catalog_from_runs(run_dirs),
-    )
+    return analyze(trials, steps, **run_inputs(run_dirs, claims_file, settings))
+
+
+def run_inputs(
+    run_dirs: Sequence[str | Path], claims: Any = None, settings: AnalysisSettings | dict | None = None
+) -> dict:
+    """What ``analyze`` needs beside the tables, read from the runs' meta.json, one reading for every
+    entry point (analyze_runs, the report, api.Run): the claims (a list, a claims file, else the
+    sweep files' own), the settings (else the adaptive runs' summed level: adaptive_settings), the
+    adaptive seed limit (futility needs it) and the catalog (its declared bounds)."""
+    if claims is None:
+        claims = claims_from_runs(run_dirs)
+    elif isinstance(claims, (str, Path)):
+        claims = load_claims(claims)
+    return {
+        "claims": claims,
+        "settings": adaptive_settings(run_dirs) if settings is None else settings,
+        "max_seeds": adaptive_max_seeds(run_dirs),
+        "catalog": catalog_from_runs(run_dirs),
+    }
 
 
 def catalog_from_runs(run_dirs: Sequence[str | Path]) -> Catalog | None:
@@ -535,15 +545,10 @@ def run_states(
     from optbasin.sweeps.store import load_runs
 
     trials, steps = load_runs([Path(d) for d in run_dirs])
-    limit = max_seeds if max_seeds is not None else adaptive_max_seeds(run_dirs)
-    result = analyze(
-        trials,
-        steps,
-        claims=claims_from_runs(run_dirs) if claims is None else claims,
-        settings=adaptive_settings(run_dirs) if settings is None else settings,
-        max_seeds=limit,
-    )
-    return pair_states(result)
+    inputs = run_inputs(run_dirs, claims, settings)
+    if max_seeds is not None:
+        inputs["max_seeds"] = max_seeds
+    return pair_states(analyze(trials, steps, **inputs))
 
 
 def pair_states(result: Analysis) -> list[PairState]:

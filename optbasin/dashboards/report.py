@@ -35,8 +35,8 @@ from markupsafe import Markup
 from plotly.io.json import to_json_plotly
 from plotly.offline import get_plotlyjs
 
-from optbasin.analysis import Analysis, analyze, load_claims, read_meta
-from optbasin.analysis.analyze import catalog_from_runs, claims_from_runs
+from optbasin.analysis import Analysis, analyze, read_meta
+from optbasin.analysis.analyze import run_inputs
 from optbasin.analysis.loss_table import hp_columns
 from optbasin.analysis.sequential import decisions
 from optbasin.analysis.specs import MetricSpec
@@ -75,11 +75,7 @@ def write_report(
 
     dirs = [Path(d) for d in run_dirs]
     trials, steps = load_runs(dirs)
-    if claims is None:
-        claims = claims_from_runs(dirs)
-    elif isinstance(claims, (str, Path)):
-        claims = load_claims(claims)
-    analysis = analyze(trials, steps, claims=claims, settings=settings, catalog=catalog_from_runs(dirs))
+    analysis = analyze(trials, steps, **run_inputs(dirs, claims, settings))
     metas = [(d, read_meta(d)) for d in dirs]
     return build_report(analysis, steps, metas, out, live=live, png_dir=png_dir)
 
