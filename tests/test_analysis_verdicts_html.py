@@ -55,3 +55,18 @@ def test_per_task_rows_with_seeds_p_effect_and_edge_mark():
 def test_no_claims_says_how_to_add_them():
     a = analyze(pd.DataFrame([result_row("A", 0, 1e-3, 2.0)]), settings={"resamples": 10})
     assert "No claims declared" in verdicts_section(a)
+
+
+def test_every_verdict_and_state_has_a_visible_badge():
+    """Badges are white text: a verdict or anytime-valid state whose class has no background rule
+    would be invisible (open, futile and undefined once were)."""
+    from importlib import resources
+
+    from optbasin.analysis.sequential import STATES
+    from optbasin.dashboards.verdicts import STYLE, badge
+
+    css = STYLE + resources.files("optbasin.dashboards").joinpath("static/report.css").read_text()
+    shown = set(STATES) | {"supported", "contradicted", "equivalent", "inconclusive", "insufficient seeds", "mixed"}
+    for verdict in shown:
+        slug = re.search(r'class="verdict ([^"]+)"', badge(verdict)).group(1)
+        assert re.search(rf"(\.verdict)?\.{re.escape(slug)}\{{background:#[0-9a-f]{{6}}", css), verdict

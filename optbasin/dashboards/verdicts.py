@@ -17,6 +17,7 @@ from optbasin.analysis.specs import entry_of_column
 
 STYLE = (
     "<style>.verdict.mixed{background:#6a1b9a}.verdict.equivalent{background:#1565c0}.verdict.insufficient-seeds{background:#b35900}"
+    ".verdict.open{background:#00838f}.verdict.futile{background:#757575}.verdict.undefined{background:#5d4037}"
     "tr.claim-head td{background:#f6f7f9;border-top:2px solid #ccc}</style>"
 )
 
