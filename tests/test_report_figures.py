@@ -446,6 +446,10 @@ def test_merged_runs_that_differ_are_flagged(data, tmp_path):
     assert "t [steps=100]" in html and "t [steps=300]" in html and "pooled as one task" not in html
     assert "Merged runs differ" in html and "merged runs differ in schedule" in html
     assert "Merged runs differ" not in render_html(a, [], metas[:1])
+    # runs of different tasks (a size ladder: one task per run) are never pooled: no warning
+    ladder = trials.assign(sweep=np.where(trials["optimizer"] == "A", "s1", "s2"), task=lambda d: d["sweep"])
+    apart = [(Path("runs/a"), {**metas[0][1], "sweep": "s1"}), (Path("runs/b"), {**metas[1][1], "sweep": "s2"})]
+    assert "Merged runs differ" not in render_html(analyze(ladder, settings={"resamples": 10}), [], apart)
 
 
 def test_counts_are_plural_only_when_more_than_one():

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -427,8 +428,8 @@ def sweep_doc(meta: dict) -> dict:
 
 
 def merge_warnings(a: Analysis, metas: list[tuple[Path, dict]]) -> list[str]:
-    """Runs merged into one report that differ in budget, schedule or task parameters: their
-    trials are pooled as one task, so say so."""
+    """Runs merged into one report that differ in budget, schedule or task parameters on a task they
+    share: their trials are pooled as one task or kept apart per setting, so say so."""
     out = []
     t = a.trials
     for col, what in (("steps", "step budgets"), ("task_params", "task parameters")):
@@ -440,10 +441,16 @@ def merge_warnings(a: Analysis, metas: list[tuple[Path, dict]]) -> list[str]:
                         f"task {task}: trials with different {what} ({'; '.join(values)}) are pooled as one task"
                     )
     docs = [(d, sweep_doc(m)) for d, m in metas]
+    # each run's tasks (None: not found in the trials, so assume it may share any): runs of different
+    # tasks, a size ladder's, are never pooled, so a budget that differs between them is no warning
+    tasks = [set(t.loc[t["sweep"] == m.get("sweep"), "task"]) or None if "sweep" in t else None for _, m in metas]
     for key in ("budget", "schedule"):
-        values = {json.dumps(doc.get(key), sort_keys=True, default=str) for _, doc in docs}
-        if len(values) > 1:
-            runs = "; ".join(f"{d}: {json.dumps(doc.get(key), sort_keys=True, default=str)}" for d, doc in docs)
+        values = [json.dumps(doc.get(key), sort_keys=True, default=str) for _, doc in docs]
+        if any(
+            values[i] != values[j] and (tasks[i] is None or tasks[j] is None or tasks[i] & tasks[j])
+            for i, j in itertools.combinations(range(len(docs)), 2)
+        ):
+            runs = "; ".join(f"{d}: {v}" for (d, _), v in zip(docs, values))
             out.append(
                 f"merged runs differ in {key} ({runs}): a task that ran under several is kept apart, "
                 "one task per setting (see the notes)"
