@@ -647,7 +647,7 @@ def test_every_entry_point_judges_runs_at_their_adaptive_level_and_seed_limit(tm
         "api.Run": lambda: Run(runs).analysis,
         "run_states": lambda: analyze_module.run_states(runs),
     }
-    for name, call in entry_points.items():
+    for call in entry_points.values():
         with pytest.raises(RuntimeError, match="stop here"):
             call()
     assert seen == [({"level": pytest.approx(0.02)}, 12, True)] * len(entry_points)

@@ -441,21 +441,29 @@ def merge_warnings(a: Analysis, metas: list[tuple[Path, dict]]) -> list[str]:
                         f"task {task}: trials with different {what} ({'; '.join(values)}) are pooled as one task"
                     )
     docs = [(d, sweep_doc(m)) for d, m in metas]
-    # each run's tasks (None: not found in the trials, so assume it may share any): runs of different
-    # tasks, a size ladder's, are never pooled, so a budget that differs between them is no warning
-    tasks = [set(t.loc[t["sweep"] == m.get("sweep"), "task"]) or None if "sweep" in t else None for _, m in metas]
+    # runs of different tasks (a size ladder's) are never pooled: a setting that differs between them is no warning
+    tasks = [_run_tasks(t, m) for _, m in metas]
+    shared = [(i, j) for i, j in itertools.combinations(range(len(docs)), 2) if _may_share(tasks[i], tasks[j])]
     for key in ("budget", "schedule"):
         values = [json.dumps(doc.get(key), sort_keys=True, default=str) for _, doc in docs]
-        if any(
-            values[i] != values[j] and (tasks[i] is None or tasks[j] is None or tasks[i] & tasks[j])
-            for i, j in itertools.combinations(range(len(docs)), 2)
-        ):
+        if any(values[i] != values[j] for i, j in shared):
             runs = "; ".join(f"{d}: {v}" for (d, _), v in zip(docs, values))
             out.append(
                 f"merged runs differ in {key} ({runs}): a task that ran under several is kept apart, "
                 "one task per setting (see the notes)"
             )
     return out
+
+
+def _run_tasks(trials: pd.DataFrame, meta: dict) -> set | None:
+    """The tasks of one run's trials; None when the trials do not say (then it may share any)."""
+    if "sweep" not in trials.columns:
+        return None
+    return set(trials.loc[trials["sweep"] == meta.get("sweep"), "task"]) or None
+
+
+def _may_share(a: set | None, b: set | None) -> bool:
+    return a is None or b is None or bool(a & b)
 
 
 def trend_html(a: Analysis) -> str:
